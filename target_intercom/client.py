@@ -1,0 +1,199 @@
+"""The one way this target talks to Intercom: HTTP, auth, retries, pacing, honest errors.
+
+Every call goes through `IntercomClient.request`. It retries what may succeed on a
+second try (connection errors, timeouts, 408, 5xx) with exponential backoff and
+jitter, waits out 429s until the window resets instead of hammering, stops the run on
+401/403 (a bad token fails every call alike, so retrying only burns the rate limit),
+and turns any other 4xx into an `ApiError` carrying Intercom's own code and message.
+The access token lives in one header of one session and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+
+from target_intercom import __version__
+from target_intercom.errors import AuthError, FatalError, RecordError
+from target_intercom.metrics import Metrics
+from target_intercom.pacing import Pacer
+
+logger = logging.getLogger("target-intercom.client")
+
+# 429s are not failures of the call but of our pacing; they get their own, larger cap.
+MAX_RATE_LIMITED_PER_CALL = 50
+
+
+class ApiError(RecordError):
+    """Intercom rejected one call with a 4xx (other than 401/403/408/429)."""
+
+    def __init__(self, status: int, code: str, message: str, endpoint: str) -> None:
+        super().__init__(f"Intercom answered {status} {code} to {endpoint}: {message}", code)
+        self.status = status
+        self.intercom_message = message
+
+
+class RetriesExhausted(FatalError):
+    """Intercom or the network kept failing a call after every retry."""
+
+
+class _Transient(Exception):
+    """A failure worth another try; carries a description of what happened."""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+
+
+def _error_details(response: requests.Response) -> tuple[str, str]:
+    """Intercom's first `errors[]` entry, or a short stand-in for non-JSON bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "http_error", f"HTTP {response.status_code} {response.reason}"
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        return str(first.get("code") or "error"), str(first.get("message") or "")
+    return "http_error", f"HTTP {response.status_code} {response.reason}"
+
+
+class IntercomClient:
+    """A `requests.Session` with Intercom's headers, a shared pacer and a retry policy."""
+
+    backoff_factor = 0.5
+    backoff_max = 30.0
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        access_token: str,
+        api_version: str,
+        timeout: float,
+        max_retries: int,
+        pacer: Pacer,
+        metrics: Metrics,
+        pool_size: int = 10,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.pacer = pacer
+        self.metrics = metrics
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {access_token}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "Intercom-Version": api_version,
+                "User-Agent": f"target-intercom/{__version__}",
+            }
+        )
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._send = backoff.on_exception(
+            backoff.expo,
+            _Transient,
+            max_tries=max_retries + 1,
+            jitter=backoff.full_jitter,
+            factor=self.backoff_factor,
+            max_value=self.backoff_max,
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._send_once)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        path: dict[str, str] | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> Response:
+        """Sends one call, named by its route template (`PUT /contacts/{id}`) for the metrics."""
+        endpoint = f"{method} {template}"
+        url = self.base_url + template.format(
+            **{k: quote(str(v), safe="") for k, v in (path or {}).items()}
+        )
+        try:
+            return self._send(method, url, endpoint, json_body, params)
+        except _Transient as exc:
+            raise RetriesExhausted(
+                f"{endpoint} still failing after every retry (max_retries): {exc}"
+            ) from None
+
+    def _on_backoff(self, details: Any) -> None:
+        self.metrics.count_retry()
+        logger.warning(
+            "Retrying %s in %.1fs (try %d): %s",
+            details["args"][2],
+            details["wait"],
+            details["tries"],
+            details.get("exception"),
+        )
+
+    def _send_once(
+        self, method: str, url: str, endpoint: str, json_body: Any, params: dict | None
+    ) -> Response:
+        data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        for _ in range(MAX_RATE_LIMITED_PER_CALL):
+            self.pacer.acquire()
+            self.metrics.count_call(endpoint)
+            try:
+                response = self.session.request(
+                    method, url, data=data, params=params, timeout=self.timeout
+                )
+            except requests.Timeout:
+                self.pacer.release()
+                raise _Transient(f"no answer within {self.timeout}s (request_timeout)") from None
+            except requests.RequestException as exc:
+                self.pacer.release()
+                raise _Transient(f"connection failed ({type(exc).__name__})") from None
+            self.pacer.release(response.headers)
+            if response.status_code != 429:
+                return self._read(response, endpoint)
+            self.metrics.count_rate_limited()
+            waited = self.pacer.wait_for_reset(response.headers)
+            logger.info(
+                "Rate limited on %s; waited %.1fs for the window to reset", endpoint, waited
+            )
+        raise FatalError(
+            f"{endpoint} was rate limited {MAX_RATE_LIMITED_PER_CALL} times in a row; "
+            "another app may be using this workspace's whole limit (see requests_per_minute)"
+        )
+
+    @staticmethod
+    def _read(response: requests.Response, endpoint: str) -> Response:
+        status = response.status_code
+        if status < 400:
+            try:
+                body = response.json() if response.content else None
+            except ValueError:
+                body = None
+            return Response(status, body)
+        code, message = _error_details(response)
+        if status in (401, 403):
+            raise AuthError(
+                f"Intercom refused the access token ({status} {code}: {message}). "
+                "Check that access_token is a valid token of this workspace's app, "
+                "for this region, with the permissions to write contacts, companies "
+                "and events."
+            )
+        if status == 408 or status >= 500:
+            raise _Transient(f"HTTP {status} {code}: {message}")
+        raise ApiError(status, code, message, endpoint)

@@ -1,0 +1,50 @@
+"""The dead-letter file: where `on_record_error: skip` puts the records Intercom refused.
+
+One JSON object per line (stream, record, error code and message, time), appended
+across runs, so a user can read why and replay the lines as Singer RECORDs after a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from target_intercom.errors import FatalError
+
+
+class DeadLetterFile:
+    def __init__(self, path: str) -> None:
+        self.path = Path(path).expanduser()
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise FatalError(
+                f"dead_letter_path {str(self.path)!r} cannot be opened for appending: "
+                f"{exc.strerror or exc}"
+            ) from None
+
+    def write(self, stream: str, record: dict[str, Any], code: str, message: str) -> None:
+        line = json.dumps(
+            {
+                "stream": stream,
+                "record": record,
+                "error_code": code,
+                "error_message": message,
+                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+            default=str,
+            ensure_ascii=False,
+        )
+        with self._lock:
+            self._file.write(line + "\n")
+            # A dead letter counts as delivered for STATE, so it must be on disk first.
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

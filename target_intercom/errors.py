@@ -1,0 +1,43 @@
+"""The ways a load can go wrong, sorted by what the target must do about each.
+
+`RecordError` costs one record (it is failed or dead-lettered, per `on_record_error`);
+`FatalError` stops the run; `TransientError` is retried by the client and never
+escapes it except as the last attempt's cause.
+"""
+
+from __future__ import annotations
+
+
+class TargetIntercomError(Exception):
+    """Base of every error this target raises on purpose."""
+
+
+class FatalError(TargetIntercomError):
+    """The run cannot go on: a bad token, a bad setting, unreadable input."""
+
+
+class AuthError(FatalError):
+    """Intercom refused the access token (401) or its permissions (403)."""
+
+
+class RecordError(TargetIntercomError):
+    """One record cannot be delivered, for a reason that retrying will not change.
+
+    `code` is Intercom's `errors[].code` when Intercom gave one, else our own
+    short code (`mapping_error`, `no_identity`, ...).
+    """
+
+    def __init__(self, message: str, code: str = "record_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class MappingError(RecordError):
+    """A record cannot be turned into an Intercom payload."""
+
+    def __init__(self, message: str, code: str = "mapping_error") -> None:
+        super().__init__(message, code)

@@ -1,0 +1,376 @@
+"""Pieces shared by the contact, company and event mappings.
+
+Everything here is pure (no I/O, no logging): the mapping runs once per record, and the sink
+decides what to log and what to send. A record that cannot be mapped raises `MappingError`;
+something the operator should hear about, but that does not stop the record, comes back as a
+`MappingWarning`.
+
+Values arrive as singer-sdk hands them over: JSON floats are `Decimal`, and properties whose
+schema says `format: date-time` / `date` / `time` are already `datetime` / `date` / `time`.
+Nothing that leaves this package is a `Decimal` or a date object, so the payloads serialize
+with the standard `json` module.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pendulum
+
+from target_intercom.errors import MappingError
+
+MAX_STRING_LENGTH = 255
+"""Intercom's limit for custom attribute and event metadata strings."""
+
+SDC_PREFIX = "_sdc_"
+"""Singer metadata columns: bookkeeping of the pipeline, never Intercom data."""
+
+_MILLISECONDS_FROM = 1e11
+"""Epoch numbers this large are milliseconds: as seconds they would be after the year 5138."""
+
+_INT32 = (-(2**31), 2**31 - 1)
+_NUMERIC_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
+_TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE_TEXT = frozenset({"false", "f", "no", "n", "0"})
+_JSON_TYPES = {
+    "integer": "integer",
+    "number": "float",
+    "boolean": "boolean",
+    "string": "string",
+    "array": "string",
+}
+_DATE_FORMATS = frozenset({"date-time", "date"})
+
+
+@dataclass(frozen=True)
+class MappingWarning:
+    """Something the operator should know about a mapped record, logged once per `key`."""
+
+    key: str
+    message: str
+
+
+class RecordSchema:
+    """A stream's JSON schema, digested once per stream so that mapping a record stays cheap.
+
+    `types` maps each flattened attribute name (nested objects joined with `_`, as
+    `custom_attributes` sends them) to the Intercom data_type that `unknown_attributes: create`
+    gives the attribute. Names the schema does not type (no `type`, free-form objects) are
+    absent; `data_type` then infers the type from the value.
+    """
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self._properties: Mapping[str, Any] = schema.get("properties") or {}
+        self.types: dict[str, str] = _data_types(self._properties, "")
+        self._children: dict[str, RecordSchema] = {}
+
+    def child(self, name: str) -> RecordSchema:
+        """The schema of object property `name`, or of its items when it is an array of objects."""
+        if name not in self._children:
+            self._children[name] = RecordSchema(_object_schema(self._properties.get(name)))
+        return self._children[name]
+
+    def data_type(self, name: str, value: Any) -> str:
+        """The Intercom data_type of attribute `name`: from the schema, else from the value."""
+        known = self.types.get(name)
+        return known if known is not None else _infer_data_type(value)
+
+
+def _resolve(prop: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    """The non-null JSON type a property holds, and the (sub)schema that declares it."""
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in prop:
+            for option in prop[combinator]:
+                kind, sub = _resolve(option)
+                if kind not in (None, "null"):
+                    return kind, sub
+            return None, prop
+    declared = prop.get("type")
+    if isinstance(declared, list):
+        declared = next((kind for kind in declared if kind != "null"), None)
+    if declared is None and "properties" in prop:
+        declared = "object"
+    return declared, prop
+
+
+def _data_types(properties: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    types: dict[str, str] = {}
+    for name, prop in properties.items():
+        full_name = f"{prefix}_{name}" if prefix else name
+        if not isinstance(prop, Mapping) or full_name.startswith(SDC_PREFIX):
+            continue
+        kind, sub = _resolve(prop)
+        if kind == "object":
+            types.update(_data_types(sub.get("properties") or {}, full_name))
+        elif kind == "string" and sub.get("format") in _DATE_FORMATS:
+            types[full_name] = "date"
+        elif kind in _JSON_TYPES:
+            types[full_name] = _JSON_TYPES[kind]
+    return types
+
+
+def _object_schema(prop: Any) -> Mapping[str, Any]:
+    if not isinstance(prop, Mapping):
+        return {}
+    kind, sub = _resolve(prop)
+    if kind == "array":
+        items = sub.get("items")
+        kind, sub = _resolve(items) if isinstance(items, Mapping) else (None, {})
+    return sub if kind == "object" else {}
+
+
+def _infer_data_type(value: Any) -> str:
+    """The Intercom data_type for a value the schema does not type."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, (float, Decimal)):
+        return "float"
+    if isinstance(value, date):
+        return "date"
+    return "string"
+
+
+def first_item(record: Mapping[str, Any], *names: str) -> tuple[str, Any] | None:
+    """The first `(name, value)` whose value is neither None nor "": aliases in priority order."""
+    for name in names:
+        value = record.get(name)
+        if value is not None and value != "":
+            return name, value
+    return None
+
+
+def first_value(record: Mapping[str, Any], *names: str) -> Any | None:
+    """The value of the first of `names` that is neither None nor ""."""
+    item = first_item(record, *names)
+    return item[1] if item else None
+
+
+def describe(value: Any) -> str:
+    """A short description of a bad value for an error message (never a whole record)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def to_unix_seconds(value: Any, field: str) -> int:
+    """Integer Unix seconds, the only date Intercom takes.
+
+    Accepts datetimes and dates (naive ones are UTC), ISO-8601 strings, and epoch seconds or
+    milliseconds as numbers or numeric strings (absolute value >= 1e11 means milliseconds).
+    Time-only strings and durations are refused rather than completed with today's date.
+    """
+    if isinstance(value, date):
+        return _date_seconds(value)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return _epoch_seconds(value, field)
+    if isinstance(value, str):
+        return _text_seconds(value.strip(), field)
+    raise _bad_date(value, field)
+
+
+def _date_seconds(value: date) -> int:
+    if isinstance(value, datetime):
+        return calendar.timegm(value.utctimetuple())  # naive: taken as UTC
+    return calendar.timegm(value.timetuple())
+
+
+def _epoch_seconds(number: float | Decimal, field: str) -> int:
+    try:
+        return math.floor(number / 1000 if abs(number) >= _MILLISECONDS_FROM else number)
+    except (ArithmeticError, ValueError):
+        raise _bad_date(number, field) from None
+
+
+def _text_seconds(text: str, field: str) -> int:
+    if _NUMERIC_TEXT.fullmatch(text):
+        return _epoch_seconds(Decimal(text), field)
+    try:
+        parsed = pendulum.parse(text, exact=True)
+    except (ValueError, TypeError, OverflowError):
+        raise _bad_date(text, field) from None
+    if not isinstance(parsed, date):
+        raise _bad_date(text, field)
+    return _date_seconds(parsed)
+
+
+def _bad_date(value: Any, field: str) -> MappingError:
+    return MappingError(
+        f"{field} is not a date ({describe(value)}): send an ISO-8601 date or date-time, "
+        "or Unix epoch seconds or milliseconds",
+        "bad_date",
+    )
+
+
+def to_text(value: Any, field: str) -> str:
+    """A scalar as Intercom text: ids and numbers without a spurious `.0`, booleans lowercase."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, (Mapping, list)):
+        raise MappingError(
+            f"{field} must be a single value, not {describe(value)}: send a string or a number",
+            "bad_value",
+        )
+    return str(value)
+
+
+def to_decimal(value: Any, field: str) -> Decimal:
+    """A finite number from a number or numeric text; booleans are not numbers."""
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else value)
+    except (ArithmeticError, TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not number.is_finite():
+        raise MappingError(f"{field} is not a number ({describe(value)})", "bad_number")
+    return number
+
+
+def round_half_up(number: Decimal) -> int:
+    """The nearest whole number, halves away from zero, as people round money."""
+    return int(number.to_integral_value(ROUND_HALF_UP))
+
+
+def to_int(value: Any, field: str) -> int:
+    """A whole number (rounded half up) within Intercom's 32-bit integer range."""
+    whole = round_half_up(to_decimal(value, field))
+    if not _INT32[0] <= whole <= _INT32[1]:
+        raise MappingError(
+            f"{field} is {whole}, beyond Intercom's integer limit of {_INT32[1]}", "bad_number"
+        )
+    return whole
+
+
+def to_bool(value: Any, field: str) -> bool:
+    """A boolean from a boolean, 0/1, or text such as true/false/yes/no."""
+    if isinstance(value, bool):
+        return value
+    text = to_text(value, field).strip().lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE_TEXT:
+        return True
+    if text in _FALSE_TEXT:
+        return False
+    raise MappingError(
+        f"{field} is not a boolean ({describe(value)}): send true or false", "bad_boolean"
+    )
+
+
+def tag_names(value: Any) -> list[str]:
+    """Tag names from a list of strings: stripped, blanks skipped, duplicates dropped, in order."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(isinstance(item, (Mapping, list)) for item in value):
+        raise MappingError(f"tags must be a list of tag names, not {describe(value)}", "bad_tags")
+    names = (to_text(item, "tags").strip() for item in value if item is not None)
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def flatten(
+    obj: Mapping[str, Any],
+    prefix: str = "",
+    keep: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """Nested objects as `_`-joined keys (`{"address": {"city": "X"}}` -> `address_city`).
+
+    Intercom takes no nested values. `keep` names objects that Intercom does take whole (event
+    rich links and amounts); they stay objects under their flattened key.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}_{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and not (keep and keep(value)):
+            flat.update(flatten(value, name, keep))
+        else:
+            flat[name] = value
+    return flat
+
+
+def coerce_value(value: Any, data_type: str, field: str) -> Any:
+    """A scalar in the JSON form of Intercom `data_type`, so every record sends the same type."""
+    if data_type == "date":
+        return to_unix_seconds(value, field)
+    if data_type == "string":
+        return to_text(value, field)
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return value
+    if not math.isfinite(value):
+        raise MappingError(f"{field} is not a finite number ({describe(value)})", "bad_number")
+    if data_type == "integer" and value == int(value):
+        return int(value)
+    return float(value) if data_type == "float" or isinstance(value, Decimal) else value
+
+
+def _list_text(items: list[Any], field: str) -> str:
+    """A list as one string: `a, b, c` for scalars, compact JSON when it holds objects."""
+    if any(isinstance(item, (Mapping, list)) for item in items):
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return ", ".join(to_text(item, field) for item in items if item is not None)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def truncate(value: Any, warning_key: str, label: str) -> tuple[Any, list[MappingWarning]]:
+    """Cut a string to Intercom's 255 characters, with a warning; other values pass."""
+    if not isinstance(value, str) or len(value) <= MAX_STRING_LENGTH:
+        return value, []
+    message = f"{label} is longer than {MAX_STRING_LENGTH} characters and was cut to fit Intercom"
+    return value[:MAX_STRING_LENGTH], [MappingWarning(warning_key, message)]
+
+
+def custom_attributes(
+    values: Mapping[str, Any], schema: RecordSchema, kind: str
+) -> tuple[dict[str, Any], list[MappingWarning]]:
+    """Intercom `custom_attributes` for `kind` ("contact" or "company") from a record's fields.
+
+    None values are left out, not sent as null: a NULL column never clears a value already in
+    Intercom, so a sparse row cannot wipe what another source set. `_sdc_*` columns are left
+    out. Lists become text (Intercom rejects lists) and long strings are cut; each warns once
+    per attribute name.
+    """
+    attributes: dict[str, Any] = {}
+    warnings: list[MappingWarning] = []
+    for name, value in flatten(values).items():
+        if value is None or name.startswith(SDC_PREFIX):
+            continue
+        attributes[name], value_warnings = _attribute_value(name, value, schema, kind)
+        warnings.extend(value_warnings)
+    return attributes, warnings
+
+
+def _attribute_value(
+    name: str, value: Any, schema: RecordSchema, kind: str
+) -> tuple[Any, list[MappingWarning]]:
+    label = f"{kind.capitalize()} attribute {name!r}"
+    warnings: list[MappingWarning] = []
+    if isinstance(value, list):
+        value = _list_text(value, name)
+        warnings.append(
+            MappingWarning(
+                f"list:{kind}:{name}",
+                f"{label} is a list; Intercom takes no lists, so it is sent as text "
+                "(comma-separated, or JSON when the list holds objects)",
+            )
+        )
+    else:
+        value = coerce_value(value, schema.data_type(name, value), name)
+    value, cut = truncate(value, f"truncated:{kind}:{name}", label)
+    return value, warnings + cut

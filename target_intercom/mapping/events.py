@@ -1,0 +1,232 @@
+"""Event records (the `events` stream) to Intercom data events (`POST /events`).
+
+Intercom keeps at most 10 metadata keys and takes, besides strings and numbers, only two kinds
+of object: a rich link `{url, value}` and a monetary amount `{amount, currency}`. It treats a
+key as a date only when the key ends in `_date`. The mapping shapes metadata to those rules so
+that nothing is silently lost in Intercom: what it has to drop or cut, it warns about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from target_intercom.errors import MappingError
+from target_intercom.mapping.common import (
+    SDC_PREFIX,
+    MappingWarning,
+    RecordSchema,
+    coerce_value,
+    describe,
+    first_item,
+    first_value,
+    flatten,
+    round_half_up,
+    to_decimal,
+    to_text,
+    to_unix_seconds,
+    truncate,
+)
+from target_intercom.mapping.contacts import identity_keys
+
+MAX_METADATA_KEYS = 10
+EVENT_NAME_SOURCES = ("event_name", "event", "name")
+CREATED_AT_SOURCES = ("created_at", "timestamp", "original_timestamp", "originalTimestamp")
+USER_ID_SOURCES = ("user_id", "userId", "external_id")
+_CONSUMED = frozenset(
+    EVENT_NAME_SOURCES
+    + CREATED_AT_SOURCES
+    + USER_ID_SOURCES
+    + ("email", "properties", "context", "anonymous_id", "anonymousId")
+)
+_RICH_LINK_KEYS = frozenset({"url", "value"})
+_MONEY_KEYS = frozenset({"amount", "currency"})
+_REVENUE_KEYS = frozenset({"revenue", "currency"})
+
+
+@dataclass
+class EventPlan:
+    """One `POST /events` body and what mapping it had to say."""
+
+    payload: dict[str, Any]
+    warnings: list[MappingWarning]
+
+    def identities(self) -> tuple[str, ...]:
+        """The ordering key of the contact the event is sent for (as `user_id` or `email`)."""
+        return identity_keys(self.payload.get("user_id"), self.payload.get("email"))
+
+
+def map_event(record: Mapping[str, Any], schema: RecordSchema) -> EventPlan:
+    """Map one event record; raises `MappingError` when it cannot be sent at all.
+
+    When more than 10 metadata keys remain after shaping, `price` is kept first and then the
+    other keys in sorted order, so every record of an event keeps the same keys.
+    """
+    event_name = _event_name(record)
+    payload: dict[str, Any] = {"event_name": event_name, "created_at": _created_at(record)}
+    payload.update(_contact(record))
+    source, source_schema = _metadata_source(record, schema)
+    metadata, warnings = _metadata(source, source_schema, event_name)
+    if metadata:
+        payload["metadata"] = metadata
+    return EventPlan(payload=payload, warnings=warnings)
+
+
+def _event_name(record: Mapping[str, Any]) -> str:
+    name = first_value(record, *EVENT_NAME_SOURCES)
+    if name is None:
+        raise MappingError(
+            f"Event record has no event name (looked in {', '.join(EVENT_NAME_SOURCES)}): "
+            "add one of those fields",
+            "no_event_name",
+        )
+    return to_text(name, "event_name")
+
+
+def _created_at(record: Mapping[str, Any]) -> int:
+    """When the event happened; never "now", which would defeat Intercom's duplicate check."""
+    item = first_item(record, *CREATED_AT_SOURCES)
+    if item is None:
+        raise MappingError(
+            f"Event record has no time (looked in {', '.join(CREATED_AT_SOURCES)}): add when "
+            "the event happened; the target never uses the load time, since Intercom "
+            "deduplicates events on it",
+            "no_created_at",
+        )
+    return to_unix_seconds(item[1], item[0])
+
+
+def _contact(record: Mapping[str, Any]) -> dict[str, str]:
+    """`user_id` (the contact's external_id) when the record has one, else `email`."""
+    user_id = first_value(record, *USER_ID_SOURCES)
+    if user_id is not None:
+        return {"user_id": to_text(user_id, "user_id")}
+    email = first_value(record, "email")
+    email = to_text(email, "email").strip() if email is not None else ""
+    if email:
+        return {"email": email}
+    raise MappingError(
+        f"Event record names no contact (looked in {', '.join(USER_ID_SOURCES)}, email): "
+        "add the contact's external id or email",
+        "no_identity",
+    )
+
+
+def _metadata_source(
+    record: Mapping[str, Any], schema: RecordSchema
+) -> tuple[Mapping[str, Any], RecordSchema]:
+    """The `properties` object when there is one, else the fields no event field consumed."""
+    properties = record.get("properties")
+    if properties is None:
+        return {key: value for key, value in record.items() if key not in _CONSUMED}, schema
+    if not isinstance(properties, Mapping):
+        raise MappingError(
+            f"properties must be an object, not {describe(properties)}", "bad_properties"
+        )
+    return properties, schema.child("properties")
+
+
+def _metadata(
+    source: Mapping[str, Any], schema: RecordSchema, event_name: str
+) -> tuple[dict[str, Any], list[MappingWarning]]:
+    """Metadata in Intercom's shape: flat, typed, `price` from revenue, at most 10 keys."""
+    price = _price(source)
+    rest = {key: value for key, value in source.items() if not (price and key in _REVENUE_KEYS)}
+    metadata: dict[str, Any] = {}
+    warnings: list[MappingWarning] = []
+    for key, value in flatten(rest, keep=_kept_whole).items():
+        if value is None or key.startswith(SDC_PREFIX):
+            continue
+        if isinstance(value, list):
+            warnings.append(_list_warning(event_name, key))
+            continue
+        key, value = _metadata_item(key, value, schema)
+        metadata[key], cut = truncate(
+            value,
+            f"truncated:event:{event_name}:{key}",
+            f"Metadata {key!r} of event {event_name!r}",
+        )
+        warnings.extend(cut)
+    if price:
+        warnings.extend(_price_warnings(metadata, event_name))
+        metadata["price"] = price
+    return _capped(metadata, event_name, warnings)
+
+
+def _price(source: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`revenue` (+ `currency`, default usd) as Intercom's monetary amount, in cents."""
+    revenue = first_value(source, "revenue")
+    if revenue is None:
+        return None
+    cents = round_half_up(to_decimal(revenue, "revenue") * 100)
+    currency = first_value(source, "currency")
+    return {"amount": cents, "currency": to_text(currency or "usd", "currency").strip().lower()}
+
+
+def _price_warnings(metadata: Mapping[str, Any], event_name: str) -> list[MappingWarning]:
+    if "price" not in metadata:
+        return []
+    message = f"Event {event_name!r} has both revenue and price: price is taken from revenue"
+    return [MappingWarning(f"price:event:{event_name}", message)]
+
+
+def _kept_whole(obj: Mapping[str, Any]) -> bool:
+    """Rich links and monetary amounts, the only objects Intercom takes as metadata values."""
+    keys = frozenset(obj)
+    return keys in (_RICH_LINK_KEYS, _MONEY_KEYS) and all(obj[key] is not None for key in keys)
+
+
+def _metadata_item(key: str, value: Any, schema: RecordSchema) -> tuple[str, Any]:
+    if isinstance(value, Mapping):
+        return key, _whole_object(value, key)
+    data_type = schema.data_type(key, value)
+    if data_type == "date":
+        return (key if key.endswith("_date") else f"{key}_date"), to_unix_seconds(value, key)
+    if data_type == "boolean" or isinstance(value, bool):
+        data_type = "string"  # Intercom metadata has no boolean type: true/false as text.
+    return key, coerce_value(value, data_type, key)
+
+
+def _whole_object(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    if frozenset(obj) == _RICH_LINK_KEYS:
+        return {
+            "url": to_text(obj["url"], f"{key}.url"),
+            "value": to_text(obj["value"], f"{key}.value"),
+        }
+    currency = to_text(obj["currency"], f"{key}.currency").strip().lower()
+    return {
+        "amount": round_half_up(to_decimal(obj["amount"], f"{key}.amount")),
+        "currency": currency,
+    }
+
+
+def _list_warning(event_name: str, key: str) -> MappingWarning:
+    return MappingWarning(
+        f"list:event:{event_name}:{key}",
+        f"Metadata {key!r} of event {event_name!r} is a list, which Intercom does not take: "
+        "left out",
+    )
+
+
+def _capped(
+    metadata: dict[str, Any], event_name: str, warnings: list[MappingWarning]
+) -> tuple[dict[str, Any], list[MappingWarning]]:
+    """At most 10 keys, chosen so that every record of an event keeps the same ones.
+
+    `price` comes first (it is what revenue reports need), then the other keys in sorted
+    order; the rest are dropped with a warning naming them, once per event name.
+    """
+    if len(metadata) <= MAX_METADATA_KEYS:
+        return metadata, warnings
+    order = (["price"] if "price" in metadata else []) + sorted(set(metadata) - {"price"})
+    kept, dropped = order[:MAX_METADATA_KEYS], order[MAX_METADATA_KEYS:]
+    warnings.append(
+        MappingWarning(
+            f"metadata_keys:{event_name}",
+            f"Event {event_name!r} has {len(order)} metadata keys but Intercom keeps "
+            f"{MAX_METADATA_KEYS}: dropped {', '.join(dropped)} (price first, then keys in "
+            "sorted order are kept); send fewer properties to choose which stay",
+        )
+    )
+    return {key: metadata[key] for key in kept}, warnings

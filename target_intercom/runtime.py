@@ -1,0 +1,119 @@
+"""Everything one run shares: the client, the pacer, the writers, and the delivery pool.
+
+Built once from the settings; sinks reach Intercom only through it, so a record's
+data flows one way: sink (mapping) -> writer -> client -> Intercom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from target_intercom.client import IntercomClient
+from target_intercom.deadletter import DeadLetterFile
+from target_intercom.delivery import Delivery, Progress
+from target_intercom.metrics import Metrics
+from target_intercom.notices import Notices
+from target_intercom.pacing import Pacer
+from target_intercom.settings import Settings
+from target_intercom.writers.attributes import DataAttributes
+from target_intercom.writers.cache import IdCache
+from target_intercom.writers.companies import CompanyWriter
+from target_intercom.writers.contacts import ContactWriter
+from target_intercom.writers.events import EventWriter
+
+logger = logging.getLogger("target-intercom")
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        write_state: Callable[[dict], None],
+        progress_every: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.started = time.monotonic()
+        self.metrics = Metrics()
+        self.notices = Notices()
+        self.dead_letter = (
+            DeadLetterFile(settings.dead_letter_path)
+            if settings.on_record_error == "skip"
+            else None
+        )
+        self.client = IntercomClient(
+            base_url=settings.base_url,
+            access_token=settings.access_token,
+            api_version=settings.api_version,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            pacer=Pacer(settings.requests_per_minute),
+            metrics=self.metrics,
+            pool_size=settings.max_concurrency,
+        )
+        attributes = DataAttributes(
+            self.client, settings.unknown_attributes, self.notices, dry_run=settings.dry_run
+        )
+        cache = IdCache()
+        self.companies = CompanyWriter(self.client, attributes, cache, dry_run=settings.dry_run)
+        self.contacts = ContactWriter(
+            self.client,
+            attributes,
+            self.companies,
+            cache,
+            lookup_fields=settings.lookup_fields,
+            delete_mode=settings.delete_mode,
+            dry_run=settings.dry_run,
+        )
+        self.events = EventWriter(self.client, dry_run=settings.dry_run)
+        self.delivery = Delivery(
+            max_concurrency=settings.max_concurrency,
+            on_record_error=settings.on_record_error,
+            dead_letter=self.dead_letter,
+            write_state=write_state,
+            metrics=self.metrics,
+            # A dry run delivers nothing, so it must not tell Meltano that it did.
+            emit_state=not settings.dry_run,
+        )
+        self.progress = Progress(self.delivery, every=progress_every)
+        self._closed = False
+
+    def close(self, *, wait: bool) -> None:
+        """Ends the run: with wait, every queued record is delivered first; then the summary."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if wait:
+                self.delivery.finish()
+            else:
+                self.delivery.abort()
+        finally:
+            self.progress.stop()
+            self.client.close()
+            if self.dead_letter is not None:
+                self.dead_letter.close()
+            self.log_summary()
+
+    def log_summary(self) -> None:
+        summary = self.metrics.snapshot()
+        summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
+        summary["records_delivered"] = self.delivery.delivered
+        if self.dead_letter is not None:
+            summary["dead_letter_path"] = str(self.dead_letter.path)
+        for stream, outcomes in summary["streams"].items():
+            logger.info(
+                "Stream %s: %s",
+                stream,
+                ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())),
+            )
+        logger.info(
+            "%d API calls, %d retries, %d rate-limited (429) in %.1fs",
+            summary["api_calls_total"],
+            summary["retries"],
+            summary["rate_limited"],
+            summary["elapsed_seconds"],
+        )
+        logger.info("SUMMARY: %s", json.dumps(summary, sort_keys=True))

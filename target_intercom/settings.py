@@ -1,0 +1,223 @@
+"""The target's settings: their JSON schema (what `--about` and Meltano show) and
+the checks JSON schema cannot express."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from target_intercom.errors import FatalError
+
+REGION_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+# The newest stable version of the official OpenAPI description we validate against.
+DEFAULT_API_VERSION = "2.16"
+# Chosen from the benchmark (README, "Performance"): at Intercom's typical 100-300 ms
+# per call, 16 workers reach the private-app limit of 10,000 calls a minute.
+DEFAULT_MAX_CONCURRENCY = 16
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        required=True,
+        secret=True,
+        description=(
+            "Secret. Intercom access token (Developer Hub > your app > Authentication); "
+            "never printed, logged, or put in a URL."
+        ),
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="us",
+        allowed_values=list(REGION_URLS),
+        description="Data hosting region of the workspace: us, eu or au.",
+    ),
+    th.Property(
+        "api_base_url",
+        th.StringType,
+        description=(
+            "Overrides region (proxies, tests). Must be https, except for loopback hosts."
+        ),
+    ),
+    th.Property(
+        "api_version",
+        th.StringType,
+        default=DEFAULT_API_VERSION,
+        description="Sent as the Intercom-Version header on every call.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=30,
+        description="Seconds to wait for one HTTP answer before retrying.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0),
+        default=5,
+        description="Retries of a call after connection errors, timeouts, 408 and 5xx.",
+    ),
+    th.Property(
+        "lookup_fields",
+        th.ArrayType(th.StringType(allowed_values=["external_id", "email"])),
+        default=["external_id", "email"],
+        description=(
+            "Fields, in order, used to find an existing contact when Intercom does not "
+            "name it (deletes, attaching users to companies)."
+        ),
+    ),
+    th.Property(
+        "contact_role",
+        th.StringType,
+        default="user",
+        allowed_values=["user", "lead"],
+        description="Role of created contacts when a record has no valid role of its own.",
+    ),
+    th.Property(
+        "unknown_attributes",
+        th.StringType,
+        default="fail",
+        allowed_values=["fail", "drop", "create"],
+        description=(
+            "What to do with a custom attribute Intercom does not know: fail the record, "
+            "drop the attribute (warned once), or create it from the stream's schema."
+        ),
+    ),
+    th.Property(
+        "anonymous_id_as_user_id",
+        th.BooleanType,
+        default=False,
+        description="Use anonymous_id as the external_id when a record has no user id.",
+    ),
+    th.Property(
+        "include_context",
+        th.BooleanType,
+        default=False,
+        description="Send context.device/os/app fields as custom attributes (device_type, ...).",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description="Map and validate everything and log what would be sent; write nothing.",
+    ),
+    th.Property(
+        "on_record_error",
+        th.StringType,
+        default="fail",
+        allowed_values=["fail", "skip"],
+        description=(
+            "fail: stop at the first record Intercom rejects for good. skip: write it to "
+            "dead_letter_path and go on."
+        ),
+    ),
+    th.Property(
+        "dead_letter_path",
+        th.StringType,
+        default="target-intercom.dead-letter.jsonl",
+        description="JSON-lines file, appended across runs, of records skipped under skip.",
+    ),
+    th.Property(
+        "delete_mode",
+        th.StringType,
+        default="archive",
+        allowed_values=["archive", "delete", "ignore"],
+        description="What a users record with _sdc_deleted_at set does to its contact.",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1, maximum=256),
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Calls to Intercom in flight at once.",
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.IntegerType(minimum=1),
+        description=(
+            "Optional cap of our own below Intercom's limit, for workspaces shared with other apps."
+        ),
+    ),
+).to_dict()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(config: dict[str, Any]) -> str:
+    """The API root: api_base_url (https, or http on loopback only), else the region's."""
+    url = config.get("api_base_url")
+    if not url:
+        region = config.get("region") or "us"
+        if region not in REGION_URLS:
+            raise FatalError(f"region must be one of us, eu, au (got {region!r})")
+        return REGION_URLS[region]
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return url.rstrip("/")
+    if parts.scheme == "http":
+        raise FatalError(
+            f"api_base_url {url!r} is plain http to a host that is not loopback; the access "
+            "token would cross the network unencrypted. Use https."
+        )
+    raise FatalError(f"api_base_url {url!r} is not an http(s) URL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings a run uses, with defaults applied and cross-checks done."""
+
+    access_token: str
+    base_url: str
+    api_version: str
+    request_timeout: float
+    max_retries: int
+    lookup_fields: tuple[str, ...]
+    contact_role: str
+    unknown_attributes: str
+    anonymous_id_as_user_id: bool
+    include_context: bool
+    dry_run: bool
+    on_record_error: str
+    dead_letter_path: str
+    delete_mode: str
+    max_concurrency: int
+    requests_per_minute: int | None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Settings:
+        lookup = tuple(config.get("lookup_fields") or ("external_id", "email"))
+        return cls(
+            access_token=config["access_token"],
+            base_url=resolve_base_url(config),
+            api_version=str(config.get("api_version") or DEFAULT_API_VERSION),
+            request_timeout=float(config.get("request_timeout", 30)),
+            max_retries=int(config.get("max_retries", 5)),
+            lookup_fields=lookup,
+            contact_role=config.get("contact_role", "user"),
+            unknown_attributes=config.get("unknown_attributes", "fail"),
+            anonymous_id_as_user_id=bool(config.get("anonymous_id_as_user_id", False)),
+            include_context=bool(config.get("include_context", False)),
+            dry_run=bool(config.get("dry_run", False)),
+            on_record_error=config.get("on_record_error", "fail"),
+            dead_letter_path=config.get("dead_letter_path") or "target-intercom.dead-letter.jsonl",
+            delete_mode=config.get("delete_mode", "archive"),
+            max_concurrency=int(config.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)),
+            requests_per_minute=config.get("requests_per_minute"),
+        )

@@ -1,0 +1,1 @@
+"""Intercom operations: what one mapped record becomes as calls through the client."""

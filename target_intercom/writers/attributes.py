@@ -1,0 +1,104 @@
+"""Custom attributes Intercom does not know yet: fail, drop or create, per `unknown_attributes`.
+
+Intercom rejects a write that names an attribute it does not know. Reading the
+workspace's attributes once per run and checking each record against them turns
+that into a clear message before any call is spent, or into one `POST
+/data_attributes` the first time a new column shows up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from target_intercom.client import ApiError, IntercomClient
+from target_intercom.errors import RecordError
+from target_intercom.notices import Notices
+
+TypeOf = Callable[[str, Any], str]
+
+_FIX = {
+    "contact": "Settings > Data > People data",
+    "company": "Settings > Data > Company data",
+}
+
+
+class DataAttributes:
+    def __init__(
+        self, client: IntercomClient, policy: str, notices: Notices, *, dry_run: bool
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._notices = notices
+        self._dry_run = dry_run
+        self._known: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, model: str, values: dict[str, Any], type_of: TypeOf) -> dict[str, Any]:
+        """The custom attributes to send: all known ones, after applying the policy to the rest."""
+        if not values:
+            return values
+        known = self._names(model)
+        unknown = [name for name in values if name not in known]
+        if not unknown:
+            return values
+        if self._policy == "fail":
+            raise RecordError(
+                f"custom attribute '{unknown[0]}' does not exist in Intercom ({model} model); "
+                f"create it in Intercom ({_FIX[model]}), or set unknown_attributes to "
+                "'create' (from the stream's schema) or 'drop'",
+                "unknown_attribute",
+            )
+        if self._policy == "drop":
+            for name in unknown:
+                self._notices.warn_once(
+                    f"drop:{model}:{name}",
+                    f"Dropping custom attribute '{name}': it does not exist in Intercom "
+                    f"({model} model) and unknown_attributes is 'drop'",
+                )
+            return {k: v for k, v in values.items() if k in known}
+        for name in unknown:
+            self._create(model, name, type_of(name, values[name]))
+        return values
+
+    def _names(self, model: str) -> set[str]:
+        with self._lock:
+            names = self._known.get(model)
+            if names is None:
+                body = self._client.request("GET", "/data_attributes", params={"model": model}).body
+                names = {
+                    item["name"]
+                    for item in (body or {}).get("data", [])
+                    if item.get("custom") and not item.get("archived")
+                }
+                self._known[model] = names
+            return names
+
+    def _create(self, model: str, name: str, data_type: str) -> None:
+        with self._lock:
+            names = self._known[model]
+            if name in names:
+                return
+            if self._dry_run:
+                self._notices.warn_once(
+                    f"create:{model}:{name}",
+                    f"Dry run: would create {model} attribute '{name}' ({data_type})",
+                )
+                names.add(name)
+                return
+            try:
+                self._client.request(
+                    "POST",
+                    "/data_attributes",
+                    json_body={"name": name, "model": model, "data_type": data_type},
+                )
+            except ApiError as exc:
+                # Someone else created it between our read and this write: that is success.
+                if "already have" not in exc.intercom_message:
+                    raise
+            names.add(name)
+            self._notices.warn_once(
+                f"create:{model}:{name}",
+                f"Created {model} attribute '{name}' ({data_type}) in Intercom",
+            )
