@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             check=False,
         )
         sys.stderr.write(done.stderr)
-        states = [json.loads(line)["value"] for line in done.stdout.splitlines() if line.strip()]
+        states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
         print()
         print(f"target-intercom exited with {done.returncode}")
         last = json.dumps(states[-1]) if states else "none"

@@ -145,8 +145,9 @@ class TargetIntercom(Target):
         self.runtime.delivery.state(message_dict["value"])
 
     def _write_state_message(self, state: dict) -> None:
+        """Writes the state value alone, as Singer targets do and Meltano stores it."""
         with self._stdout_lock:
-            sys.stdout.write(json.dumps({"type": "STATE", "value": state}) + "\n")
+            sys.stdout.write(json.dumps(state) + "\n")
             sys.stdout.flush()
 
     # Ending a run

@@ -74,6 +74,7 @@ STR = {"type": ["string", "null"]}
 INT = {"type": ["integer", "null"]}
 BOOL = {"type": ["boolean", "null"]}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
+LIST = {"type": ["array", "null"], "items": {"type": "string"}}
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Run:
 
     @property
     def states(self) -> list[dict]:
-        return [json.loads(line)["value"] for line in self.stdout.splitlines() if line.strip()]
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
     @property
     def error_lines(self) -> list[str]:
