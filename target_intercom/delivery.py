@@ -77,6 +77,9 @@ class Delivery:
         self._last_written: dict | None = None
         self._last_key_job: dict[str, Job] = {}
         self._failure: Failure | None = None
+        # The first record that was not delivered (failed, or abandoned by a stop):
+        # no STATE after it may ever be written.
+        self._barrier: int | None = None
         self._stopping = False
         self.delivered = 0
         self._workers = [
@@ -226,6 +229,8 @@ class Delivery:
         with self._lock:
             if delivered:
                 self.delivered += 1
+            elif self._barrier is None or job.seq < self._barrier:
+                self._barrier = job.seq
             for key in job.keys:
                 if self._last_key_job.get(key) is job:
                     del self._last_key_job[key]
@@ -243,9 +248,7 @@ class Delivery:
 
     def _flush_states(self) -> None:
         """Writes the newest STATE whose records are all delivered (lock held)."""
-        limit = self._watermark
-        if self._failure is not None:
-            limit = min(limit, self._failure.seq)
+        limit = self._watermark if self._barrier is None else min(self._watermark, self._barrier)
         newest = None
         while self._pending_states and self._pending_states[0][0] <= limit:
             newest = self._pending_states.popleft()[1]
