@@ -12,7 +12,7 @@ import atexit
 
 import pytest
 from singer_sdk.testing import get_target_test_class, target_tests
-from singer_sdk.testing.suites import TestSuite
+from singer_sdk.testing.suites import SingerTestSuite
 
 from target_intercom.errors import FatalError
 from target_intercom.fake import FakeIntercom
@@ -198,7 +198,7 @@ class RecordMissingOptionalFields(target_tests.TargetRecordMissingOptionalFields
 
 # Not included: `schema_no_properties`, whose records hold only a nested object with no id or
 # email anywhere: an Intercom contact cannot exist without one, so there is nothing to load.
-SUITE = TestSuite(
+SUITE = SingerTestSuite(
     kind="target",
     tests=[
         ArrayData,
