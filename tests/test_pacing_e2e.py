@@ -1,0 +1,34 @@
+"""Pacing against the fake's rate limit, and the requests_per_minute cap, checked by what
+the fake saw (call counts and the times it answered), never by timing the test."""
+
+from __future__ import annotations
+
+from tests.conftest import STR, config_for, record, run_target, schema
+
+USERS = schema("users", {"id": STR, "email": STR}, ["id"])
+
+
+def users(n: int) -> list[dict]:
+    return [USERS] + [record("users", {"id": f"u{i}", "email": f"u{i}@x.io"}) for i in range(n)]
+
+
+def test_runs_at_the_rate_limit_with_almost_no_429s(fake, tmp_path):
+    fake.configure(rate_limit=40, rate_window=1.0, latency=0.005)
+    run = run_target(config_for(fake, max_concurrency=16), users(240), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(fake.contacts()) == 240
+    calls = fake.calls()
+    rejected = sum(1 for c in calls if c.status == 429)
+    assert rejected <= 0.03 * len(calls), rejected
+
+
+def test_requests_per_minute_caps_our_own_rate(fake, tmp_path):
+    run = run_target(
+        config_for(fake, max_concurrency=8, requests_per_minute=600), users(40), tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    times = sorted(c.finished_at for c in fake.calls())
+    assert len(times) == 40
+    # 600 a minute is 10 a second: no one-second span may hold more than 10 calls (+1 burst).
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 11, busiest

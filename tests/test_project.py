@@ -1,0 +1,53 @@
+"""The project's own promises: lint-clean code, a README that matches `--about`, and a
+CI script that runs exactly the README's test command."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_ruff_lint_and_format_are_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    for args in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run([str(ruff), *args], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_settings_table_is_the_about_output():
+    about = subprocess.run(
+        [sys.executable, "-m", "target_intercom", "--about", "--format=markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    table = [line for line in about.splitlines() if line.startswith("|")]
+    block = README.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+    assert [line for line in block.splitlines() if line.startswith("|")] == table
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", README)
+    assert len(commands) == 2, commands
+    demo, tests = commands
+    assert "target-intercom-demo" in demo
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_about_marks_the_token_secret():
+    import json
+
+    about = subprocess.run(
+        [sys.executable, "-m", "target_intercom", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    settings = json.loads(about)["settings"]["properties"]
+    assert settings["access_token"].get("secret") is True
+    assert "access_token" in json.loads(about)["settings"]["required"]
