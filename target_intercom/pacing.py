@@ -34,7 +34,8 @@ class TokenBucket:
 
     def __init__(self, per_minute: int) -> None:
         self._rate = per_minute / 60.0
-        self._capacity = max(1.0, self._rate)
+        # No bursts: a cap shared with other apps is best kept evenly, call by call.
+        self._capacity = 1.0
         self._tokens = self._capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()

@@ -1,0 +1,13 @@
+"""A fake Intercom: a real HTTP server on 127.0.0.1 holding an in-memory workspace.
+
+The project's tests, benchmark and offline demo run the target against it. It follows
+Intercom's REST API 2.16 as the official OpenAPI description and
+`shared/intercom-facts.md` describe it (409 conflicts, search lag, custom attribute and
+event rules, rate limits), validates request bodies against the description, and
+injects faults on demand.
+"""
+
+from target_intercom.fake.faults import FAULT_KINDS, Faults
+from target_intercom.fake.server import Call, FakeIntercom
+
+__all__ = ["FAULT_KINDS", "Call", "FakeIntercom", "Faults"]

@@ -1,0 +1,80 @@
+"""Run the fake Intercom as a process, for the benchmark and the offline demo.
+
+Prints one JSON line, {"url": ...}, once it is listening (so a parent process can read
+the port it got), then serves until SIGTERM or SIGINT and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from target_intercom.fake.faults import FAULT_KINDS, Faults
+from target_intercom.fake.server import FakeIntercom
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m target_intercom.fake", description="A fake Intercom API on 127.0.0.1."
+    )
+    parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose")
+    parser.add_argument("--token", default="secret-token", help="the only accepted Bearer token")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to responses")
+    parser.add_argument("--rate-limit", type=int, default=None, help="calls per window")
+    parser.add_argument("--rate-window", type=float, default=10.0, help="window in seconds")
+    parser.add_argument("--search-lag", type=float, default=0.0, help="seconds before search")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of faulty calls")
+    parser.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        help=f"comma-separated subset of {','.join(FAULT_KINDS)}",
+    )
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--fault-timeout", type=float, default=5.0, help="for 'timeout' faults")
+    parser.add_argument("--fault-paths", default=None, help="comma-separated route templates")
+    parser.add_argument("--openapi-path", type=Path, default=None)
+    parser.add_argument("--no-validate", action="store_true", help="skip body validation")
+    parser.add_argument("--max-event-names", type=int, default=120)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    faults = Faults(
+        rate=args.fault_rate,
+        kinds=[k for k in args.fault_kinds.split(",") if k],
+        seed=args.fault_seed,
+        timeout=args.fault_timeout,
+        paths=args.fault_paths.split(",") if args.fault_paths else None,
+    )
+    fake = FakeIntercom(
+        token=args.token,
+        latency=args.latency,
+        search_lag=args.search_lag,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        faults=faults,
+        openapi_path=args.openapi_path,
+        validate=not args.no_validate,
+        max_event_names=args.max_event_names,
+        port=args.port,
+    )
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    url = fake.start()
+    print(json.dumps({"url": url}), flush=True)
+    try:
+        while not stopping.wait(0.5):  # a timed wait lets signal handlers run promptly
+            pass
+    finally:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Contacts with Intercom's identity rules: 409 conflicts, archiving, and a lagging search.
+
+These are the rules that make "exactly one contact per person" hard for the target (a
+create answers 409 with the existing id, search does not see contacts written a moment
+ago, archived contacts must be unarchived), so the fake reproduces each of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from target_intercom.fake.attributes import DataAttributes
+from target_intercom.fake.errors import ApiError, invalid, user_not_found
+from target_intercom.fake.records import (
+    CONTACT_FIELDS,
+    Contact,
+    IdMaker,
+    check_fields,
+    merge_custom_attributes,
+)
+from target_intercom.fake.search import compile_query, equality_keys, paginate
+
+ROLES = ("user", "lead")
+
+
+class Contacts:
+    """A workspace's contacts, indexed by id, external_id and email."""
+
+    def __init__(self, attributes: DataAttributes, ids: IdMaker) -> None:
+        self.by_id: dict[str, Contact] = {}
+        self._attributes = attributes
+        self._ids = ids
+        self._by_external_id: dict[str, Contact] = {}
+        self._by_email: dict[str, list[Contact]] = {}
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        check_fields(body, CONTACT_FIELDS)
+        role = body.get("role", "user")
+        if role not in ROLES:
+            raise invalid(f"role must be one of {', '.join(ROLES)}")
+        external_id, email = body.get("external_id"), body.get("email")
+        if external_id is None and email is None and "role" not in body:
+            raise invalid("A contact needs at least one of email, external_id or role")
+        custom = self._custom_attributes(body)
+        other = self._conflict(external_id, email, role, external_id)
+        if other is not None:
+            raise _conflict_error(other)
+        now = int(time.time())
+        contact = Contact(
+            id=self._ids.new(), role=role, created_at=now, updated_at=now, written_at=None
+        )
+        self._write(contact, body, custom)
+        self.by_id[contact.id] = contact
+        return contact.render()
+
+    def update(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        contact = self.live(contact_id)
+        check_fields(body, CONTACT_FIELDS)
+        role = body.get("role", contact.role)
+        if role not in ROLES:
+            raise invalid(f"role must be one of {', '.join(ROLES)}")
+        if contact.role == "user" and role == "lead":
+            raise invalid("A user can't be converted to a lead")
+        custom = self._custom_attributes(body)
+        external_id = body.get("external_id", contact.external_id)
+        email = body.get("email", contact.email)
+        other = self._conflict(
+            external_id if external_id != contact.external_id else None,
+            email if _lower(email) != _lower(contact.email) else None,
+            role,
+            external_id,
+            exclude=contact,
+        )
+        if other is not None:
+            raise _conflict_error(other)
+        self._write(contact, body, custom)
+        return contact.render()
+
+    def find_by_external_id(self, external_id: str) -> dict[str, Any]:
+        """Users only, as Intercom documents: a lead with this external_id is not found."""
+        contact = self._by_external_id.get(external_id)
+        if contact is None or contact.archived or contact.role != "user":
+            raise user_not_found()
+        return contact.render()
+
+    def remove(self, contact_id: str) -> Contact:
+        """Delete a contact (archived or not); the caller cleans up its memberships."""
+        contact = self.any(contact_id)
+        self._unindex(contact)
+        del self.by_id[contact.id]
+        return contact
+
+    def set_archived(self, contact_id: str, archived: bool) -> dict[str, Any]:
+        """Archive or unarchive; either is a write that search must catch up with."""
+        contact = self.any(contact_id)
+        contact.archived = archived
+        contact.updated_at = int(time.time())
+        contact.written_at = time.monotonic()
+        return {**contact.reference(), "archived": archived}
+
+    def search(self, body: dict[str, Any], lag: float) -> dict[str, Any]:
+        """Contacts matching the query, except archived ones and those written < `lag` ago."""
+        if "query" not in body:
+            raise invalid("query is required")
+        predicate = compile_query(body["query"])
+        keys = equality_keys(body["query"])
+        candidates = self.by_id.values() if keys is None else self._candidates(*keys)
+        now = time.monotonic()
+        matches = [
+            c
+            for c in candidates
+            if not c.archived
+            and c.written_at is not None
+            and now - c.written_at >= lag
+            and predicate(c)
+        ]
+        page, pages = paginate(matches, body.get("pagination"))
+        return {
+            "type": "list",
+            "data": [c.render() for c in page],
+            "total_count": len(matches),
+            "pages": pages,
+        }
+
+    def seed(
+        self,
+        external_id: str | None,
+        email: str | None,
+        role: str,
+        archived: bool,
+        searchable: bool,
+        fields: dict[str, Any],
+    ) -> str:
+        """Add a contact as if someone else had created it, bypassing the API's checks
+        except external_id uniqueness (which no workspace can violate)."""
+        unknown = set(fields) - set(CONTACT_FIELDS) - {"custom_attributes"}
+        if unknown:
+            raise TypeError(f"seed_contact got unknown fields {sorted(unknown)}")
+        if external_id is not None and external_id in self._by_external_id:
+            raise ValueError(f"a contact with external_id {external_id!r} exists")
+        now = int(time.time())
+        contact = Contact(
+            id=self._ids.new(), role=role, created_at=now, updated_at=now, written_at=None
+        )
+        fields = dict(fields)
+        custom = fields.pop("custom_attributes", None) or {}
+        self._write(contact, {**fields, "external_id": external_id, "email": email}, custom)
+        contact.archived = archived
+        contact.written_at = float("-inf") if searchable else None
+        self.by_id[contact.id] = contact
+        return contact.id
+
+    def live(self, contact_id: Any) -> Contact:
+        """The contact behind an id unless deleted or archived. Archived contacts answer
+        404 until unarchived, which is stricter than needed if Intercom is lenient and
+        right if it is not: a client that unarchives first works either way."""
+        contact = self.by_id.get(contact_id) if isinstance(contact_id, str) else None
+        if contact is None or contact.archived:
+            raise user_not_found()
+        return contact
+
+    def any(self, contact_id: str) -> Contact:
+        """The contact behind an id, archived or not."""
+        contact = self.by_id.get(contact_id)
+        if contact is None:
+            raise user_not_found()
+        return contact
+
+    def for_event(self, body: dict[str, Any]) -> Contact:
+        """`id` finds any contact; `user_id` (external_id) and `email` find users only."""
+        contact: Contact | None = None
+        if body.get("id") is not None:
+            contact = self.by_id.get(body["id"]) if isinstance(body["id"], str) else None
+        elif body.get("user_id") is not None:
+            user_id = body["user_id"]
+            contact = self._by_external_id.get(user_id) if isinstance(user_id, str) else None
+            contact = contact if contact is not None and contact.role == "user" else None
+        elif isinstance(body.get("email"), str):
+            users = [
+                c
+                for c in self._by_email.get(body["email"].lower(), [])
+                if c.role == "user" and not c.archived
+            ]
+            contact = min(users, key=lambda c: c.id) if users else None
+        else:
+            raise invalid("One of id, user_id or email is required")
+        if contact is None or contact.archived:
+            raise user_not_found()
+        return contact
+
+    def _conflict(
+        self,
+        external_id: str | None,
+        email: str | None,
+        role: str,
+        holder_external_id: str | None,
+        exclude: Contact | None = None,
+    ) -> Contact | None:
+        """The contact a write of `external_id`/`email` would collide with, if any.
+
+        External ids are unique. Two users may share an email only when both carry
+        (different) external ids; leads never collide by email.
+        """
+        if external_id is not None:
+            other = self._by_external_id.get(external_id)
+            if other is not None and other is not exclude:
+                return other
+        if email is not None and role == "user":
+            for other in self._by_email.get(email.lower(), ()):
+                if (
+                    other is not exclude
+                    and other.role == "user"
+                    and (holder_external_id is None or other.external_id is None)
+                ):
+                    return other
+        return None
+
+    def _custom_attributes(self, body: dict[str, Any]) -> dict[str, Any]:
+        values = body.get("custom_attributes")
+        return {} if values is None else self._attributes.check_values("contact", values)
+
+    def _write(self, contact: Contact, body: dict[str, Any], custom: dict[str, Any]) -> None:
+        """Apply checked fields to a contact, keeping the indexes and search lag right."""
+        self._unindex(contact)
+        for name in CONTACT_FIELDS.keys() & body.keys():
+            value = body[name]
+            if name == "unsubscribed_from_emails" and value is None:
+                value = False
+            setattr(contact, name, value)
+        merge_custom_attributes(contact.custom_attributes, custom)
+        contact.updated_at = int(time.time())
+        contact.written_at = time.monotonic()
+        self._index(contact)
+
+    def _index(self, contact: Contact) -> None:
+        if contact.external_id is not None:
+            self._by_external_id[contact.external_id] = contact
+        if contact.email:
+            self._by_email.setdefault(contact.email.lower(), []).append(contact)
+
+    def _unindex(self, contact: Contact) -> None:
+        external_id = contact.external_id
+        if external_id is not None and self._by_external_id.get(external_id) is contact:
+            del self._by_external_id[external_id]
+        holders = self._by_email.get(contact.email.lower()) if contact.email else None
+        if holders and contact in holders:
+            holders.remove(contact)
+
+    def _candidates(self, field: str, values: Iterable[Any]) -> list[Contact]:
+        """The contacts an index gives for an equality filter, in creation order."""
+        found: dict[str, Contact] = {}
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            if field == "id":
+                hits = [self.by_id[value]] if value in self.by_id else []
+            elif field == "external_id":
+                hits = [self._by_external_id[value]] if value in self._by_external_id else []
+            else:
+                hits = self._by_email.get(value.lower(), [])
+            found.update((c.id, c) for c in hits)
+        return sorted(found.values(), key=lambda c: c.id)
+
+
+def _conflict_error(other: Contact) -> ApiError:
+    which = "An archived contact" if other.archived else "A contact"
+    return ApiError(
+        409, "conflict", f"{which} matching those details already exists with id={other.id}"
+    )
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value else value

@@ -1,0 +1,106 @@
+"""Data events with Intercom's rules: metadata limits, duplicate detection, the name cap.
+
+These rules are why the target flattens metadata, picks 10 keys, and treats the 121st
+event name as a permanent error; the fake enforces them so those paths are exercised.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from target_intercom.fake.errors import invalid
+
+MAX_METADATA_KEYS = 10
+MAX_STRING_LENGTH = 255
+
+
+def parse_event(body: dict[str, Any]) -> tuple[str, int, dict[str, Any], list[str]]:
+    """Check a `POST /events` body: (event_name, created_at, kept metadata, ignored keys).
+
+    Only the first 10 metadata keys, in the order sent, are looked at: Intercom ignores
+    the rest instead of refusing the event, so a bad value past the 10th does no harm.
+    """
+    name = body.get("event_name")
+    if not isinstance(name, str) or not name:
+        raise invalid("event_name is required and must be a string")
+    created_at = body.get("created_at")
+    if created_at is None:
+        raise invalid("created_at is required")
+    if not isinstance(created_at, int) or isinstance(created_at, bool):
+        raise invalid("created_at must be an integer Unix timestamp")
+    metadata = body.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise invalid("metadata must be an object")
+    keys = list(metadata)
+    kept = keys[:MAX_METADATA_KEYS]
+    for key in kept:
+        _check_metadata_value(key, metadata[key])
+    return name, created_at, {k: copy.deepcopy(metadata[k]) for k in kept}, keys[MAX_METADATA_KEYS:]
+
+
+def _check_metadata_value(key: str, value: Any) -> None:
+    """Strings, numbers, booleans, a rich link {url, value} or money {amount, currency}."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            raise invalid(f"Metadata '{key}' is longer than {MAX_STRING_LENGTH} characters")
+        return
+    if isinstance(value, (bool, int, float)):
+        return
+    if isinstance(value, dict):
+        if set(value) == {"url", "value"} and all(isinstance(v, str) for v in value.values()):
+            return
+        amount = value.get("amount")
+        if (
+            set(value) == {"amount", "currency"}
+            and isinstance(amount, int)
+            and not isinstance(amount, bool)
+            and isinstance(value["currency"], str)
+        ):
+            return
+    raise invalid(
+        f"Metadata '{key}' must be a string, a number, a boolean, a rich link {{url, value}}"
+        f" or a monetary amount {{amount, currency}}, not {value!r}"
+    )
+
+
+class EventLog:
+    """The events a workspace holds, with Intercom's duplicate rule and name cap."""
+
+    def __init__(self, max_names: int) -> None:
+        self.max_names = max_names
+        self.events: list[dict[str, Any]] = []
+        self._keys: set[tuple[str, str, int]] = set()
+        self._names: set[str] = set()
+
+    def record(
+        self,
+        contact: dict[str, Any],
+        name: str,
+        created_at: int,
+        metadata: dict[str, Any],
+        ignored: list[str],
+    ) -> None:
+        """Store one event unless it duplicates one held (same contact, name, created_at).
+
+        `contact` carries the contact's intercom_user_id, user_id and email as they are now.
+        A duplicate is accepted silently, as Intercom does; a new name past the cap is not.
+        """
+        key = (contact["intercom_user_id"], name, created_at)
+        if key in self._keys:
+            return
+        if name not in self._names and len(self._names) >= self.max_names:
+            raise invalid(f"Cannot have more than {self.max_names} active event names")
+        self._keys.add(key)
+        self._names.add(name)
+        self.events.append(
+            {
+                "event_name": name,
+                "created_at": created_at,
+                **contact,
+                "metadata": metadata,
+                "ignored_metadata_keys": ignored,
+            }
+        )

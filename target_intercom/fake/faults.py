@@ -1,0 +1,81 @@
+"""Injected failures: the ways real networks and Intercom's edge fail a client.
+
+The target's delivery guarantees (retries, no duplicates, STATE as a watermark) are only
+proven by tests that meet these failures, so each kind mimics one real failure mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+FAULT_KINDS: tuple[str, ...] = ("500", "502_html", "503", "drop", "timeout", "apply_then_drop")
+
+BAD_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
+    b"<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Faults:
+    """With probability `rate`, a request gets one of `kinds`, drawn from a seeded RNG.
+
+    500/503: Intercom's error envelope, nothing applied. 502_html: an HTML page from the
+    edge, as load balancers send. drop: the connection closes with no answer, nothing
+    applied. timeout: no answer for `timeout` seconds, then the connection closes.
+    apply_then_drop: a write is applied and then the connection closes unanswered, so a
+    client that retries a create meets its own 409. `paths` limits faults to those route
+    templates, with or without the method ("/contacts" or "POST /contacts").
+    """
+
+    rate: float = 0.0
+    kinds: Sequence[str] = FAULT_KINDS
+    seed: int = 0
+    timeout: float = 5.0
+    paths: Collection[str] | None = None
+
+    def __post_init__(self) -> None:
+        kinds = tuple(self.kinds)
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown or not kinds:
+            raise ValueError(f"fault kinds must be a non-empty subset of {FAULT_KINDS}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        object.__setattr__(self, "kinds", kinds)
+        if self.paths is not None:
+            object.__setattr__(self, "paths", frozenset(self.paths))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Faults:
+        """From the JSON object that `POST /_fake/configure` carries."""
+        return cls(**data)
+
+    def applies_to(self, method: str, template: str) -> bool:
+        return self.rate > 0 and (
+            self.paths is None or template in self.paths or f"{method} {template}" in self.paths
+        )
+
+
+class FaultPicker:
+    """Draws faults from one seeded RNG shared by all request threads."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._random = random.Random(faults.seed)
+        self._lock = threading.Lock()
+
+    def pick(self, method: str, template: str) -> str | None:
+        """The fault for this request, or None for a normal answer."""
+        if not self.faults.applies_to(method, template):
+            return None
+        with self._lock:
+            if self._random.random() >= self.faults.rate:
+                return None
+            kind = self._random.choice(self.faults.kinds)
+        if kind == "apply_then_drop" and method == "GET":
+            return "drop"  # nothing to apply: the same as a plain drop
+        return kind

@@ -1,0 +1,417 @@
+"""The fake Intercom's HTTP server, and `FakeIntercom`, the handle tests hold.
+
+A real server on 127.0.0.1 (stdlib `ThreadingHTTPServer`, HTTP/1.1 keep-alive), so the
+target is tested over the same sockets, pools and timeouts it meets in production, with
+no patching of `requests`. `/_fake/*` endpoints let subprocesses (benchmark, demo)
+inspect and configure it.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import copy
+import dataclasses
+import enum
+import http
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from target_intercom.fake.faults import FaultPicker, Faults
+from target_intercom.fake.gateway import Call, Gateway, Reply, Settings, envelope
+from target_intercom.fake.openapi import default_openapi_path, load_description
+from target_intercom.fake.store import Workspace
+
+_PHRASES = {s.value: s.phrase for s in http.HTTPStatus}
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+
+
+class FakeIntercom:
+    """An in-memory Intercom workspace behind a real HTTP server.
+
+    `openapi_path` None means INTERCOM_OPENAPI_PATH, else the description next to the
+    repository (`../shared/intercom-openapi/`) if present, else no body validation.
+    """
+
+    def __init__(
+        self,
+        token: str = "secret-token",
+        latency: float = 0.0,
+        search_lag: float = 0.0,
+        rate_limit: int | None = None,
+        rate_window: float = 10.0,
+        faults: Faults | None = None,
+        openapi_path: Path | str | None = None,
+        validate: bool = True,
+        max_event_names: int = 120,
+        port: int = 0,
+    ) -> None:
+        path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
+        description = load_description(str(path.resolve())) if path is not None else None
+        settings = Settings(latency, search_lag, rate_limit, rate_window, validate)
+        picker = FaultPicker(faults or Faults())
+        self._gateway = Gateway(token, settings, picker, description, max_event_names)
+        self._max_event_names = max_event_names
+        self._port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url: str | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> str:
+        """Listen on 127.0.0.1 (port chosen by the OS unless given) and serve in a thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeIntercom is already running")
+        server = _Server(("127.0.0.1", self._port), self._gateway, self._control)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and cut kept-alive connections, so no client talks to a stale fake."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with server.connections_lock:
+            connections = list(server.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeIntercom:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def validating(self) -> bool:
+        """Whether request bodies are checked against the description right now."""
+        return self._gateway.settings.validate and self._gateway.description is not None
+
+    def configure(
+        self,
+        *,
+        latency: float | _Keep = KEEP,
+        search_lag: float | _Keep = KEEP,
+        rate_limit: int | _Keep | None = KEEP,
+        rate_window: float | _Keep = KEEP,
+        faults: Faults | dict[str, Any] | _Keep | None = KEEP,
+        validate: bool | _Keep = KEEP,
+        max_event_names: int | _Keep = KEEP,
+    ) -> None:
+        """Change behaviour while serving; requests already under way keep the old one.
+        `faults` may be a dict of Faults' fields (as `POST /_fake/configure` sends it),
+        or None for no faults."""
+        given = {
+            "latency": latency,
+            "search_lag": search_lag,
+            "rate_limit": rate_limit,
+            "rate_window": rate_window,
+            "validate": validate,
+        }
+        changes = {k: v for k, v in given.items() if v is not KEEP}
+        settings = dataclasses.replace(self._gateway.settings, **changes)
+        if faults is None:
+            faults = Faults()
+        elif isinstance(faults, dict):
+            faults = Faults.from_dict(faults)
+        if isinstance(faults, Faults):
+            self._gateway.faults = FaultPicker(faults)
+        if isinstance(max_event_names, int):
+            with self._gateway.lock:
+                self._max_event_names = max_event_names
+                self._gateway.workspace.event_log.max_names = max_event_names
+        self._gateway.settings = settings
+
+    def reset(self) -> None:
+        """Empty the workspace, the call log and the validation errors."""
+        with self._gateway.lock:
+            self._gateway.workspace = Workspace(self._max_event_names)
+        self._gateway.log.clear()
+
+    # --------------------------------------------------------------- inspection
+    # Each answer is built fresh under the lock: safe to keep and read while serving.
+
+    def contacts(self) -> list[dict[str, Any]]:
+        """Every contact that is not deleted, archived ones with "archived": true."""
+        with self._gateway.lock:
+            contacts = self._gateway.workspace.contacts.by_id.values()
+            return [{**c.render(), "archived": c.archived} for c in contacts]
+
+    def companies(self) -> list[dict[str, Any]]:
+        with self._gateway.lock:
+            ws = self._gateway.workspace
+            return [c.render(ws.tags) for c in ws.companies.values()]
+
+    def memberships(self) -> set[tuple[str, str]]:
+        """(contact id, company id), both Intercom's ids."""
+        with self._gateway.lock:
+            contacts = self._gateway.workspace.contacts.by_id.values()
+            return {(c.id, company) for c in contacts for company in c.company_ids}
+
+    def tags(self) -> list[dict[str, Any]]:
+        with self._gateway.lock:
+            tags = self._gateway.workspace.tags
+            return [{"type": "tag", "id": i, "name": n} for i, n in tags.items()]
+
+    def contact_tags(self) -> set[tuple[str, str]]:
+        """(contact id, tag name)."""
+        with self._gateway.lock:
+            ws = self._gateway.workspace
+            return {(c.id, ws.tags[t]) for c in ws.contacts.by_id.values() for t in c.tag_ids}
+
+    def company_tags(self) -> set[tuple[str, str]]:
+        """(company_id, tag name): the caller's company_id, not Intercom's id."""
+        with self._gateway.lock:
+            ws = self._gateway.workspace
+            return {(c.company_id, ws.tags[t]) for c in ws.companies.values() for t in c.tag_ids}
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._gateway.lock:
+            return copy.deepcopy(self._gateway.workspace.event_log.events)
+
+    def data_attributes(self, model: str | None = "contact") -> list[dict[str, Any]]:
+        """Built-in and custom attributes, archived included; model None gives both models."""
+        with self._gateway.lock:
+            return self._gateway.workspace.attributes.listing(model, include_archived=True)
+
+    def calls(self) -> list[Call]:
+        with self._gateway.log.lock:
+            return list(self._gateway.log.calls)
+
+    def call_counts(self) -> collections.Counter[str]:
+        with self._gateway.log.lock:
+            return collections.Counter(self._gateway.log.counts)
+
+    def validation_errors(self) -> list[str]:
+        with self._gateway.log.lock:
+            return list(self._gateway.log.validation_errors)
+
+    def state(self) -> dict[str, Any]:
+        """Everything above as one consistent, JSON-ready snapshot (`GET /_fake/state`)."""
+        with self._gateway.lock:
+            return {
+                "contacts": self.contacts(),
+                "companies": self.companies(),
+                "memberships": sorted(map(list, self.memberships())),
+                "tags": self.tags(),
+                "contact_tags": sorted(map(list, self.contact_tags())),
+                "company_tags": sorted(map(list, self.company_tags())),
+                "events": self.events(),
+                "data_attributes": self.data_attributes(None),
+                "call_counts": dict(self.call_counts()),
+                "validation_errors": self.validation_errors(),
+            }
+
+    # ------------------------------------------------------------------ seeding
+
+    def seed_contact(
+        self,
+        external_id: str | None = None,
+        email: str | None = None,
+        role: str = "user",
+        archived: bool = False,
+        searchable: bool = True,
+        **fields: Any,
+    ) -> str:
+        """Add a contact as if another client had made it; returns its Intercom id.
+        `searchable=False` keeps it out of search until it is next written."""
+        with self._gateway.lock:
+            contacts = self._gateway.workspace.contacts
+            return contacts.seed(external_id, email, role, archived, searchable, fields)
+
+    def seed_data_attribute(
+        self, name: str, data_type: str, model: str = "contact", archived: bool = False
+    ) -> None:
+        """Define a data attribute, with the API's rules (a bad name raises ApiError)."""
+        body = {"name": name, "data_type": data_type, "model": model}
+        with self._gateway.lock:
+            self._gateway.workspace.attributes.create(body, archived=archived)
+
+    def seed_company(self, company_id: str, **fields: Any) -> str:
+        with self._gateway.lock:
+            return self._gateway.workspace.seed_company(company_id, fields)
+
+    # ------------------------------------------------------------------ control
+
+    def _control(self, method: str, path: str, raw: bytes) -> Reply:
+        """`/_fake/*`: inspection and configuration for subprocess users (no auth)."""
+        try:
+            if (method, path) == ("GET", "/_fake/state"):
+                payload: Any = self.state()
+            elif (method, path) == ("POST", "/_fake/reset"):
+                self.reset()
+                payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/configure"):
+                changes = json.loads(raw or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("the body must be a JSON object")
+                self.configure(**changes)
+                payload = {"ok": True}
+            else:
+                return Reply(404, envelope("not_found", f"No control endpoint {method} {path}"))
+        except (TypeError, ValueError) as exc:
+            return Reply(400, envelope("parameter_invalid", str(exc)))
+        return Reply(200, json.dumps(payload).encode())
+
+
+_MAX_HEADERS = 100
+_MAX_LINE = 65536
+
+
+class _Headers(dict[str, str]):
+    """Request headers by lower-cased name, looked up case-insensitively like HTTP's."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a thread may sleep out a "timeout" fault: never wait for it
+    request_queue_size = 256  # clients open 32+ connections at once
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: Gateway,
+        control: Callable[[str, str, bytes], Reply],
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.gateway = gateway
+        self.control = control
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # else small writes wait for delayed ACKs (40 ms each)
+    timeout = 300  # an idle kept-alive connection is closed after this many seconds
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.connections.discard(self.connection)
+
+    def parse_request(self) -> bool:
+        """The stdlib's parse_request for HTTP/1.0 and 1.1 only, with a plain header
+        parser: the stdlib's, built on `email.parser`, costs more CPU than all the rest of
+        a request, and the benchmark sends 200,000 of them through one process."""
+        self.command = None
+        self.request_version = "HTTP/1.0"  # so that an error below gets a status line
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            self.send_error(http.HTTPStatus.BAD_REQUEST, f"Bad request line {self.requestline!r}")
+            return False
+        self.command, self.path, self.request_version = words
+        headers = _Headers()
+        for _ in range(_MAX_HEADERS):
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("iso-8859-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        else:
+            self.send_error(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        expect_continue = headers.get("Expect", "").lower() == "100-continue"
+        return not expect_continue or self.request_version == "HTTP/1.0" or self.handle_expect_100()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: 200,000 benchmark requests must not become 200,000 stderr lines."""
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        server = self.server
+        split = urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        raw = self.rfile.read(length) if length > 0 else b""
+        if len(raw) < length:
+            self.close_connection = True  # the client left mid-body: there is no request
+            return
+        if length < 0 or "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+            self.close_connection = True  # where the body ends is unknown: give up the socket
+            reply = Reply(400, envelope("parameter_invalid", "Send a body with Content-Length"))
+        elif split.path.startswith("/_fake/"):
+            reply = server.control(self.command, split.path, raw)
+        else:
+            reply = server.gateway.answer(self.command, split.path, split.query, self.headers, raw)
+        if reply.delay > 0:
+            time.sleep(reply.delay)
+        if reply.route is not None:  # logged before answering: a client never sees it missing
+            status = 0 if reply.drop else reply.status
+            elapsed = time.perf_counter() - started
+            call = Call(self.command, reply.route, status, elapsed, time.time())
+            server.gateway.log.record(call)
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self._send(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def _send(self, reply: Reply) -> None:
+        """One write per response: fewer syscalls, and no Nagle stall between parts."""
+        lines = [
+            f"HTTP/1.1 {reply.status} {_PHRASES.get(reply.status, '')}",
+            "Server: fake-intercom",
+            f"Date: {self.date_time_string()}",
+            f"Content-Length: {len(reply.body)}",
+        ]
+        if reply.content_type:
+            lines.append(f"Content-Type: {reply.content_type}; charset=utf-8")
+        lines += [f"{name}: {value}" for name, value in reply.headers]
+        if self.close_connection:
+            lines.append("Connection: close")
+        try:
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body)
+        except OSError:
+            self.close_connection = True  # the client went away (it may have timed out)

@@ -1,0 +1,298 @@
+"""The in-memory workspace: contacts, companies, memberships, tags and events.
+
+Every method applies one API call with Intercom's rules and either returns the response
+body or raises `ApiError` before changing anything. The workspace is not thread-safe on
+its own: the server holds one lock around each call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from target_intercom.fake.attributes import DataAttributes
+from target_intercom.fake.contacts import Contacts
+from target_intercom.fake.errors import ApiError, company_not_found, invalid
+from target_intercom.fake.events import EventLog, parse_event
+from target_intercom.fake.records import (
+    COMPANY_FIELDS,
+    Company,
+    IdMaker,
+    check_fields,
+    merge_custom_attributes,
+)
+
+MAX_COMPANIES_PER_CONTACT = 1000
+DEFAULT_COMPANIES_PER_PAGE = 15
+
+
+class Workspace:
+    """One Intercom workspace's data and rules."""
+
+    def __init__(self, max_event_names: int = 120) -> None:
+        self.attributes = DataAttributes()
+        self.event_log = EventLog(max_event_names)
+        self._ids = IdMaker()
+        self.contacts = Contacts(self.attributes, self._ids)
+        self.companies: dict[str, Company] = {}
+        self.tags: dict[str, str] = {}  # tag id -> name
+        self._by_company_id: dict[str, Company] = {}
+        self._tag_by_name: dict[str, str] = {}  # lower-cased name -> tag id
+        self._tag_ids = itertools.count(1)
+
+    def delete_contact(self, contact_id: str) -> dict[str, Any]:
+        """Delete a contact and its memberships. The answer carries both the description's
+        `type` and the `object` key that Intercom's live API sends."""
+        contact = self.contacts.remove(contact_id)
+        for company_id in contact.company_ids:
+            self.companies[company_id].contact_ids.pop(contact.id, None)
+        return {**contact.reference(), "object": "contact", "deleted": True}
+
+    # ---------------------------------------------------------------- companies
+
+    def upsert_company(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update by company_id, which never changes once set."""
+        company_id = body.get("company_id")
+        if not isinstance(company_id, str) or not company_id:
+            raise ApiError(400, "parameter_not_found", "company_id not specified")
+        check_fields(body, COMPANY_FIELDS)
+        spend = body.get("monthly_spend")
+        if spend is not None and (isinstance(spend, bool) or not isinstance(spend, (int, float))):
+            raise invalid(f"monthly_spend must be of type integer, not {spend!r}")
+        values = body.get("custom_attributes")
+        custom = {} if values is None else self.attributes.check_values("company", values)
+        company = self._by_company_id.get(company_id)
+        if company is None:
+            now = int(time.time())
+            company = Company(
+                id=self._ids.new(), company_id=company_id, created_at=now, updated_at=now
+            )
+            self.companies[company.id] = company
+            self._by_company_id[company_id] = company
+        self._write_company(company, body, custom)
+        return company.render(self.tags)
+
+    def seed_company(self, company_id: str, fields: dict[str, Any]) -> str:
+        """Add or update a company without the API's checks (for tests that need odd data)."""
+        fields = dict(fields)
+        custom = fields.pop("custom_attributes", None) or {}
+        now = int(time.time())
+        company = self._by_company_id.get(company_id) or Company(
+            id=self._ids.new(), company_id=company_id, created_at=now, updated_at=now
+        )
+        self.companies[company.id] = company
+        self._by_company_id[company_id] = company
+        self._write_company(company, fields, custom)
+        return company.id
+
+    def _write_company(
+        self, company: Company, body: dict[str, Any], custom: dict[str, Any]
+    ) -> None:
+        for name in COMPANY_FIELDS.keys() & body.keys():
+            setattr(company, name, body[name])
+        if body.get("monthly_spend") is not None:
+            company.monthly_spend = int(body["monthly_spend"])  # Intercom truncates floats
+        now = int(time.time())
+        if body.get("update_last_request_at") is True:
+            company.last_request_at = now
+        merge_custom_attributes(company.custom_attributes, custom)
+        company.updated_at = now
+
+    def get_company(self, company_id: str) -> dict[str, Any]:
+        company = self.companies.get(company_id)
+        if company is None:
+            raise company_not_found()
+        return company.render(self.tags)
+
+    def list_companies(self, query: dict[str, str]) -> dict[str, Any]:
+        """`GET /companies`: with company_id or name, the single company (as the real API
+        answers, not the list the description promises); otherwise a page of all."""
+        if "company_id" in query or "name" in query:
+            if "company_id" in query:
+                found = self._by_company_id.get(query["company_id"])
+            else:
+                found = next((c for c in self.companies.values() if c.name == query["name"]), None)
+            if found is None:
+                raise company_not_found()
+            return found.render(self.tags)
+        companies = [
+            c
+            for c in self.companies.values()
+            if ("tag_id" not in query or query["tag_id"] in c.tag_ids) and "segment_id" not in query
+        ]
+        try:
+            page = int(query.get("page", 1))
+            per_page = int(query.get("per_page", DEFAULT_COMPANIES_PER_PAGE))
+        except ValueError as exc:
+            raise invalid("page and per_page must be integers") from exc
+        if page < 1 or per_page < 1:
+            raise invalid("page and per_page must be positive")
+        chosen = companies[(page - 1) * per_page : page * per_page]
+        return {
+            "type": "list",
+            "data": [c.render(self.tags) for c in chosen],
+            "pages": {
+                "type": "pages",
+                "next": None,
+                "page": page,
+                "per_page": per_page,
+                "total_pages": -(-len(companies) // per_page),
+            },
+            "total_count": len(companies),
+        }
+
+    # -------------------------------------------------------------- memberships
+
+    def attach_company(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Attach by Intercom's company id (not company_id); attaching twice is harmless."""
+        contact = self.contacts.live(contact_id)
+        company_id = body.get("id")
+        if not company_id:
+            raise ApiError(400, "parameter_not_found", "company not specified")
+        company = self.companies.get(company_id) if isinstance(company_id, str) else None
+        if company is None:
+            raise company_not_found()
+        if company.id not in contact.company_ids:
+            if len(contact.company_ids) >= MAX_COMPANIES_PER_CONTACT:
+                raise ApiError(
+                    400,
+                    "contact_company_limit_exceeded",
+                    f"Contact has reached the maximum of {MAX_COMPANIES_PER_CONTACT} company"
+                    " associations",
+                )
+            contact.company_ids[company.id] = None
+            company.contact_ids[contact.id] = None
+        return company.render(self.tags)
+
+    def detach_company(self, contact_id: str, company_id: str) -> dict[str, Any]:
+        contact = self.contacts.live(contact_id)
+        company = self.companies.get(company_id)
+        if company is None:
+            raise company_not_found()
+        contact.company_ids.pop(company.id, None)
+        company.contact_ids.pop(contact.id, None)
+        return company.render(self.tags)
+
+    def contact_companies(self, contact_id: str) -> dict[str, Any]:
+        contact = self.contacts.live(contact_id)
+        companies = [self.companies[c].render(self.tags) for c in contact.company_ids]
+        return {
+            "type": "list",
+            "companies": companies,
+            "total_count": len(companies),
+            "pages": {"type": "pages", "next": None, "page": 1, "per_page": 50, "total_pages": 1},
+        }
+
+    # --------------------------------------------------------------------- tags
+
+    def tag(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /tags`: create (or rename) a tag, or tag/untag users or companies.
+
+        Every target is looked up before anything changes, so one unknown id fails the
+        whole call and tags nobody. Untagging is per item (`untag: true`, as the
+        description has it) or for all items when the body itself says `untag: true`.
+        """
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid("invalid tag parameters")
+        users, companies = body.get("users"), body.get("companies")
+        items = [*(users or []), *(companies or [])]
+        if any(v is not None and not isinstance(v, list) for v in (users, companies)) or any(
+            not isinstance(item, dict) for item in items
+        ):
+            raise invalid("invalid tag parameters")
+        contacts = [self.contacts.live(item.get("id")) for item in users or []]
+        targets = [
+            (self._company_ref(item), item.get("untag", body.get("untag")) is True)
+            for item in companies or []
+        ]
+        if users is None and companies is None and "id" in body:
+            tag_id = self._rename_tag(body["id"], name)
+        else:
+            tag_id = self._tag_named(name)
+        for contact in contacts:
+            contact.tag_ids[tag_id] = None
+        for company, untag in targets:
+            if untag:
+                company.tag_ids.pop(tag_id, None)
+            else:
+                company.tag_ids[tag_id] = None
+        return {
+            **self._tag_object(tag_id),
+            "users": [{"id": c.id, "tagged": True} for c in contacts],
+            "companies": [{"id": c.id, "tagged": not untag} for c, untag in targets],
+        }
+
+    def list_tags(self) -> dict[str, Any]:
+        return {"type": "list", "data": [self._tag_object(t) for t in self.tags]}
+
+    def tag_contact(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        contact = self.contacts.live(contact_id)
+        tag_id = self._existing_tag(body.get("id"))
+        contact.tag_ids[tag_id] = None
+        return self._tag_object(tag_id)
+
+    def untag_contact(self, contact_id: str, tag_id: str) -> dict[str, Any]:
+        contact = self.contacts.live(contact_id)
+        contact.tag_ids.pop(self._existing_tag(tag_id), None)
+        return self._tag_object(tag_id)
+
+    def contact_tag_list(self, contact_id: str) -> dict[str, Any]:
+        contact = self.contacts.live(contact_id)
+        return {"type": "list", "data": [self._tag_object(t) for t in contact.tag_ids]}
+
+    def _tag_object(self, tag_id: str) -> dict[str, Any]:
+        return {"type": "tag", "id": tag_id, "name": self.tags[tag_id]}
+
+    def _tag_named(self, name: str) -> str:
+        """The tag called `name` (names are case-insensitive), created if missing."""
+        tag_id = self._tag_by_name.get(name.lower())
+        if tag_id is None:
+            tag_id = str(next(self._tag_ids))
+            self.tags[tag_id] = name
+            self._tag_by_name[name.lower()] = tag_id
+        return tag_id
+
+    def _rename_tag(self, tag_id: Any, name: str) -> str:
+        tag_id = self._existing_tag(tag_id)
+        if self._tag_by_name.get(name.lower(), tag_id) != tag_id:
+            raise invalid(f"A tag named '{name}' already exists")
+        del self._tag_by_name[self.tags[tag_id].lower()]
+        self.tags[tag_id] = name
+        self._tag_by_name[name.lower()] = tag_id
+        return tag_id
+
+    def _existing_tag(self, tag_id: Any) -> str:
+        if not isinstance(tag_id, str) or tag_id not in self.tags:
+            raise ApiError(404, "not_found", "Resource Not Found")
+        return tag_id
+
+    def _company_ref(self, item: dict[str, Any]) -> Company:
+        """A company named by Intercom's `id` or by the caller's `company_id`."""
+        company = None
+        if isinstance(item.get("id"), str):
+            company = self.companies.get(item["id"])
+        elif isinstance(item.get("company_id"), str):
+            company = self._by_company_id.get(item["company_id"])
+        if company is None:
+            raise company_not_found()
+        return company
+
+    # ------------------------------------------------------------------- events
+
+    def create_event(self, body: dict[str, Any]) -> None:
+        """Record an event for an existing, unarchived contact; 202 with no body."""
+        name, created_at, metadata, ignored = parse_event(body)
+        contact = self.contacts.for_event(body)
+        self.event_log.record(
+            {
+                "user_id": contact.external_id,
+                "email": contact.email,
+                "intercom_user_id": contact.id,
+            },
+            name,
+            created_at,
+            metadata,
+            ignored,
+        )

@@ -1,0 +1,692 @@
+"""Tests of the fake Intercom itself, spoken to over HTTP with plain `requests`.
+
+The target's own tests trust the fake to refuse what Intercom refuses; these tests pin
+down that it does, rule by rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from target_intercom.fake import FakeIntercom, Faults
+from target_intercom.fake.openapi import default_openapi_path
+
+TOKEN = "fake-test-token"
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTION = default_openapi_path()
+HAS_DESCRIPTION = DESCRIPTION is not None and DESCRIPTION.is_file()
+
+
+class Api:
+    """A keep-alive client that sends what the target sends."""
+
+    def __init__(self, url: str, token: str = TOKEN) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Intercom-Version": "2.16",
+            }
+        )
+
+    def __call__(
+        self, method: str, path: str, body: Any = None, **kwargs: Any
+    ) -> requests.Response:
+        kwargs.setdefault("timeout", 5)
+        return self.session.request(method, self.url + path, json=body, **kwargs)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeIntercom]:
+    with FakeIntercom(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def api(fake: FakeIntercom) -> Api:
+    assert fake.url is not None
+    return Api(fake.url)
+
+
+def error_of(response: requests.Response) -> tuple[int, str, str]:
+    body = response.json()
+    assert body["type"] == "error.list"
+    assert body["request_id"]
+    (error,) = body["errors"]
+    return response.status_code, error["code"], error["message"]
+
+
+def create(api: Api, **body: Any) -> dict[str, Any]:
+    response = api("POST", "/contacts", body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def search(api: Api, query: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    response = api("POST", "/contacts/search", {"query": query, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# ------------------------------------------------------------------ protocol
+
+
+def test_wrong_or_missing_token_is_401_without_rate_headers(fake: FakeIntercom) -> None:
+    assert fake.url is not None
+    for token in ("wrong", ""):
+        response = Api(fake.url, token)("GET", "/tags")
+        assert error_of(response) == (401, "unauthorized", "Access Token Invalid")
+        assert "X-RateLimit-Limit" not in response.headers
+    assert fake.call_counts()["GET /tags"] == 2
+
+
+def test_accept_header_must_allow_json(api: Api) -> None:
+    assert error_of(api("GET", "/tags", headers={"Accept": None}))[:2] == (406, "not_acceptable")
+    assert api("GET", "/tags", headers={"Accept": "text/html"}).status_code == 406
+    assert api("GET", "/tags", headers={"Accept": "text/html, */*;q=0.1"}).status_code == 200
+
+
+def test_intercom_version_must_be_listed(api: Api) -> None:
+    response = api("GET", "/tags", headers={"Intercom-Version": "9.9"})
+    assert error_of(response)[:2] == (400, "intercom_version_invalid")
+    assert api("GET", "/tags", headers={"Intercom-Version": "2.15"}).status_code == 200
+    assert api("GET", "/tags", headers={"Intercom-Version": None}).status_code == 200
+
+
+def test_unknown_route_and_bad_json(api: Api, fake: FakeIntercom) -> None:
+    assert error_of(api("GET", "/nothing/here"))[:2] == (404, "not_found")
+    response = api("POST", "/contacts", data=b"{not json", headers={"Content-Type": "x"})
+    assert error_of(response)[:2] == (400, "parameter_invalid")
+    assert fake.contacts() == []
+
+
+def test_latency_is_slept_outside_the_lock(fake: FakeIntercom, api: Api) -> None:
+    fake.configure(latency=0.3)
+    assert fake.url is not None
+    started = time.monotonic()
+    assert Api(fake.url, "wrong")("GET", "/tags").status_code == 401
+    assert time.monotonic() - started >= 0.3
+    results: list[int] = []
+
+    def call(n: int) -> None:
+        results.append(Api(api.url)("POST", "/contacts", {"external_id": f"p{n}"}).status_code)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 8
+    assert time.monotonic() - started < 1.2  # 8 x 0.3 s would be 2.4 s if serialised
+    assert all(c.elapsed >= 0.3 for c in fake.calls())
+    assert all(started < c.finished_at <= time.time() for c in fake.calls()[1:])
+
+
+def test_many_concurrent_keep_alive_connections(api: Api, fake: FakeIntercom) -> None:
+    sessions = [Api(api.url) for _ in range(40)]
+    statuses: list[int] = []
+
+    def work(n: int) -> None:
+        for i in range(5):
+            statuses.append(
+                sessions[n]("POST", "/contacts", {"external_id": f"k{n}-{i}"}).status_code
+            )
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 200
+    assert len(fake.contacts()) == 200
+    assert len({c["id"] for c in fake.contacts()}) == 200
+
+
+def raw_exchange(fake: FakeIntercom, request: bytes) -> bytes:
+    """Send bytes as they are and read until the server closes the connection."""
+    assert fake.url is not None
+    port = int(fake.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_raw_http_parsing(fake: FakeIntercom) -> None:
+    body = b'{"external_id": "u1"}'
+    request = (
+        b"POST /contacts HTTP/1.0\r\nauthorization: Bearer " + TOKEN.encode() + b"\r\n"
+        b"ACCEPT: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    answer = raw_exchange(fake, request)  # HTTP/1.0 without keep-alive: closed after one
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert [c["external_id"] for c in fake.contacts()] == ["u1"]
+    assert raw_exchange(fake, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # A client that leaves mid-body sent no request: nothing is applied, logged or answered.
+    cut = request.replace(b"HTTP/1.0", b"HTTP/1.1")[:-5]
+    assert raw_exchange(fake, cut) == b""
+    assert len(fake.calls()) == 1 and fake.validation_errors() == []
+
+
+def test_stop_cuts_kept_alive_connections() -> None:
+    fake = FakeIntercom(token=TOKEN)
+    api = Api(fake.start())
+    assert api("GET", "/tags").status_code == 200
+    fake.stop()
+    with pytest.raises(requests.ConnectionError):
+        api("GET", "/tags", timeout=2)
+
+
+# ------------------------------------------------------------------ contacts
+
+
+def test_create_returns_a_contact_and_conflicts_with_409(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1", email="Ann@x.io", name="Ann", signed_up_at=1700000000)
+    assert len(ann["id"]) == 24 and set(ann["id"]) <= set("0123456789abcdef")
+    assert (ann["type"], ann["role"], ann["email_domain"]) == ("contact", "user", "x.io")
+    assert ann["tags"]["url"] == f"/contacts/{ann['id']}/tags"
+    expected = f"A contact matching those details already exists with id={ann['id']}"
+    assert error_of(api("POST", "/contacts", {"external_id": "u1"})) == (409, "conflict", expected)
+    assert error_of(api("POST", "/contacts", {"email": "ann@x.io"})) == (409, "conflict", expected)
+    # Same email but both carry different external ids: Intercom allows it; leads too.
+    create(api, external_id="u2", email="ann@x.io")
+    create(api, email="ann@x.io", role="lead")
+    assert error_of(api("POST", "/contacts", {}))[:2] == (400, "parameter_invalid")
+    assert len(fake.contacts()) == 3
+
+
+def test_archived_contact_conflicts_and_must_be_unarchived(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1", email="ann@x.io")
+    archived = api("POST", f"/contacts/{ann['id']}/archive").json()
+    assert archived == {"type": "contact", "id": ann["id"], "external_id": "u1", "archived": True}
+    expected = f"An archived contact matching those details already exists with id={ann['id']}"
+    assert error_of(api("POST", "/contacts", {"external_id": "u1"})) == (409, "conflict", expected)
+    assert error_of(api("PUT", f"/contacts/{ann['id']}", {"name": "A"})) == (
+        404,
+        "not_found",
+        "User Not Found",
+    )
+    assert [c["archived"] for c in fake.contacts()] == [True]
+    assert api("POST", f"/contacts/{ann['id']}/unarchive").json()["archived"] is False
+    assert api("PUT", f"/contacts/{ann['id']}", {"name": "A"}).json()["name"] == "A"
+    assert [(c["archived"], c["name"]) for c in fake.contacts()] == [(False, "A")]
+
+
+def test_update_get_delete(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1", email="ann@x.io")
+    bob = create(api, external_id="u2", email="bob@x.io")
+    updated = api("PUT", f"/contacts/{ann['id']}", {"phone": "+1", "last_seen_at": 5}).json()
+    assert (updated["phone"], updated["last_seen_at"], updated["email"]) == ("+1", 5, "ann@x.io")
+    taken = api("PUT", f"/contacts/{ann['id']}", {"external_id": "u2"})
+    assert error_of(taken)[:2] == (409, "conflict") and bob["id"] in error_of(taken)[2]
+    assert api("GET", f"/contacts/{bob['id']}").json()["external_id"] == "u2"
+    assert api("DELETE", f"/contacts/{bob['id']}").json() == {
+        "type": "contact",
+        "id": bob["id"],
+        "external_id": "u2",
+        "object": "contact",
+        "deleted": True,
+    }
+    assert error_of(api("GET", f"/contacts/{bob['id']}")) == (404, "not_found", "User Not Found")
+    assert error_of(api("PUT", "/contacts/" + "0" * 24, {"name": "x"}))[:2] == (404, "not_found")
+    assert [c["external_id"] for c in fake.contacts()] == ["u1"]
+    create(api, external_id="u2")  # a deleted contact's external_id is free again
+
+
+def test_find_by_external_id_finds_users_only(api: Api) -> None:
+    user = create(api, external_id="u1")
+    create(api, external_id="l1", role="lead")
+    assert api("GET", "/contacts/find_by_external_id/u1").json()["id"] == user["id"]
+    assert api("GET", "/contacts/find_by_external_id/l1").status_code == 404
+
+
+def test_search_lags_behind_writes_and_skips_archived(api: Api, fake: FakeIntercom) -> None:
+    fake.configure(search_lag=0.4)
+    ann = create(api, external_id="u1", email="ann@x.io")
+    by_id = {"field": "external_id", "operator": "=", "value": "u1"}
+    assert search(api, by_id)["total_count"] == 0
+    time.sleep(0.45)
+    assert [c["id"] for c in search(api, by_id)["data"]] == [ann["id"]]
+    api("POST", f"/contacts/{ann['id']}/archive")
+    time.sleep(0.45)
+    assert search(api, by_id)["data"] == []
+    # Seeded contacts: visible at once, or (searchable=False) not until written again.
+    fake.seed_contact(external_id="s1", email="s1@x.io")
+    hidden = fake.seed_contact(external_id="s2", searchable=False)
+    assert search(api, {"field": "external_id", "operator": "=", "value": "s1"})["total_count"] == 1
+    assert search(api, {"field": "id", "operator": "=", "value": hidden})["total_count"] == 0
+
+
+def test_search_filters_and_pagination(api: Api, fake: FakeIntercom) -> None:
+    fake.seed_data_attribute("plan", "string")
+    for n in range(5):
+        create(api, external_id=f"u{n}", email=f"p{n}@corp.io", custom_attributes={"plan": "pro"})
+    create(api, external_id="lead", email="lead@else.io", role="lead")
+    # Groups of groups: the description does not allow single filters and groups side by
+    # side in one list, so neither does the fake.
+    nested = {
+        "operator": "AND",
+        "value": [
+            {"operator": "AND", "value": [{"field": "role", "operator": "=", "value": "user"}]},
+            {
+                "operator": "OR",
+                "value": [
+                    {"field": "email", "operator": "~", "value": "CORP"},
+                    {"field": "external_id", "operator": "IN", "value": ["lead"]},
+                ],
+            },
+        ],
+    }
+    page = search(api, nested, pagination={"per_page": 2})
+    assert page["total_count"] == 5 and len(page["data"]) == 2
+    assert page["pages"]["total_pages"] == 3
+    seen = [c["external_id"] for c in page["data"]]
+    while "next" in page["pages"]:
+        page = search(api, nested, pagination=page["pages"]["next"])
+        seen += [c["external_id"] for c in page["data"]]
+    assert seen == [f"u{n}" for n in range(5)]
+    custom = {"field": "custom_attributes.plan", "operator": "=", "value": "pro"}
+    assert search(api, custom)["total_count"] == 5
+    assert (
+        search(api, {"field": "external_id", "operator": "!=", "value": "u0"})["total_count"] == 5
+    )
+    bad = api("POST", "/contacts/search", {"query": {"field": "nope", "operator": "=", "value": 1}})
+    assert error_of(bad)[:2] == (400, "parameter_invalid")
+
+
+# ------------------------------------------------------------ data attributes
+
+
+def test_custom_attributes_must_exist_and_fit_their_type(api: Api, fake: FakeIntercom) -> None:
+    refused = api("POST", "/contacts", {"external_id": "u1", "custom_attributes": {"plan": "x"}})
+    assert error_of(refused) == (400, "parameter_invalid", "Custom attribute 'plan' does not exist")
+    assert fake.contacts() == []
+    types = {"plan": "string", "seats": "integer", "score": "float", "trial": "boolean"}
+    for name, data_type in {**types, "renews": "datetime"}.items():
+        body = {"name": name, "model": "contact", "data_type": data_type}
+        created = api("POST", "/data_attributes", body).json()
+        assert (created["custom"], created["full_name"]) == (True, f"custom_attributes.{name}")
+    attrs = {a["name"]: a for a in api("GET", "/data_attributes?model=contact").json()["data"]}
+    assert attrs["renews"]["data_type"] == "date"
+    assert not attrs["email"]["custom"] and not attrs["signed_up_at"]["custom"]
+    good = {"plan": "pro", "seats": 3, "score": 2, "trial": False, "renews": 1700000000}
+    ann = create(api, external_id="u1", custom_attributes=good)
+    assert ann["custom_attributes"] == good
+    wrong = [{"seats": "3"}, {"seats": 1.5}, {"trial": "yes"}, {"renews": "2024-01-01"}]
+    shapes = [{"plan": ["a"]}, {"plan": {"a": 1}}, {"plan": "x" * 256}, {"email": "a@b.c"}]
+    for bad in wrong + shapes:
+        response = api("PUT", f"/contacts/{ann['id']}", {"custom_attributes": bad})
+        assert error_of(response)[:2] == (400, "parameter_invalid"), bad
+    cleared = api("PUT", f"/contacts/{ann['id']}", {"custom_attributes": {"plan": None}}).json()
+    assert "plan" not in cleared["custom_attributes"] and cleared["custom_attributes"]["seats"] == 3
+
+
+def test_data_attribute_names_and_duplicates(api: Api, fake: FakeIntercom) -> None:
+    for name in ["a.b", "price$", "x y!", 'q"', "back\\slash", "c{d}"]:
+        body = {"name": name, "model": "contact", "data_type": "string"}
+        assert error_of(api("POST", "/data_attributes", body))[:2] == (400, "parameter_invalid")
+    body = {"name": "Lifetime Value", "model": "company", "data_type": "float"}
+    assert api("POST", "/data_attributes", body).status_code == 200
+    again = api("POST", "/data_attributes", body)
+    assert error_of(again) == (
+        400,
+        "parameter_invalid",
+        "You already have 'Lifetime Value' in your workspace. Please choose a different name.",
+    )
+    builtin = api("POST", "/data_attributes", {**body, "name": "plan"})
+    assert error_of(builtin)[:2] == (400, "parameter_invalid")
+    # The same name is free for the other model.
+    assert api("POST", "/data_attributes", {**body, "model": "contact"}).status_code == 200
+    fake.seed_data_attribute("old", "string", archived=True)
+    listed = api("GET", "/data_attributes", params={"model": "contact"}).json()["data"]
+    assert "old" not in {a["name"] for a in listed}
+    assert "old" in {a["name"] for a in fake.data_attributes("contact")}
+    refused = api("POST", "/contacts", {"email": "a@x.io", "custom_attributes": {"old": "x"}})
+    assert error_of(refused)[2] == "Custom attribute 'old' does not exist"
+
+
+# ------------------------------------------------------------------ companies
+
+
+def test_companies_create_or_update_by_company_id(api: Api, fake: FakeIntercom) -> None:
+    first = api("POST", "/companies", {"company_id": "c1", "name": "Acme", "plan": "pro"}).json()
+    assert len(first["id"]) == 24 and first["plan"]["name"] == "pro"
+    fake.seed_data_attribute("tier", "integer", model="company")
+    second = api(
+        "POST",
+        "/companies",
+        {"company_id": "c1", "monthly_spend": 120, "custom_attributes": {"tier": 2}},
+    ).json()
+    assert (second["id"], second["name"], second["monthly_spend"]) == (first["id"], "Acme", 120)
+    assert second["custom_attributes"] == {"tier": 2}
+    found = api("GET", "/companies", params={"company_id": "c1"}).json()
+    assert found["type"] == "company" and found["id"] == first["id"]  # one company, no list
+    missing = api("GET", "/companies", params={"company_id": "nope"})
+    assert error_of(missing) == (404, "company_not_found", "Company Not Found")
+    assert api("GET", f"/companies/{first['id']}").json()["company_id"] == "c1"
+    assert api("GET", "/companies").json()["total_count"] == 1
+    unknown = api("POST", "/companies", {"company_id": "c2", "custom_attributes": {"zzz": 1}})
+    assert error_of(unknown) == (400, "parameter_invalid", "Custom attribute 'zzz' does not exist")
+    assert [c["company_id"] for c in fake.companies()] == ["c1"]
+
+
+def test_attach_and_detach_contacts(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1")
+    acme = api("POST", "/companies", {"company_id": "c1"}).json()
+    path = f"/contacts/{ann['id']}/companies"
+    for _ in range(2):  # attaching twice is harmless
+        attached = api("POST", path, {"id": acme["id"]}).json()
+        assert attached["user_count"] == 1
+    assert fake.memberships() == {(ann["id"], acme["id"])}
+    by_company_id = api("POST", path, {"id": "c1"})  # company_id is not Intercom's id
+    assert error_of(by_company_id) == (404, "company_not_found", "Company Not Found")
+    no_contact = api("POST", "/contacts/" + "0" * 24 + "/companies", {"id": acme["id"]})
+    assert error_of(no_contact)[:2] == (404, "not_found")
+    listed = api("GET", path).json()
+    assert [c["id"] for c in listed["companies"]] == [acme["id"]]
+    assert api("DELETE", f"{path}/{acme['id']}").json()["user_count"] == 0
+    assert fake.memberships() == set()
+
+
+# ----------------------------------------------------------------------- tags
+
+
+def test_tags_on_contacts_and_companies(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1")
+    acme = api("POST", "/companies", {"company_id": "c1"}).json()
+    vip = api("POST", "/tags", {"name": "vip"}).json()
+    assert api("POST", "/tags", {"name": "VIP"}).json()["id"] == vip["id"]  # case-insensitive
+    tagged = api("POST", "/tags", {"name": "beta", "users": [{"id": ann["id"]}]}).json()
+    assert tagged["users"] == [{"id": ann["id"], "tagged": True}]
+    assert api("POST", f"/contacts/{ann['id']}/tags", {"id": vip["id"]}).json()["name"] == "vip"
+    assert fake.contact_tags() == {(ann["id"], "vip"), (ann["id"], "beta")}
+    assert api("DELETE", f"/contacts/{ann['id']}/tags/{vip['id']}").status_code == 200
+    assert fake.contact_tags() == {(ann["id"], "beta")}
+    unknown_tag = api("POST", f"/contacts/{ann['id']}/tags", {"id": "999"})
+    assert error_of(unknown_tag)[:2] == (404, "not_found")
+    nobody = api("POST", "/tags", {"name": "x", "users": [{"id": ann["id"]}, {"id": "nope"}]})
+    assert error_of(nobody)[:2] == (404, "not_found")
+    assert fake.contact_tags() == {(ann["id"], "beta")}  # all or nothing
+    body = {"name": "customer", "companies": [{"company_id": "c1"}]}
+    assert api("POST", "/tags", body).json()["companies"] == [{"id": acme["id"], "tagged": True}]
+    assert fake.company_tags() == {("c1", "customer")}
+    untag = {"name": "customer", "companies": [{"id": acme["id"], "untag": True}]}
+    assert api("POST", "/tags", untag).json()["companies"][0]["tagged"] is False
+    assert fake.company_tags() == set()
+    assert {t["name"] for t in api("GET", "/tags").json()["data"]} == {"vip", "beta", "customer"}
+
+
+# --------------------------------------------------------------------- events
+
+
+def test_events_need_an_existing_contact_and_ignore_duplicates(
+    api: Api, fake: FakeIntercom
+) -> None:
+    event = {"event_name": "signed-up", "created_at": 1700000000, "user_id": "u1"}
+    assert error_of(api("POST", "/events", event)) == (404, "not_found", "User Not Found")
+    ann = create(api, external_id="u1", email="ann@x.io")
+    accepted = api("POST", "/events", event)
+    assert (accepted.status_code, accepted.content) == (202, b"")
+    assert api("POST", "/events", event).status_code == 202  # a duplicate: accepted, not stored
+    by_email = {**event, "email": "ann@x.io", "created_at": 1700000001}
+    del by_email["user_id"]
+    assert api("POST", "/events", by_email).status_code == 202
+    stored = [(e["created_at"], e["user_id"], e["intercom_user_id"]) for e in fake.events()]
+    assert stored == [(1700000000, "u1", ann["id"]), (1700000001, "u1", ann["id"])]
+    lead = create(api, external_id="l1", role="lead")
+    assert api("POST", "/events", {**event, "user_id": "l1"}).status_code == 404
+    del event["user_id"]
+    assert api("POST", "/events", {**event, "id": lead["id"]}).status_code == 202
+    no_time = {"event_name": "x", "id": lead["id"]}
+    assert error_of(api("POST", "/events", no_time))[:2] == (400, "parameter_invalid")
+
+
+def test_event_metadata_rules(api: Api, fake: FakeIntercom) -> None:
+    create(api, external_id="u1")
+    base = {"event_name": "bought", "created_at": 1, "user_id": "u1"}
+    metadata = {f"k{n:02}": n for n in range(12)}
+    metadata["k00"] = {"url": "https://x.io/1", "value": "Order 1"}
+    metadata["k01"] = {"amount": 3499, "currency": "eur"}
+    metadata["k02"] = True
+    assert api("POST", "/events", {**base, "metadata": metadata}).status_code == 202
+    (stored,) = fake.events()
+    assert list(stored["metadata"]) == [f"k{n:02}" for n in range(10)]
+    assert stored["metadata"]["k01"] == {"amount": 3499, "currency": "eur"}
+    assert stored["ignored_metadata_keys"] == ["k10", "k11"]
+    for n, bad in enumerate([[1, 2], {"nested": {"a": 1}}, "x" * 256, None]):
+        response = api("POST", "/events", {**base, "created_at": 10 + n, "metadata": {"v": bad}})
+        assert error_of(response)[:2] == (400, "parameter_invalid"), bad
+    assert len(fake.events()) == 1
+
+
+def test_active_event_name_cap(api: Api, fake: FakeIntercom) -> None:
+    create(api, external_id="u1")
+    for n in range(120):
+        event = {"event_name": f"e{n}", "created_at": 1, "user_id": "u1"}
+        assert api("POST", "/events", event).status_code == 202
+    over = api("POST", "/events", {"event_name": "e120", "created_at": 1, "user_id": "u1"})
+    assert error_of(over) == (
+        400,
+        "parameter_invalid",
+        "Cannot have more than 120 active event names",
+    )
+    again = {"event_name": "e7", "created_at": 2, "user_id": "u1"}  # known names still work
+    assert api("POST", "/events", again).status_code == 202
+    assert len({e["event_name"] for e in fake.events()}) == 120
+
+
+# ----------------------------------------------------------------- rate limit
+
+
+def test_rate_limit_headers_and_429() -> None:
+    with FakeIntercom(token=TOKEN, rate_limit=5, rate_window=1.0) as fake:
+        assert fake.url is not None
+        api = Api(fake.url)
+        time.sleep(math.ceil(time.time()) - time.time() + 0.01)  # start of a fresh window
+        responses = [api("GET", "/tags") for _ in range(6)]
+        assert [r.status_code for r in responses] == [200] * 5 + [429]
+        assert [r.headers["X-RateLimit-Remaining"] for r in responses] == list("432100")
+        assert {r.headers["X-RateLimit-Limit"] for r in responses} == {"5"}
+        reset = responses[0].headers["X-RateLimit-Reset"]
+        assert reset == str(math.ceil(time.time()))  # integer Unix seconds
+        assert error_of(responses[5]) == (
+            429,
+            "rate_limit_exceeded",
+            "Exceeded rate limit of 5 in 1_seconds",
+        )
+        refused = api("POST", "/contacts", {"external_id": "u1"})
+        assert refused.status_code == 429 and fake.contacts() == []
+        time.sleep(float(reset) - time.time() + 0.01)
+        assert api("POST", "/contacts", {"external_id": "u1"}).status_code == 200
+        fake.configure(rate_window=0.25)  # a fractional window: reset with 3 decimals
+        reset = api("GET", "/tags").headers["X-RateLimit-Reset"]
+        assert len(reset.partition(".")[2]) == 3 and float(reset) * 4 == round(float(reset) * 4)
+        assert 0 < float(reset) - time.time() <= 0.25
+    with FakeIntercom(token=TOKEN) as unlimited:
+        assert unlimited.url is not None
+        headers = Api(unlimited.url)("GET", "/tags").headers
+        assert int(headers["X-RateLimit-Limit"]) >= 100_000
+        assert int(headers["X-RateLimit-Reset"]) % 10 == 0  # integer seconds, 10 s windows
+
+
+# --------------------------------------------------------------------- faults
+
+
+def only(kind: str, **extra: Any) -> Faults:
+    return Faults(rate=1.0, kinds=(kind,), **extra)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "content_type"),
+    [
+        ("500", 500, "application/json"),
+        ("502_html", 502, "text/html"),
+        ("503", 503, "application/json"),
+    ],
+)
+def test_error_faults_apply_nothing(
+    fake: FakeIntercom, api: Api, kind: str, status: int, content_type: str
+) -> None:
+    fake.configure(faults=only(kind))
+    response = api("POST", "/contacts", {"external_id": "u1"})
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith(content_type)
+    if kind == "503":
+        assert error_of(response)[1] == "service_unavailable"
+    if kind == "502_html":
+        assert response.text.startswith("<html>")
+    assert fake.contacts() == []
+
+
+def test_drop_and_timeout_faults_apply_nothing(fake: FakeIntercom, api: Api) -> None:
+    fake.configure(faults=only("drop"))
+    with pytest.raises(requests.ConnectionError):
+        api("POST", "/contacts", {"external_id": "u1"})
+    fake.configure(faults=only("timeout", timeout=0.6))
+    with pytest.raises(requests.Timeout):
+        api("POST", "/contacts", {"external_id": "u1"}, timeout=0.2)
+    assert fake.contacts() == []
+    assert [c.status for c in fake.calls()] == [0]  # the timed-out call is still asleep
+
+
+def test_apply_then_drop_makes_a_retried_create_meet_its_own_409(
+    fake: FakeIntercom, api: Api
+) -> None:
+    fake.configure(faults=only("apply_then_drop"))
+    with pytest.raises(requests.ConnectionError):
+        api("POST", "/contacts", {"external_id": "u1"})
+    (created,) = fake.contacts()
+    fake.configure(faults=None)
+    retried = api("POST", "/contacts", {"external_id": "u1"})
+    assert error_of(retried) == (
+        409,
+        "conflict",
+        f"A contact matching those details already exists with id={created['id']}",
+    )
+
+
+def test_faults_respect_paths_auth_and_control_endpoints(fake: FakeIntercom, api: Api) -> None:
+    fake.configure(faults=only("500", paths={"POST /events"}))
+    assert api("POST", "/contacts", {"external_id": "u1"}).status_code == 200
+    event = {"event_name": "e", "created_at": 1, "user_id": "u1"}
+    assert api("POST", "/events", event).status_code == 500
+    fake.configure(faults=only("500", paths={"/events"}))
+    assert api("POST", "/events", event).status_code == 500
+    fake.configure(faults=only("drop"))
+    assert Api(api.url, "wrong")("GET", "/tags").status_code == 401  # auth comes first
+    assert requests.get(api.url + "/_fake/state", timeout=5).status_code == 200
+
+
+def test_fault_rate_is_seeded(fake: FakeIntercom, api: Api) -> None:
+    def statuses() -> list[int]:
+        fake.configure(faults=Faults(rate=0.5, kinds=("500", "503"), seed=7))
+        return [api("GET", "/tags").status_code for _ in range(40)]
+
+    first = statuses()
+    assert first == statuses()
+    assert {200, 500, 503} == set(first)
+
+
+# ----------------------------------------------------------- OpenAPI validation
+
+
+@pytest.mark.skipif(not HAS_DESCRIPTION, reason="Intercom's OpenAPI description is not present")
+def test_openapi_validation_rejects_wrong_types(fake: FakeIntercom, api: Api) -> None:
+    assert fake.validating
+    refused = api("POST", "/contacts", {"external_id": "u1", "signed_up_at": "yesterday"})
+    status, code, message = error_of(refused)
+    assert (status, code) == (400, "parameter_invalid") and "signed_up_at" in message
+    assert api("POST", "/contacts", {"external_id": 5}).status_code == 400
+    assert len(fake.validation_errors()) == 2
+    assert fake.validation_errors()[0].startswith("POST /contacts: signed_up_at")
+    assert fake.contacts() == []
+    # The spots the description gets wrong are overridden, and only those.
+    ann = create(api, external_id="u1")
+    fake.seed_data_attribute("seats", "integer", model="company")
+    assert api("POST", "/tags", {"name": "t", "users": [{"id": ann["id"]}]}).status_code == 200
+    body = {"company_id": "c1", "custom_attributes": {"seats": 3}}
+    assert api("POST", "/companies", body).status_code == 200
+    metadata = {"n": 1.5, "ok": True, "link": {"url": "u", "value": "v"}}
+    rich = {"event_name": "e", "created_at": 1, "user_id": "u1", "metadata": metadata}
+    assert api("POST", "/events", rich).status_code == 202
+    assert len(fake.validation_errors()) == 2
+    assert api("POST", "/companies", {"company_id": "c1", "monthly_spend": 1.5}).status_code == 400
+
+
+def test_without_validation_the_store_still_checks_types(api: Api, fake: FakeIntercom) -> None:
+    fake.configure(validate=False)
+    refused = api("POST", "/contacts", {"external_id": "u1", "signed_up_at": "yesterday"})
+    assert error_of(refused)[:2] == (400, "parameter_invalid")
+    assert fake.validation_errors() == []
+
+
+# ---------------------------------------------------------- control and CLI
+
+
+def test_control_endpoints(fake: FakeIntercom, api: Api) -> None:
+    create(api, external_id="u1")
+    state = requests.get(api.url + "/_fake/state", timeout=5).json()
+    assert [c["external_id"] for c in state["contacts"]] == ["u1"]
+    assert state["call_counts"] == {"POST /contacts": 1}
+    assert set(state) == {
+        *("contacts", "companies", "memberships", "tags", "contact_tags", "company_tags"),
+        *("events", "data_attributes", "call_counts", "validation_errors"),
+    }
+    body = {"latency": 0.01, "faults": {"rate": 1.0, "kinds": ["503"]}, "rate_limit": None}
+    assert requests.post(api.url + "/_fake/configure", json=body, timeout=5).status_code == 200
+    assert api("GET", "/tags").status_code == 503
+    bad = requests.post(api.url + "/_fake/configure", json={"nope": 1}, timeout=5)
+    assert bad.status_code == 400
+    assert requests.post(api.url + "/_fake/reset", timeout=5).json() == {"ok": True}
+    assert fake.contacts() == [] and fake.call_counts() == {}
+
+
+def test_inspection_returns_copies(fake: FakeIntercom, api: Api) -> None:
+    fake.seed_data_attribute("plan", "string")
+    create(api, external_id="u1", custom_attributes={"plan": "pro"})
+    fake.contacts()[0]["custom_attributes"]["plan"] = "changed"
+    assert fake.contacts()[0]["custom_attributes"] == {"plan": "pro"}
+
+
+CLI_ARGS = (
+    "--port 0 --token T --latency 0 --rate-limit 1000 --rate-window 10 --search-lag 0"
+    " --fault-rate 0 --no-validate"
+)
+
+
+def test_cli_prints_its_url_and_serves_state() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "target_intercom.fake", *CLI_ARGS.split()],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        assert url.startswith("http://127.0.0.1:")
+        assert Api(url, "T")("POST", "/contacts", {"external_id": "u1"}).status_code == 200
+        state = requests.get(url + "/_fake/state", timeout=5).json()
+        assert [c["external_id"] for c in state["contacts"]] == ["u1"]
+        assert Api(url, "T")("GET", "/tags").headers["X-RateLimit-Limit"] == "1000"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
