@@ -21,9 +21,11 @@ class RedactToken(logging.Filter):
         if self.secret in message:
             record.msg = message.replace(self.secret, MASK)
             record.args = None
-        if record.exc_info and self.secret in logging.Formatter().formatException(record.exc_info):
-            record.exc_info = None
-            record.exc_text = None
+        if record.exc_info:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            if self.secret in text:
+                record.exc_info = None
+                record.exc_text = text.replace(self.secret, MASK)
         return True
 
 

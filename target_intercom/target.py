@@ -121,6 +121,8 @@ class TargetIntercom(Target):
                 continue
             self._assert_sink_exists(stream_map.stream_alias)
             sink = t.cast(IntercomSink, self.get_sink(stream_map.stream_alias, record=record))
+            assert self.runtime is not None
+            self.runtime.metrics.count_outcome(sink.stream_name, "received")
             if sink._validator is not None:
                 try:
                     sink._validator.validate(record)
