@@ -16,8 +16,8 @@ from target_intercom.mapping.common import (
     RecordSchema,
     custom_attributes,
     describe,
-    first_item,
     first_value,
+    pick_fields,
     tag_names,
     to_int,
     to_text,
@@ -96,19 +96,11 @@ def map_company(record: Mapping[str, Any], schema: RecordSchema) -> CompanyPlan:
 
 
 def _standard_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for field, sources in _TEXT_SOURCES.items():
-        value = first_value(record, *sources)
-        if value is not None:
-            fields[field] = to_text(value, field)
-    for field, sources in _INT_SOURCES.items():
-        item = first_item(record, *sources)
-        if item is not None:
-            fields[field] = to_int(item[1], item[0])
-    created = first_item(record, *_CREATED_SOURCES)
-    if created is not None:
-        fields["remote_created_at"] = to_unix_seconds(created[1], created[0])
-    return fields
+    return (
+        pick_fields(record, _TEXT_SOURCES, to_text)
+        | pick_fields(record, _INT_SOURCES, to_int)
+        | pick_fields(record, {"remote_created_at": _CREATED_SOURCES}, to_unix_seconds)
+    )
 
 
 def _user_ids(record: Mapping[str, Any]) -> list[str]:

@@ -17,8 +17,8 @@ from target_intercom.mapping.common import (
     RecordSchema,
     custom_attributes,
     describe,
-    first_item,
     first_value,
+    pick_fields,
     tag_names,
     to_bool,
     to_text,
@@ -185,22 +185,13 @@ def _role(
 
 
 def _profile(record: Mapping[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
     name = _name(record)
-    if name:
-        fields["name"] = name
-    for field, sources in _TEXT_SOURCES.items():
-        value = first_value(record, *sources)
-        if value is not None:
-            fields[field] = to_text(value, field)
-    for field, sources in _DATE_SOURCES.items():
-        item = first_item(record, *sources)
-        if item is not None:
-            fields[field] = to_unix_seconds(item[1], item[0])
-    unsubscribed = first_item(record, *_UNSUBSCRIBED_SOURCES)
-    if unsubscribed is not None:
-        fields["unsubscribed_from_emails"] = to_bool(unsubscribed[1], unsubscribed[0])
-    return fields
+    return (
+        ({"name": name} if name else {})
+        | pick_fields(record, _TEXT_SOURCES, to_text)
+        | pick_fields(record, _DATE_SOURCES, to_unix_seconds)
+        | pick_fields(record, {"unsubscribed_from_emails": _UNSUBSCRIBED_SOURCES}, to_bool)
+    )
 
 
 def _name(record: Mapping[str, Any]) -> str:
