@@ -8,6 +8,7 @@ that into a clear message before any call is spent, or into one `POST
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from target_intercom.client import ApiError, IntercomClient
 from target_intercom.errors import RecordError
 from target_intercom.notices import Notices
+
+logger = logging.getLogger("target-intercom")
 
 TypeOf = Callable[[str, Any], str]
 
@@ -98,7 +101,4 @@ class DataAttributes:
                 if "already have" not in exc.intercom_message:
                     raise
             names.add(name)
-            self._notices.warn_once(
-                f"create:{model}:{name}",
-                f"Created {model} attribute '{name}' ({data_type}) in Intercom",
-            )
+            logger.info("Created %s attribute '%s' (%s) in Intercom", model, name, data_type)
