@@ -1,14 +1,16 @@
 """Delivering records concurrently while keeping STATE a watermark.
 
 The SDK hands records over one at a time on the main thread. `Delivery` numbers each
-one, queues it for a bounded pool of worker threads, and passes a STATE message
-through only once every record before it is delivered (or dead-lettered). Records
-that touch the same contact or company name the same ordering keys and wait for the
-earlier ones, so an update never overtakes its create and an event never overtakes
-its contact's upsert. The queue is bounded, so memory stays flat however long the input.
+one and passes a STATE message through only once every record before it is delivered
+(or dead-lettered). Records that touch the same contact or company name the same
+ordering keys: a record is handed to the worker pool only once every earlier record
+sharing a key with it has finished, so an update never overtakes its create and an
+event never overtakes its contact's upsert, while workers never sit idle waiting for
+one another. At most `window` records are outstanding at once, so memory stays flat
+however long the input.
 
-Deadlock-freedom: workers take jobs in input order and a job only ever waits for
-jobs submitted before it, which are already running or done.
+Deadlock-freedom: a record only ever waits for records submitted before it, and the
+oldest unfinished record waits for nothing, so the pool always has work it can do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ logger = logging.getLogger("target-intercom")
 
 # How long a blocked submit waits before looking again whether the run has failed.
 _POLL_SECONDS = 0.2
+# Outstanding records per worker: enough independent records to keep every worker busy
+# when the input holds chains (a user, then its company, then its events).
+_WINDOW_PER_WORKER = 8
 
 
 @dataclass(eq=False)
@@ -39,9 +44,10 @@ class Job:
     record_key: str
     record: dict[str, Any] | None
     work: Callable[[], str] | None
-    deps: list[Job]
     keys: tuple[str, ...] = ()
-    done: threading.Event = field(default_factory=threading.Event)
+    waiting_for: int = 0  # earlier jobs sharing a key that have not finished yet
+    dependents: list[Job] = field(default_factory=list)
+    finished: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,10 @@ class Delivery:
         self._emit_state = emit_state
         self._metrics = metrics
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max(4 * max_concurrency, 8))
+        self._idle = threading.Condition(self._lock)
+        self._slots = threading.BoundedSemaphore(_WINDOW_PER_WORKER * max_concurrency)
+        self._ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._outstanding = 0
         self._next_seq = 0
         self._watermark = 0  # every job numbered below it is finished
         self._finished_early: set[int] = set()
@@ -81,6 +90,7 @@ class Delivery:
         # no STATE after it may ever be written.
         self._barrier: int | None = None
         self._stopping = False
+        self._stopped = False
         self.delivered = 0
         self._workers = [
             threading.Thread(target=self._work, name=f"intercom-worker-{i}", daemon=True)
@@ -93,10 +103,6 @@ class Delivery:
     def failure(self) -> Failure | None:
         return self._failure
 
-    @property
-    def last_state(self) -> dict | None:
-        return self._last_written
-
     def submit(
         self,
         stream: str,
@@ -105,34 +111,14 @@ class Delivery:
         keys: Iterable[str],
         work: Callable[[], str],
     ) -> None:
-        """Queues one record's work; blocks while the pool is full; raises once the run failed."""
-        self._raise_if_failed()
-        with self._lock:
-            job = Job(self._next_seq, stream, record_key, record, work, [], tuple(keys))
-            self._next_seq += 1
-            for key in job.keys:
-                earlier = self._last_key_job.get(key)
-                if earlier is not None and earlier not in job.deps:
-                    job.deps.append(earlier)
-                self._last_key_job[key] = job
-        try:
-            while True:
-                try:
-                    self._queue.put(job, timeout=_POLL_SECONDS)
-                    return
-                except queue.Full:
-                    self._raise_if_failed()
-        except BaseException:
-            # Never queued (the run failed or was interrupted): nothing may wait for it.
-            self._finish(job, delivered=False)
-            raise
+        """Takes one record's work; blocks while the window is full; raises once the run failed."""
+        job = self._new_job(stream, record_key, record, work, tuple(keys))
+        if job.waiting_for == 0:
+            self._ready.put(job)
 
     def record_failed(self, stream: str, record_key: str, record: dict, error: RecordError) -> None:
         """A record that failed before it could be queued (mapping, identity, schema)."""
-        self._raise_if_failed()
-        with self._lock:
-            job = Job(self._next_seq, stream, record_key, record, None, [])
-            self._next_seq += 1
+        job = self._new_job(stream, record_key, record, None, ())
         self._settle(job, error)
         self._raise_if_failed()
 
@@ -143,44 +129,66 @@ class Delivery:
             self._flush_states()
 
     def finish(self) -> None:
-        """End of input: waits for every queued record; the STATE they free is written."""
-        self._stop_workers(wait_for_queue=True)
+        """End of input: waits for every outstanding record; the STATE they free is written."""
+        with self._idle:
+            while self._outstanding:
+                self._idle.wait(_POLL_SECONDS)
+        self._stop_workers()
 
     def abort(self) -> None:
-        """Stops taking work, lets in-flight calls end, and keeps the STATE that is true."""
+        """Stops taking work and lets in-flight calls end. Records still waiting are
+        abandoned unfinished, so the watermark, and the STATE written, stay true."""
         with self._lock:
             self._stopping = True
-        self._stop_workers(wait_for_queue=False)
+        self._stop_workers()
+
+    def _new_job(
+        self,
+        stream: str,
+        record_key: str,
+        record: dict[str, Any],
+        work: Callable[[], str] | None,
+        keys: tuple[str, ...],
+    ) -> Job:
+        self._raise_if_failed()
+        while not self._slots.acquire(timeout=_POLL_SECONDS):
+            self._raise_if_failed()
+        with self._lock:
+            job = Job(self._next_seq, stream, record_key, record, work, keys)
+            self._next_seq += 1
+            self._outstanding += 1
+            for key in keys:
+                earlier = self._last_key_job.get(key)
+                if earlier is not None and not earlier.finished and job not in earlier.dependents:
+                    earlier.dependents.append(job)
+                    job.waiting_for += 1
+                self._last_key_job[key] = job
+        return job
 
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
             raise FatalError(self._failure.message)
 
-    def _stop_workers(self, *, wait_for_queue: bool) -> None:
-        if not wait_for_queue:
-            self._drain_queue()
+    def _stop_workers(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         for _ in self._workers:
-            self._queue.put(None)
+            self._ready.put(None)
         for worker in self._workers:
             worker.join()
 
-    def _drain_queue(self) -> None:
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None:
-                self._finish(job, delivered=False)
+    def _skippable(self, job: Job) -> bool:
+        """After a failure or a stop, later records are abandoned: STATE cannot pass them anyway."""
+        failure = self._failure
+        return self._stopping or (failure is not None and job.seq > failure.seq)
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            job = self._ready.get()
             if job is None:
                 return
-            if not self._skippable(job):
-                for dep in job.deps:
-                    dep.done.wait()
             if self._skippable(job):
                 self._finish(job, delivered=False)
                 continue
@@ -202,11 +210,6 @@ class Delivery:
                 self._metrics.count_outcome(job.stream, outcome)
                 self._finish(job, delivered=True)
 
-    def _skippable(self, job: Job) -> bool:
-        """After a failure or a stop, later records are abandoned: STATE cannot pass them anyway."""
-        failure = self._failure
-        return self._stopping or (failure is not None and job.seq > failure.seq)
-
     def _settle(self, job: Job, error: RecordError) -> None:
         """A permanent record error: dead-lettered under `skip`, fatal under `fail`."""
         message = f"stream '{job.stream}' record {job.record_key}: {error.message}"
@@ -225,8 +228,8 @@ class Delivery:
         self._finish(job, delivered=False)
 
     def _finish(self, job: Job, *, delivered: bool) -> None:
-        job.done.set()
         with self._lock:
+            job.finished = True
             if delivered:
                 self.delivered += 1
             elif self._barrier is None or job.seq < self._barrier:
@@ -234,9 +237,9 @@ class Delivery:
             for key in job.keys:
                 if self._last_key_job.get(key) is job:
                     del self._last_key_job[key]
-            job.record = None
-            job.work = None
-            job.deps = []
+            released = [d for d in job.dependents if _release(d)]
+            job.record = job.work = None
+            job.dependents = []
             if job.seq == self._watermark:
                 self._watermark += 1
                 while self._watermark in self._finished_early:
@@ -245,6 +248,12 @@ class Delivery:
             else:
                 self._finished_early.add(job.seq)
             self._flush_states()
+            self._outstanding -= 1
+            if not self._outstanding:
+                self._idle.notify_all()
+        for dependent in released:
+            self._ready.put(dependent)
+        self._slots.release()
 
     def _flush_states(self) -> None:
         """Writes the newest STATE whose records are all delivered (lock held)."""
@@ -256,6 +265,12 @@ class Delivery:
             return
         self._write_state(newest)
         self._last_written = newest
+
+
+def _release(job: Job) -> bool:
+    """One of the job's predecessors finished; True when it was the last one (lock held)."""
+    job.waiting_for -= 1
+    return job.waiting_for == 0
 
 
 class Progress:
