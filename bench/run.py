@@ -1,0 +1,864 @@
+"""Benchmark of target-intercom against the bundled fake Intercom (issue 5, part 4).
+
+Each scenario starts the fake in its own process (so its CPU is not ours), writes N
+generated Singer messages to a file, runs the real `target-intercom` command on it,
+and measures what a user would: wall time, the target process's own CPU time and
+peak memory (from `os.wait4`), its calls per record and 429s (the `SUMMARY:` line it
+logs), and whether every record landed in the fake. It then prints one row per
+scenario and the issue's Targets as ratios within this one run, because this
+machine is shared and noisy: absolute numbers move between runs, ratios much less.
+
+    .venv/bin/python bench/run.py               # every scenario, ~15 minutes
+    .venv/bin/python bench/run.py --smoke       # ~50 records each, what CI runs
+    .venv/bin/python bench/run.py --only users-5k-0ms --markdown
+
+See bench/README.md for what each scenario measures and how to read the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parent.parent
+NOOP_TARGET = Path(__file__).resolve().parent / "noop_target.py"
+TOKEN = "bench-token-not-a-real-secret"
+STATE_EVERY = 1000
+SMOKE_RECORDS = 50
+DEFAULT_BASELINE_RECORDS = 1000
+# A scenario that takes longer than this is stuck, not slow: the full run fits in ~15 min.
+SCENARIO_TIMEOUT_SECONDS = 1800.0
+FAKE_START_TIMEOUT_SECONDS = 60.0
+
+STRING = {"type": ["string", "null"]}
+INTEGER = {"type": ["integer", "null"]}
+PLANS = ("free", "pro", "enterprise")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the table: an input, the fake's behaviour, and the target's concurrency."""
+
+    name: str
+    kind: str  # "users" or "mixed": which generator writes the input
+    records: int
+    latency: float  # seconds the fake waits before each answer
+    rate_limit: int | None = None  # calls allowed per rate_window, None for no limit
+    rate_window: float = 10.0
+    max_concurrency: int | None = None  # None: the benchmark's concurrency (the default)
+    noop: bool = False  # run bench/noop_target.py instead of target-intercom (no fake)
+
+
+def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scenario]:
+    """The issue's scenarios, with every N scaled (or tiny under --smoke)."""
+
+    def n(records: int) -> int:
+        return SMOKE_RECORDS if smoke else max(1, round(records * scale))
+
+    return [
+        Scenario("users-5k-100ms", "users", n(5_000), latency=0.1),
+        Scenario("users-5k-ratelimited", "users", n(5_000), latency=0.02, rate_limit=1_000),
+        Scenario("mixed-5k", "mixed", n(5_000), latency=0.1),
+        Scenario("users-5k-0ms", "users", n(5_000), latency=0.0),
+        Scenario("users-200k-0ms", "users", n(200_000), latency=0.0),
+        Scenario("sdk-noop-200k", "users", n(200_000), latency=0.0, noop=True),
+        Scenario("baseline-c1-100ms", "users", n(baseline_records), latency=0.1, max_concurrency=1),
+    ]
+
+
+# --------------------------------------------------------------------------- input
+
+
+def users_schema() -> dict[str, Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": "users",
+        "key_properties": ["id"],
+        "schema": {
+            "type": "object",
+            "properties": {
+                "id": STRING,
+                "email": STRING,
+                "name": STRING,
+                "plan": STRING,  # custom attribute (string)
+                "seats": INTEGER,  # custom attribute (integer)
+            },
+        },
+    }
+
+
+def user(i: int) -> dict[str, Any]:
+    return {
+        "id": f"u{i:07d}",
+        "email": f"user{i}@bench.example",
+        "name": f"User {i}",
+        "plan": PLANS[i % len(PLANS)],
+        "seats": i % 50 + 1,
+    }
+
+
+def mixed_schemas() -> list[dict[str, Any]]:
+    return [
+        users_schema(),
+        {
+            "type": "SCHEMA",
+            "stream": "companies",
+            "key_properties": ["company_id"],
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "company_id": STRING,
+                    "name": STRING,
+                    "tier": STRING,  # custom attribute
+                    "user_ids": {"type": ["array", "null"], "items": {"type": "string"}},
+                },
+            },
+        },
+        {
+            "type": "SCHEMA",
+            "stream": "events",
+            "key_properties": [],
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "event": STRING,
+                    "user_id": STRING,
+                    "created_at": {"type": ["string", "null"], "format": "date-time"},
+                    "properties": {
+                        "type": ["object", "null"],
+                        "properties": {"plan": STRING, "page": STRING},
+                    },
+                },
+            },
+        },
+    ]
+
+
+def mixed_records() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Blocks of 10: 5 new users, 1 company listing 2 of them, 4 events of the others.
+
+    Companies and events name users of their own block, so they wait on those users'
+    upserts (ordering keys) the way a real mixed load does.
+    """
+    block = 0
+    while True:
+        first = block * 5
+        for i in range(first, first + 5):
+            yield "users", user(i)
+        yield (
+            "companies",
+            {
+                "company_id": f"c{block:06d}",
+                "name": f"Company {block}",
+                "tier": PLANS[block % len(PLANS)],
+                "user_ids": [user(first)["id"], user(first + 1)["id"]],
+            },
+        )
+        for i in range(first + 1, first + 5):
+            yield (
+                "events",
+                {
+                    "event": "signed_in",
+                    "user_id": user(i)["id"],
+                    # Distinct per event: Intercom drops an event repeating contact, name and time.
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1.7e9 + i)),
+                    "properties": {"plan": PLANS[i % len(PLANS)], "page": f"/p/{i % 7}"},
+                },
+            )
+        block += 1
+
+
+@dataclass(frozen=True)
+class Input:
+    """A generated message file and what it should leave in the fake."""
+
+    path: Path
+    records: int
+    expected: dict[str, int]  # stream -> records of it
+    final_state: dict[str, Any]
+
+
+def write_input(directory: Path, kind: str, records: int) -> Input:
+    """SCHEMAs, then RECORDs with a STATE every 1,000 records and one after the last."""
+    path = directory / f"{kind}-{records}.jsonl"
+    expected: dict[str, int] = {}
+    if kind == "users":
+        schemas = [users_schema()]
+        source: Iterator[tuple[str, dict[str, Any]]] = (("users", user(i)) for i in range(records))
+    else:
+        schemas = mixed_schemas()
+        source = mixed_records()
+    state: dict[str, Any] = {}
+    dumps = json.dumps
+    with path.open("w") as out:
+        for message in schemas:
+            out.write(dumps(message) + "\n")
+        for count in range(1, records + 1):
+            stream, record = next(source)
+            expected[stream] = expected.get(stream, 0) + 1
+            out.write(dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
+            if count % STATE_EVERY == 0 or count == records:
+                state = {"bookmarks": {"bench": {"records": count}}}
+                out.write(dumps({"type": "STATE", "value": state}) + "\n")
+    return Input(path, records, expected, state)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class FakeServer:
+    """`python -m target_intercom.fake` in its own process, for the length of a scenario."""
+
+    def __init__(self, scenario: Scenario, directory: Path) -> None:
+        self.scenario = scenario
+        self._out_path = directory / f"{scenario.name}.fake.out"
+        self._err_path = directory / f"{scenario.name}.fake.err"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def __enter__(self) -> FakeServer:
+        command = [
+            sys.executable,
+            "-m",
+            "target_intercom.fake",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--latency",
+            str(self.scenario.latency),
+            "--no-validate",
+        ]
+        if self.scenario.rate_limit is not None:
+            command += [
+                "--rate-limit",
+                str(self.scenario.rate_limit),
+                "--rate-window",
+                str(self.scenario.rate_window),
+            ]
+        # Files, not pipes: nobody reads the fake's output while the target runs, and a
+        # full pipe would stall it.
+        with self._out_path.open("wb") as out, self._err_path.open("wb") as err:
+            self._process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        self.url = self._wait_for_url()
+        return self
+
+    def _wait_for_url(self) -> str:
+        """The `{"url": ...}` line the fake prints once it listens."""
+        assert self._process is not None
+        deadline = time.monotonic() + FAKE_START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            text = self._out_path.read_text()
+            if "\n" in text:
+                return str(json.loads(text.splitlines()[0])["url"]).rstrip("/")
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"the fake Intercom did not start: {tail(self._err_path.read_text(), 5)}"
+        )
+
+    def state(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_fake/state", timeout=300) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One process run, measured from outside it."""
+
+    returncode: int
+    wall_s: float
+    ended_at: float  # time.time() when it exited: the fake's rate windows are wall-clock
+    cpu_s: float  # user + system time of that process alone
+    cpu_sys_s: float  # the system part: syscalls, socket I/O, thread wake-ups
+    peak_rss_mb: float
+
+
+def run_measured(command: list[str], stdin: Path, directory: Path, name: str) -> Measured:
+    """Runs a command with stdin from a file, its output to files, and its own rusage.
+
+    `os.wait4` reports the usage of exactly this child, so neither the fake nor this
+    script (both other processes) count in its CPU time or memory.
+    """
+    with (
+        stdin.open("rb") as source,
+        (directory / f"{name}.out").open("wb") as out,
+        (directory / f"{name}.err").open("wb") as err,
+    ):
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdin=source, stdout=out, stderr=err, cwd=directory)
+        watchdog = threading.Timer(SCENARIO_TIMEOUT_SECONDS, process.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            watchdog.cancel()
+        wall = time.monotonic() - started
+        ended_at = time.time()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        returncode=process.returncode,
+        wall_s=wall,
+        ended_at=ended_at,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        cpu_sys_s=usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+    )
+
+
+def default_max_concurrency() -> int:
+    """The target's own default, as `--about` shows it, so the table follows the code."""
+    about = subprocess.run(
+        [sys.executable, "-m", "target_intercom", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return int(json.loads(about.stdout)["settings"]["properties"]["max_concurrency"]["default"])
+
+
+def summary_of(stderr: str) -> dict[str, Any] | None:
+    """The target's last `SUMMARY: {json}` log line."""
+    for line in reversed(stderr.splitlines()):
+        _, marker, rest = line.partition("SUMMARY: ")
+        if marker:
+            return json.loads(rest)
+    return None
+
+
+def tail(text: str, lines: int) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- ceilings
+
+
+def allowed_calls(
+    start: float, end: float, per_second: float, limit: int | None, window: float
+) -> float:
+    """The most calls any client could finish between two wall-clock times.
+
+    Without a limit that is the latency bound (`max_concurrency / latency` per second)
+    times the time. With one, Intercom's windows are fixed (they reset at multiples of
+    the window, as X-RateLimit-Reset says), so a nominal "calls per second" is wrong for
+    a run a few windows long: a client may spend a whole window's budget in its first
+    second. Summing, window by window, the smaller of the limit and the latency bound
+    over the part of the window the run covers is the ceiling a perfect client reaches.
+    """
+    if limit is None:
+        return per_second * (end - start)
+    total = 0.0
+    window_start = math.floor(start / window) * window
+    while window_start < end:
+        covered = min(end, window_start + window) - max(start, window_start)
+        total += min(float(limit), per_second * covered)
+        window_start += window
+    return total
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    """One scenario's measurements, as printed and as written by --json."""
+
+    scenario: str
+    records: int
+    max_concurrency: int
+    latency_s: float
+    rate_limit: str | None
+    wall_s: float
+    load_s: float  # the target's own elapsed_seconds: the wall time minus its start-up
+    cpu_s: float
+    cpu_sys_s: float
+    peak_rss_mb: float
+    api_calls: int | None = None
+    rate_limited: int | None = None
+    retries: int | None = None
+    ceiling_calls_s: float | None = None
+    ratio: float | None = None
+    ok: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def records_s(self) -> float:
+        return self.records / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def calls_per_record(self) -> float | None:
+        return None if self.api_calls is None else self.api_calls / self.records
+
+    @property
+    def rate_limited_pct(self) -> float | None:
+        if self.rate_limited is None or not self.api_calls:
+            return None
+        return 100.0 * self.rate_limited / self.api_calls
+
+    @property
+    def cpu_us_record(self) -> float:
+        return 1e6 * self.cpu_s / self.records
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            records_s=self.records_s,
+            calls_per_record=self.calls_per_record,
+            rate_limited_pct=self.rate_limited_pct,
+            cpu_us_record=self.cpu_us_record,
+        )
+        return data
+
+
+def run_isolated(scenario: Scenario, concurrency: int, data: Input, directory: Path) -> Result:
+    """Runs one scenario in a fresh interpreter started for it alone.
+
+    Linux gives an exec'd child a peak RSS of at least the peak of the process it was
+    started from, and this script grows while it reads the fake's state (200,000
+    contacts are a gigabyte as Python objects): every target started after that would
+    report this script's peak as its own. A spawned helper is small when it starts the
+    target, so `ru_maxrss` is the target's, and this process never holds a state at all.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as helper:
+        return helper.submit(run_scenario, scenario, concurrency, data, directory).result()
+
+
+def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: Path) -> Result:
+    if scenario.noop:
+        measured = run_measured(
+            [sys.executable, str(NOOP_TARGET)], data.path, directory, scenario.name
+        )
+        result = Result(
+            scenario=scenario.name,
+            records=data.records,
+            max_concurrency=0,
+            latency_s=0.0,
+            rate_limit=None,
+            wall_s=measured.wall_s,
+            load_s=measured.wall_s,
+            cpu_s=measured.cpu_s,
+            cpu_sys_s=measured.cpu_sys_s,
+            peak_rss_mb=measured.peak_rss_mb,
+            notes=["singer-sdk alone: reads, validates and drops the same input"],
+        )
+        if measured.returncode != 0:
+            stderr = (directory / f"{scenario.name}.err").read_text()
+            result.ok = False
+            result.notes.append(f"FAILED (exit {measured.returncode}): {tail(stderr, 2)}")
+        return result
+
+    with FakeServer(scenario, directory) as fake:
+        config = {
+            "access_token": TOKEN,
+            "api_base_url": fake.url,
+            "unknown_attributes": "create",
+            "max_concurrency": concurrency,
+        }
+        config_path = directory / f"{scenario.name}.config.json"
+        config_path.write_text(json.dumps(config))
+        measured = run_measured(
+            [sys.executable, "-m", "target_intercom", "--config", str(config_path)],
+            data.path,
+            directory,
+            scenario.name,
+        )
+        workspace = fake.state() if measured.returncode == 0 else {}
+
+    stderr = (directory / f"{scenario.name}.err").read_text()
+    summary = summary_of(stderr) or {}
+    load_s = float(summary.get("elapsed_seconds") or measured.wall_s)
+    result = Result(
+        scenario=scenario.name,
+        records=data.records,
+        max_concurrency=concurrency,
+        latency_s=scenario.latency,
+        rate_limit=(
+            f"{scenario.rate_limit}/{scenario.rate_window:g}s" if scenario.rate_limit else None
+        ),
+        wall_s=measured.wall_s,
+        load_s=load_s,
+        cpu_s=measured.cpu_s,
+        cpu_sys_s=measured.cpu_sys_s,
+        peak_rss_mb=measured.peak_rss_mb,
+        api_calls=summary.get("api_calls_total"),
+        rate_limited=summary.get("rate_limited"),
+        retries=summary.get("retries"),
+    )
+    if measured.returncode != 0:
+        result.ok = False
+        result.notes.append(f"FAILED (exit {measured.returncode}): {tail(stderr, 2)}")
+        return result
+    if not summary:
+        result.ok = False
+        result.notes.append("no SUMMARY line in the target's log")
+        return result
+    if scenario.kind == "mixed":
+        result.notes.append(
+            ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
+        )
+    problems = check_landed(data, workspace, directory / f"{scenario.name}.out")
+    result.notes.extend(problems)
+    result.ok = not problems
+    rate_ceiling(result, scenario, concurrency, measured.ended_at)
+    return result
+
+
+def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> list[str]:
+    """Every record in the fake, and the last state out (a bare value per line, as Singer
+    targets write it) is the last STATE in."""
+    problems = []
+    where = {"users": "contacts", "companies": "companies", "events": "events"}
+    for stream, expected in sorted(data.expected.items()):
+        landed = len(workspace.get(where[stream]) or ())
+        if landed != expected:
+            problems.append(f"MISSING: {where[stream]} {landed:,} of {expected:,}")
+    states = [line for line in stdout_path.read_text().splitlines() if line.strip()]
+    last = json.loads(states[-1]) if states else None
+    if last != data.final_state:
+        problems.append(f"STATE: last written {last}, expected {data.final_state}")
+    return problems
+
+
+def rate_ceiling(result: Result, scenario: Scenario, concurrency: int, ended_at: float) -> None:
+    """Fills the ceiling and the ratio of the calls Intercom answered to it.
+
+    The ratio is taken over the target's own elapsed time (from building its runtime to
+    its summary), not the process wall time: interpreter start and imports are a fixed
+    second or two that no concurrency can change, and would otherwise read as pacing.
+    """
+    latency_bound = concurrency / scenario.latency if scenario.latency > 0 else math.inf
+    nominal_limit = scenario.rate_limit / scenario.rate_window if scenario.rate_limit else math.inf
+    ceiling = min(latency_bound, nominal_limit)
+    if math.isinf(ceiling):
+        return
+    result.ceiling_calls_s = ceiling
+    answered = (result.api_calls or 0) - (result.rate_limited or 0)
+    allowed = allowed_calls(
+        ended_at - result.load_s,
+        ended_at,
+        latency_bound,
+        scenario.rate_limit,
+        scenario.rate_window,
+    )
+    result.ratio = answered / allowed if allowed > 0 else None
+    result.notes.append(f"ratio over the {result.load_s:.1f} s load")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    measured: str
+    goal: str
+    passed: bool | None  # None: a scenario it needs was not run or failed
+
+
+def verdicts(results: dict[str, Result]) -> list[Verdict]:
+    """The issue's Targets, each a ratio of rows of this one run."""
+
+    def usable(*names: str) -> bool:
+        return all(name in results and results[name].ok for name in names)
+
+    out = []
+    if usable("users-5k-ratelimited"):
+        r = results["users-5k-ratelimited"]
+        pct = r.rate_limited_pct or 0.0
+        ratio = r.ratio or 0.0
+        out.append(
+            Verdict(
+                "rate-limited",
+                f"{ratio:.3f} of the allowed calls, {pct:.2f} % 429s",
+                ">= 0.95, 429s < 1 %",
+                ratio >= 0.95 and pct < 1.0,
+            )
+        )
+    else:
+        out.append(Verdict("rate-limited", "not run or failed", ">= 0.95, 429s < 1 %", None))
+    if usable("users-5k-100ms"):
+        ratio = results["users-5k-100ms"].ratio or 0.0
+        out.append(
+            Verdict(
+                "latency-bound",
+                f"{ratio:.3f} of max_concurrency/latency",
+                ">= 0.90",
+                ratio >= 0.90,
+            )
+        )
+    else:
+        out.append(Verdict("latency-bound", "not run or failed", ">= 0.90", None))
+    out.append(
+        ratio_verdict(
+            results,
+            "vs baseline (records/s)",
+            "users-5k-100ms",
+            "baseline-c1-100ms",
+            lambda r: r.records_s,
+            at_least=20.0,
+        )
+    )
+    out.append(
+        ratio_verdict(
+            results,
+            "CPU/record vs sdk no-op",
+            "users-200k-0ms",
+            "sdk-noop-200k",
+            lambda r: r.cpu_us_record,
+            at_most=2.0,
+        )
+    )
+    out.append(
+        ratio_verdict(
+            results,
+            "peak RSS 200k vs 5k",
+            "users-200k-0ms",
+            "users-5k-0ms",
+            lambda r: r.peak_rss_mb,
+            at_most=1.5,
+        )
+    )
+    return out
+
+
+def ratio_verdict(
+    results: dict[str, Result],
+    name: str,
+    top: str,
+    bottom: str,
+    value: Callable[[Result], float],
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+) -> Verdict:
+    goal = f">= {at_least:g}x" if at_least is not None else f"<= {at_most:g}x"
+    if not all(n in results and results[n].ok for n in (top, bottom)):
+        return Verdict(name, "not run or failed", goal, None)
+    ratio = value(results[top]) / value(results[bottom])
+    passed = ratio >= at_least if at_least is not None else ratio <= (at_most or 0.0)
+    return Verdict(name, f"{ratio:.2f}x ({top} / {bottom})", goal, passed)
+
+
+# --------------------------------------------------------------------------- printing
+
+COLUMNS = (
+    "scenario",
+    "records",
+    "wall s",
+    "records/s",
+    "calls/record",
+    "429s (% calls)",
+    "peak RSS MB",
+    "CPU µs/record",
+    "ceiling calls/s",
+    "ratio",
+    "notes",
+)
+
+
+def row(r: Result) -> list[str]:
+    def opt(value: float | None, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    limited = (
+        "—" if r.rate_limited is None else f"{r.rate_limited} ({r.rate_limited_pct or 0.0:.2f} %)"
+    )
+    return [
+        r.scenario,
+        f"{r.records:,}",
+        f"{r.wall_s:.1f}",
+        f"{r.records_s:,.0f}",
+        opt(r.calls_per_record, ".3f"),
+        limited,
+        f"{r.peak_rss_mb:.0f}",
+        f"{r.cpu_us_record:,.0f}",
+        opt(r.ceiling_calls_s, ",.0f"),
+        opt(r.ratio, ".3f"),
+        "; ".join(r.notes),
+    ]
+
+
+def print_table(
+    results: list[Result],
+    verdict_list: list[Verdict],
+    *,
+    markdown: bool,
+    smoke: bool,
+    out: TextIO,
+) -> None:
+    heading = "Targets (ratios within this run)" + (
+        f"; a smoke run's {SMOKE_RECORDS} records are too few for them to mean anything"
+        if smoke
+        else ""
+    )
+    rows = [list(COLUMNS)] + [row(r) for r in results]
+    if markdown:
+        out.write("| " + " | ".join(COLUMNS) + " |\n")
+        out.write(
+            "|" + "|".join("---" if i in (0, 10) else "---:" for i in range(len(COLUMNS))) + "|\n"
+        )
+        for cells in rows[1:]:
+            out.write("| " + " | ".join(cells) + " |\n")
+        out.write(f"\n{heading}:\n\n| target | measured | goal | result |\n|---|---|---|---|\n")
+        for v in verdict_list:
+            out.write(f"| {v.name} | {v.measured} | {v.goal} | {outcome(v)} |\n")
+        return
+    widths = [max(len(cells[i]) for cells in rows) for i in range(len(COLUMNS) - 1)]
+    for cells in rows:
+        line = "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=False))
+        )
+        out.write(f"{line}  {cells[-1]}".rstrip() + "\n")
+    out.write(f"\n{heading}:\n")
+    name_width = max(len(v.name) for v in verdict_list)
+    for v in verdict_list:
+        out.write(f"  {v.name.ljust(name_width)}  {outcome(v):4}  {v.measured}  (goal {v.goal})\n")
+
+
+def outcome(v: Verdict) -> str:
+    return "n/a" if v.passed is None else ("PASS" if v.passed else "MISS")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def describe(scenario: Scenario, workers: int) -> str:
+    """One progress line: what is about to run."""
+    text = f"{scenario.name}: {scenario.records:,} records, "
+    if scenario.noop:
+        return text + "bench/noop_target.py, no fake"
+    text += f"max_concurrency {workers}, latency {scenario.latency * 1000:g} ms"
+    if scenario.rate_limit:
+        text += f", limit {scenario.rate_limit}/{scenario.rate_window:g}s"
+    return text
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark target-intercom against the fake Intercom (see bench/README.md)."
+    )
+    parser.add_argument("--only", help="comma-separated scenario names to run")
+    parser.add_argument(
+        "--records-scale", type=float, default=1.0, help="multiply every scenario's N by this"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"{SMOKE_RECORDS} records per scenario (CI)"
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        help="max_concurrency for every scenario but the baseline (default: the target's)",
+    )
+    parser.add_argument(
+        "--baseline-records",
+        type=int,
+        default=DEFAULT_BASELINE_RECORDS,
+        help="users in the max_concurrency 1 baseline (5,000 would take ~8 minutes alone); "
+        "it is compared by records/s",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    everything = scenarios(
+        scale=args.records_scale, smoke=args.smoke, baseline_records=args.baseline_records
+    )
+    chosen = everything
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = set(wanted) - {s.name for s in chosen}
+        if unknown:
+            names = ", ".join(s.name for s in chosen)
+            print(
+                f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {names}",
+                file=sys.stderr,
+            )
+            return 2
+        chosen = [s for s in chosen if s.name in wanted]
+    concurrency = args.max_concurrency or default_max_concurrency()
+    # The baseline may run fewer users than the row it is compared with.
+    reference = next(s.records for s in everything if s.name == "users-5k-100ms")
+
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-intercom-") as tmp:
+        directory = Path(tmp)
+        inputs: dict[tuple[str, int], Input] = {}  # 200k-user input is shared by two rows
+
+        for scenario in chosen:
+            workers = scenario.max_concurrency or concurrency
+            print(f"running {describe(scenario, workers)}", file=sys.stderr, flush=True)
+            key = (scenario.kind, scenario.records)
+            if key not in inputs:
+                inputs[key] = write_input(directory, *key)
+            result = run_isolated(scenario, workers, inputs[key], directory)
+            if scenario.name == "baseline-c1-100ms" and result.records != reference:
+                result.notes.append(
+                    f"{result.records:,} users, not {reference:,}: compare records/s"
+                )
+            if not result.ok:
+                print(f"  {scenario.name}: {'; '.join(result.notes)}", file=sys.stderr)
+            results.append(result)
+
+    verdict_list = verdicts({r.scenario: r for r in results})
+    print_table(results, verdict_list, markdown=args.markdown, smoke=args.smoke, out=sys.stdout)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": {
+                        "python": platform.python_version(),
+                        "cpus": os.cpu_count(),
+                        "platform": platform.platform(),
+                    },
+                    "max_concurrency": concurrency,  # the target default unless --max-concurrency
+                    "results": [r.as_json() for r in results],
+                    "targets": [asdict(v) | {"result": outcome(v)} for v in verdict_list],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

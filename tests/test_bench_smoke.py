@@ -1,0 +1,56 @@
+"""The benchmark still runs end to end: `bench/run.py --smoke`, ~50 records per scenario.
+
+It proves nothing about speed (that is the full run's job, see bench/README.md); it
+keeps the script, the fake's command line and the target's SUMMARY line in step, so
+the README's "Performance" table can always be reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = (
+    "users-5k-100ms",
+    "users-5k-ratelimited",
+    "mixed-5k",
+    "users-5k-0ms",
+    "users-200k-0ms",
+    "sdk-noop-200k",
+    "baseline-c1-100ms",
+)
+TARGETS = (
+    "rate-limited",
+    "latency-bound",
+    "vs baseline (records/s)",
+    "CPU/record vs sdk no-op",
+    "peak RSS 200k vs 5k",
+)
+
+
+@pytest.mark.timeout(180)
+def test_bench_smoke_prints_every_scenario_and_target(tmp_path: Path) -> None:
+    results_path = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--json", str(results_path)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+    assert set(SCENARIOS) <= rows, done.stdout
+    for name in TARGETS:
+        assert name in done.stdout
+    results = json.loads(results_path.read_text())["results"]
+    assert [r["scenario"] for r in results] == list(SCENARIOS)
+    assert all(r["ok"] and r["records"] > 0 and r["cpu_s"] > 0 for r in results)
+    # Every scenario against the fake logged its SUMMARY and made at least a call a record.
+    assert all(r["calls_per_record"] >= 1 for r in results if r["scenario"] != "sdk-noop-200k")
