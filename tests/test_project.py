@@ -3,6 +3,7 @@ CI script that runs exactly the README's test command."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -19,14 +20,17 @@ def test_ruff_lint_and_format_are_clean():
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_readme_settings_table_is_the_about_output():
-    about = subprocess.run(
-        [sys.executable, "-m", "target_intercom", "--about", "--format=markdown"],
+def about(output_format: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "target_intercom", "--about", f"--format={output_format}"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    table = [line for line in about.splitlines() if line.startswith("|")]
+
+
+def test_readme_settings_table_is_the_about_output():
+    table = [line for line in about("markdown").splitlines() if line.startswith("|")]
     block = README.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
     assert [line for line in block.splitlines() if line.startswith("|")] == table
 
@@ -40,14 +44,6 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_about_marks_the_token_secret():
-    import json
-
-    about = subprocess.run(
-        [sys.executable, "-m", "target_intercom", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    settings = json.loads(about)["settings"]["properties"]
-    assert settings["access_token"].get("secret") is True
-    assert "access_token" in json.loads(about)["settings"]["required"]
+    settings = json.loads(about("json"))["settings"]
+    assert settings["properties"]["access_token"].get("secret") is True
+    assert "access_token" in settings["required"]
