@@ -310,3 +310,46 @@ def test_bad_token_fails_at_once_and_never_shows_the_token(fake, tmp_path):
     assert TOKEN not in run.stderr
     assert sum(fake.call_counts().values()) <= 2
     assert fake.contacts() == []
+
+
+def test_role_context_and_anonymous_id_settings(fake, tmp_path):
+    seed_attributes(fake, ("device_type", "string"), ("os_name", "string"))
+    identifies = schema(
+        "identifies",
+        {"anonymousId": STR, "email": STR, "context": {"type": ["object", "null"]}},
+    )
+    messages = [
+        identifies,
+        record(
+            "identifies",
+            {
+                "anonymousId": "anon-1",
+                "email": "anon@x.io",
+                "context": {"device": {"type": "mobile"}, "os": {"name": "iOS"}, "ip": "1.2.3.4"},
+            },
+        ),
+    ]
+    config = config_for(
+        fake, contact_role="lead", include_context=True, anonymous_id_as_user_id=True
+    )
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    (contact,) = fake.contacts()
+    assert (contact["role"], contact["external_id"], contact["email"]) == (
+        "lead",
+        "anon-1",
+        "anon@x.io",
+    )
+    assert contact["custom_attributes"] == {"device_type": "mobile", "os_name": "iOS"}
+
+
+def test_delete_finds_the_contact_by_email_when_lookup_fields_say_so(fake, tmp_path):
+    fake.seed_contact(external_id="crm-7", email="old@x.io")
+    messages = [
+        schema("users", {"email": STR, "_sdc_deleted_at": DATETIME}),
+        record("users", {"email": "old@x.io", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+    ]
+    run = run_target(config_for(fake, lookup_fields=["email"]), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [c["archived"] for c in fake.contacts()] == [True]
+    assert fake.call_counts()["POST /contacts/search"] == 1
