@@ -231,3 +231,15 @@ def test_record_errors_under_skip_are_dead_lettered_with_reasons(fake, tmp_path)
     assert [e["event_name"] for e in fake.events()] == ["ok"]
     assert fake.companies() == []
     assert run.states == [{"at": "end"}]
+
+
+def test_a_changed_company_on_an_unchanged_user_is_still_written(fake, tmp_path):
+    user = {"id": "u1", "email": "u1@x.io"}
+    messages = [
+        USERS,
+        record("users", {**user, "company": {"id": "c1", "name": "Old name"}}),
+        record("users", {**user, "company": {"id": "c1", "name": "New name"}}),
+    ]
+    run = run_target(config_for(fake), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [c["name"] for c in fake.companies()] == ["New name"]

@@ -56,7 +56,8 @@ class ContactWriter:
         if custom:
             body["custom_attributes"] = custom
         links = [
-            (link.company_id, link.remove, link.company is not None) for link in plan.companies
+            (link.company_id, link.remove, link.company.payload() if link.company else None)
+            for link in plan.companies
         ]
         print_ = fingerprint(body, plan.tags, links)
         if self._dry_run:
