@@ -123,11 +123,11 @@ class TargetIntercom(Target):
             sink = t.cast(IntercomSink, self.get_sink(stream_map.stream_alias, record=record))
             assert self.runtime is not None
             self.runtime.metrics.count_outcome(sink.stream_name, "received")
+            sink.position += 1
             if sink._validator is not None:
                 try:
                     sink._validator.validate(record)
                 except InvalidRecord as exc:
-                    sink.position += 1
                     sink.reject(
                         record,
                         RecordError(
@@ -137,7 +137,6 @@ class TargetIntercom(Target):
                     )
                     continue
             sink.tally_record_read()
-            sink.position += 1
             sink.process_record(record, {})
             sink.record_counter_metric.increment()
 
