@@ -225,7 +225,7 @@ def write_input(directory: Path, kind: str, records: int) -> Input:
 
 
 class FakeServer:
-    """`python -m target_intercom.fake` in its own process, for the length of a scenario."""
+    """`python -m fake_intercom` in its own process, for the length of a scenario."""
 
     def __init__(self, scenario: Scenario, directory: Path) -> None:
         self.scenario = scenario
@@ -238,7 +238,7 @@ class FakeServer:
         command = [
             sys.executable,
             "-m",
-            "target_intercom.fake",
+            "fake_intercom",
             "--port",
             "0",
             "--token",

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from target_intercom.fake import FakeIntercom
+from fake_intercom import FakeIntercom
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = Path(

@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 
-from target_intercom.fake import Faults
+from fake_intercom import Faults
+
 from tests.conftest import LIST, STR, config_for, record, run_target, schema, state
 
 USERS = schema("users", {"id": STR, "email": STR}, ["id"])

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-
-from target_intercom.fake import FakeIntercom, Faults
-from target_intercom.fake.openapi import default_openapi_path
+from fake_intercom import FakeIntercom, Faults
+from fake_intercom.openapi import default_openapi_path
 
 TOKEN = "fake-test-token"
 ROOT = Path(__file__).resolve().parent.parent
@@ -674,7 +673,7 @@ CLI_ARGS = (
 
 def test_cli_prints_its_url_and_serves_state() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "target_intercom.fake", *CLI_ARGS.split()],
+        [sys.executable, "-m", "fake_intercom", *CLI_ARGS.split()],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import atexit
 
 import pytest
+from fake_intercom import FakeIntercom
 from singer_sdk.testing import get_target_test_class, target_tests
 from singer_sdk.testing.suites import SingerTestSuite
 
 from target_intercom.errors import FatalError
-from target_intercom.fake import FakeIntercom
 from target_intercom.target import TargetIntercom
 from tests.conftest import OPENAPI_PATH, TOKEN
 

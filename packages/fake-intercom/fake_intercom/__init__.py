@@ -7,7 +7,7 @@ event rules, rate limits), validates request bodies against the description, and
 injects faults on demand.
 """
 
-from target_intercom.fake.faults import FAULT_KINDS, Faults
-from target_intercom.fake.server import Call, FakeIntercom
+from fake_intercom.faults import FAULT_KINDS, Faults
+from fake_intercom.server import Call, FakeIntercom
 
 __all__ = ["FAULT_KINDS", "Call", "FakeIntercom", "Faults"]

@@ -11,16 +11,16 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from target_intercom.fake.attributes import DataAttributes
-from target_intercom.fake.errors import ApiError, invalid, user_not_found
-from target_intercom.fake.records import (
+from fake_intercom.attributes import DataAttributes
+from fake_intercom.errors import ApiError, invalid, user_not_found
+from fake_intercom.records import (
     CONTACT_FIELDS,
     Contact,
     IdMaker,
     check_fields,
     merge_custom_attributes,
 )
-from target_intercom.fake.search import compile_query, equality_keys, paginate
+from fake_intercom.search import compile_query, equality_keys, paginate
 
 ROLES = ("user", "lead")
 

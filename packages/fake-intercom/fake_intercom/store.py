@@ -11,11 +11,11 @@ import itertools
 import time
 from typing import Any
 
-from target_intercom.fake.attributes import DataAttributes
-from target_intercom.fake.contacts import Contacts
-from target_intercom.fake.errors import ApiError, company_not_found, invalid
-from target_intercom.fake.events import EventLog, parse_event
-from target_intercom.fake.records import (
+from fake_intercom.attributes import DataAttributes
+from fake_intercom.contacts import Contacts
+from fake_intercom.errors import ApiError, company_not_found, invalid
+from fake_intercom.events import EventLog, parse_event
+from fake_intercom.records import (
     COMPANY_FIELDS,
     Company,
     IdMaker,

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from target_intercom.fake.faults import FaultPicker, Faults
-from target_intercom.fake.gateway import Call, Gateway, Reply, Settings, envelope
-from target_intercom.fake.openapi import default_openapi_path, load_description
-from target_intercom.fake.store import Workspace
+from fake_intercom.faults import FaultPicker, Faults
+from fake_intercom.gateway import Call, Gateway, Reply, Settings, envelope
+from fake_intercom.openapi import default_openapi_path, load_description
+from fake_intercom.store import Workspace
 
 _PHRASES = {s.value: s.phrase for s in http.HTTPStatus}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from target_intercom.fake.errors import ApiError, invalid
+from fake_intercom.errors import ApiError, invalid
 
 MODELS = ("contact", "company")
 DATA_TYPES = ("string", "integer", "float", "boolean", "date", "datetime", "options")

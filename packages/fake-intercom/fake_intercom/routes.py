@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from target_intercom.fake.store import Workspace
+from fake_intercom.store import Workspace
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

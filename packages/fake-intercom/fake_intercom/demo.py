@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from target_intercom.fake import FakeIntercom
+from fake_intercom import FakeIntercom
 
 DEMO_TOKEN = "demo-token-not-a-real-secret"
 

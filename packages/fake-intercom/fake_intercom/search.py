@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from target_intercom.fake.errors import invalid
+from fake_intercom.errors import invalid
 
 MAX_DEPTH = 2
 MAX_FILTERS_PER_GROUP = 15

@@ -13,13 +13,13 @@ import sys
 import threading
 from pathlib import Path
 
-from target_intercom.fake.faults import FAULT_KINDS, Faults
-from target_intercom.fake.server import FakeIntercom
+from fake_intercom.faults import FAULT_KINDS, Faults
+from fake_intercom.server import FakeIntercom
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m target_intercom.fake", description="A fake Intercom API on 127.0.0.1."
+        prog="fake-intercom", description="A fake Intercom API on 127.0.0.1."
     )
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose")
     parser.add_argument("--token", default="secret-token", help="the only accepted Bearer token")

@@ -75,18 +75,24 @@ _TAGS_OPERATION = ("post", "/tags")
 
 
 def default_openapi_path() -> Path | None:
-    """Where the description is, per the FakeIntercom contract; None when absent.
+    """Where the description is: INTERCOM_OPENAPI_PATH, else `shared/intercom-openapi/` in
+    the current directory or one of its parents (a checkout sits next to `shared/`); None
+    when absent.
 
     An explicit INTERCOM_OPENAPI_PATH is returned even if missing, so that a wrong setting
-    fails loudly instead of silently turning validation off.
+    fails loudly instead of silently turning validation off. The search starts from the
+    working directory, not from this file, because an installed package lives in
+    site-packages, far from any checkout.
     """
     env = os.environ.get("INTERCOM_OPENAPI_PATH")
     if env:
         return Path(env)
-    candidate = (
-        Path(__file__).resolve().parents[3] / "shared" / "intercom-openapi" / "api.intercom.io.yaml"
-    )
-    return candidate if candidate.is_file() else None
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "shared" / "intercom-openapi" / "api.intercom.io.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @functools.lru_cache(maxsize=4)

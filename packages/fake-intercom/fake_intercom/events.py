@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from target_intercom.fake.errors import invalid
+from fake_intercom.errors import invalid
 
 MAX_METADATA_KEYS = 10
 MAX_STRING_LENGTH = 255

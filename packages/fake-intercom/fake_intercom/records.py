@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from target_intercom.fake.errors import invalid
+from fake_intercom.errors import invalid
 
 WORKSPACE_ID = "fakeintercom"
 

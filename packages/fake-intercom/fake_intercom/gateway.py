@@ -19,11 +19,11 @@ import uuid
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-from target_intercom.fake.errors import ApiError
-from target_intercom.fake.faults import BAD_GATEWAY_HTML, FaultPicker
-from target_intercom.fake.openapi import FALLBACK_VERSIONS, OpenApiDescription
-from target_intercom.fake.routes import Request, Route, Router
-from target_intercom.fake.store import Workspace
+from fake_intercom.errors import ApiError
+from fake_intercom.faults import BAD_GATEWAY_HTML, FaultPicker
+from fake_intercom.openapi import FALLBACK_VERSIONS, OpenApiDescription
+from fake_intercom.routes import Request, Route, Router
+from fake_intercom.store import Workspace
 
 # The X-RateLimit-Limit sent when no limit is set: big enough never to be reached.
 UNLIMITED = 1_000_000
