@@ -1,4 +1,4 @@
-"""Benchmark of target-intercom against the bundled fake Intercom (issue 5, part 4).
+"""Benchmark of target-intercom against the bundled fake Intercom.
 
 Each scenario starts the fake in its own process (so its CPU is not ours), writes N
 generated Singer messages to a file, runs the real `target-intercom` command on it,

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import backoff
@@ -53,6 +53,23 @@ class _Transient(Exception):
 class Response:
     status: int
     body: Any
+
+
+class Client(Protocol):
+    """What the writers need of a client: one call, named by its route template.
+
+    `IntercomClient` sends it; `DryRunClient` (dryrun.py) only says what it would send.
+    """
+
+    def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        path: dict[str, str] | None = None,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> Response: ...
 
 
 def _error_details(response: requests.Response) -> tuple[str, str]:

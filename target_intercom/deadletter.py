@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class DeadLetterFile:
                 "error_message": message,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
-            default=str,
+            default=_as_json,
             ensure_ascii=False,
         )
         with self._lock:
@@ -48,3 +49,13 @@ class DeadLetterFile:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def _as_json(value: Any) -> Any:
+    """Values as the tap wrote them: singer-sdk reads numbers as Decimal and dates as
+    date objects, and a replayed line must carry a number and ISO-8601 text again."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)

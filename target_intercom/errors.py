@@ -1,8 +1,8 @@
 """The ways a load can go wrong, sorted by what the target must do about each.
 
 `RecordError` costs one record (it is failed or dead-lettered, per `on_record_error`);
-`FatalError` stops the run; `TransientError` is retried by the client and never
-escapes it except as the last attempt's cause.
+`FatalError` stops the run. What may succeed on a second try (timeouts, 5xx) never
+leaves the client: it retries, and when retries run out raises a `FatalError`.
 """
 
 from __future__ import annotations

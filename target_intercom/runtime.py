@@ -1,7 +1,8 @@
-"""Everything one run shares: the client, the pacer, the writers, and the delivery pool.
+"""Everything one run shares: the client, the writers, and the delivery pool.
 
-Built once from the settings; sinks reach Intercom only through it, so a record's
-data flows one way: sink (mapping) -> writer -> client -> Intercom.
+Built once from the settings. Sinks reach Intercom only through it, so a record's data
+flows one way: sink (mapping) -> writer -> client -> Intercom. Dry run is decided here
+and nowhere else: it swaps the client for one that writes nothing, and keeps STATE back.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from target_intercom.client import IntercomClient
+from target_intercom.client import Client, IntercomClient
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery import Delivery, Progress
+from target_intercom.dryrun import DryRunClient
+from target_intercom.mapping import ContactOptions
 from target_intercom.metrics import Metrics
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
@@ -23,6 +26,7 @@ from target_intercom.writers.cache import IdCache
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
 from target_intercom.writers.events import EventWriter
+from target_intercom.writers.lookup import ContactLookup
 
 logger = logging.getLogger("target-intercom")
 
@@ -38,12 +42,17 @@ class Runtime:
         self.started = time.monotonic()
         self.metrics = Metrics()
         self.notices = Notices()
+        self.contact_options = ContactOptions(
+            role=settings.contact_role,
+            anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
+            include_context=settings.include_context,
+        )
         self.dead_letter = (
             DeadLetterFile(settings.dead_letter_path)
             if settings.on_record_error == "skip"
             else None
         )
-        self.client = IntercomClient(
+        self.http = IntercomClient(
             base_url=settings.base_url,
             access_token=settings.access_token,
             api_version=settings.api_version,
@@ -53,24 +62,16 @@ class Runtime:
             metrics=self.metrics,
             pool_size=settings.max_concurrency,
         )
-        attributes = DataAttributes(
-            self.client, settings.unknown_attributes, self.notices, dry_run=settings.dry_run
-        )
-        cache = IdCache()
-        self.companies = CompanyWriter(self.client, attributes, cache, dry_run=settings.dry_run)
+        client: Client = DryRunClient(self.http) if settings.dry_run else self.http
+        attributes = DataAttributes(client, settings.unknown_attributes, self.notices)
+        lookup = ContactLookup(client, settings.lookup_fields, IdCache())
+        self.companies = CompanyWriter(client, attributes, lookup, IdCache())
         self.contacts = ContactWriter(
-            self.client,
-            attributes,
-            self.companies,
-            cache,
-            lookup_fields=settings.lookup_fields,
-            delete_mode=settings.delete_mode,
-            dry_run=settings.dry_run,
+            client, attributes, self.companies, lookup, delete_mode=settings.delete_mode
         )
-        self.events = EventWriter(self.client, dry_run=settings.dry_run)
+        self.events = EventWriter(client)
         self.delivery = Delivery(
             max_concurrency=settings.max_concurrency,
-            on_record_error=settings.on_record_error,
             dead_letter=self.dead_letter,
             write_state=write_state,
             metrics=self.metrics,
@@ -92,7 +93,7 @@ class Runtime:
                 self.delivery.abort()
         finally:
             self.progress.stop()
-            self.client.close()
+            self.http.close()
             if self.dead_letter is not None:
                 self.dead_letter.close()
             self.log_summary()
@@ -101,6 +102,7 @@ class Runtime:
         summary = self.metrics.snapshot()
         summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
         summary["records_delivered"] = self.delivery.delivered
+        summary["dry_run"] = self.settings.dry_run
         if self.dead_letter is not None:
             summary["dead_letter_path"] = str(self.dead_letter.path)
         for stream, outcomes in summary["streams"].items():

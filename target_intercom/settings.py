@@ -1,18 +1,29 @@
-"""The target's settings: their JSON schema (what `--about` and Meltano show) and
-the checks JSON schema cannot express."""
+"""The target's settings: their JSON schema (what `--about` and Meltano show, and the one
+place each default is declared) and the checks JSON schema cannot express.
+
+What leaves this module is typed: a setting with a fixed set of values is a `Literal`,
+so a misspelt comparison elsewhere is a type error, not a silent branch never taken.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
 from target_intercom.errors import FatalError
 
-REGION_URLS = {
+Region = Literal["us", "eu", "au"]
+LookupField = Literal["external_id", "email"]
+ContactRole = Literal["user", "lead"]
+UnknownAttributes = Literal["fail", "drop", "create"]
+OnRecordError = Literal["fail", "skip"]
+DeleteMode = Literal["archive", "delete", "ignore"]
+
+REGION_URLS: dict[Region, str] = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
@@ -39,7 +50,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "region",
         th.StringType,
         default="us",
-        allowed_values=list(REGION_URLS),
+        allowed_values=list(get_args(Region)),
         description="Data hosting region of the workspace: us, eu or au.",
     ),
     th.Property(
@@ -69,7 +80,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "lookup_fields",
-        th.ArrayType(th.StringType(allowed_values=["external_id", "email"])),
+        th.ArrayType(th.StringType(allowed_values=list(get_args(LookupField)))),
         default=["external_id", "email"],
         description=(
             "Fields, in order, used to find an existing contact when Intercom does not "
@@ -80,14 +91,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "contact_role",
         th.StringType,
         default="user",
-        allowed_values=["user", "lead"],
+        allowed_values=list(get_args(ContactRole)),
         description="Role of created contacts when a record has no valid role of its own.",
     ),
     th.Property(
         "unknown_attributes",
         th.StringType,
         default="fail",
-        allowed_values=["fail", "drop", "create"],
+        allowed_values=list(get_args(UnknownAttributes)),
         description=(
             "What to do with a custom attribute Intercom does not know: fail the record, "
             "drop the attribute (warned once), or create it from the stream's schema."
@@ -115,7 +126,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "on_record_error",
         th.StringType,
         default="fail",
-        allowed_values=["fail", "skip"],
+        allowed_values=list(get_args(OnRecordError)),
         description=(
             "fail: stop at the first record Intercom rejects for good. skip: write it to "
             "dead_letter_path and go on."
@@ -131,7 +142,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "delete_mode",
         th.StringType,
         default="archive",
-        allowed_values=["archive", "delete", "ignore"],
+        allowed_values=list(get_args(DeleteMode)),
         description="What a users record with _sdc_deleted_at set does to its contact.",
     ),
     th.Property(
@@ -149,6 +160,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
+DEFAULTS: dict[str, Any] = {
+    name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop
+}
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -163,15 +178,15 @@ def resolve_base_url(config: dict[str, Any]) -> str:
     """The API root: api_base_url (https, or http on loopback only), else the region's."""
     url = config.get("api_base_url")
     if not url:
-        region = config.get("region") or "us"
+        region = config.get("region") or DEFAULTS["region"]
         if region not in REGION_URLS:
             raise FatalError(f"region must be one of us, eu, au (got {region!r})")
         return REGION_URLS[region]
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
-        return url.rstrip("/")
+        return str(url).rstrip("/")
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return url.rstrip("/")
+        return str(url).rstrip("/")
     if parts.scheme == "http":
         raise FatalError(
             f"api_base_url {url!r} is plain http to a host that is not loopback; the access "
@@ -189,36 +204,42 @@ class Settings:
     api_version: str
     request_timeout: float
     max_retries: int
-    lookup_fields: tuple[str, ...]
-    contact_role: str
-    unknown_attributes: str
+    lookup_fields: tuple[LookupField, ...]
+    contact_role: ContactRole
+    unknown_attributes: UnknownAttributes
     anonymous_id_as_user_id: bool
     include_context: bool
     dry_run: bool
-    on_record_error: str
+    on_record_error: OnRecordError
     dead_letter_path: str
-    delete_mode: str
+    delete_mode: DeleteMode
     max_concurrency: int
     requests_per_minute: int | None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
-        lookup = tuple(config.get("lookup_fields") or ("external_id", "email"))
+        """The config as validated against CONFIG_SCHEMA, with its defaults filled in.
+
+        The SDK fills defaults when it validates the config; they are filled here too for a
+        target built with `validate_config=False`, from the same schema.
+        """
+        given = {name: value for name, value in config.items() if value is not None}
+        merged = {**DEFAULTS, **given}
         return cls(
-            access_token=config["access_token"],
-            base_url=resolve_base_url(config),
-            api_version=str(config.get("api_version") or DEFAULT_API_VERSION),
-            request_timeout=float(config.get("request_timeout", 30)),
-            max_retries=int(config.get("max_retries", 5)),
-            lookup_fields=lookup,
-            contact_role=config.get("contact_role", "user"),
-            unknown_attributes=config.get("unknown_attributes", "fail"),
-            anonymous_id_as_user_id=bool(config.get("anonymous_id_as_user_id", False)),
-            include_context=bool(config.get("include_context", False)),
-            dry_run=bool(config.get("dry_run", False)),
-            on_record_error=config.get("on_record_error", "fail"),
-            dead_letter_path=config.get("dead_letter_path") or "target-intercom.dead-letter.jsonl",
-            delete_mode=config.get("delete_mode", "archive"),
-            max_concurrency=int(config.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)),
-            requests_per_minute=config.get("requests_per_minute"),
+            access_token=merged["access_token"],
+            base_url=resolve_base_url(merged),
+            api_version=str(merged["api_version"]),
+            request_timeout=float(merged["request_timeout"]),
+            max_retries=int(merged["max_retries"]),
+            lookup_fields=tuple(merged["lookup_fields"]),
+            contact_role=cast(ContactRole, merged["contact_role"]),
+            unknown_attributes=cast(UnknownAttributes, merged["unknown_attributes"]),
+            anonymous_id_as_user_id=bool(merged["anonymous_id_as_user_id"]),
+            include_context=bool(merged["include_context"]),
+            dry_run=bool(merged["dry_run"]),
+            on_record_error=cast(OnRecordError, merged["on_record_error"]),
+            dead_letter_path=str(merged["dead_letter_path"]),
+            delete_mode=cast(DeleteMode, merged["delete_mode"]),
+            max_concurrency=int(merged["max_concurrency"]),
+            requests_per_minute=merged.get("requests_per_minute"),
         )

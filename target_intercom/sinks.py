@@ -1,39 +1,80 @@
-"""One sink per kind of record: each maps a record and hands the work to the delivery pool.
+"""One sink per kind of record: each maps a record to a plan and hands the plan's writing
+to the delivery pool.
 
-The SDK calls `process_record` on the main thread, in input order; nothing here
-waits for Intercom. Ordering keys name the contacts and companies a record touches,
-so the pool keeps records about the same thing in input order.
+singer-sdk's record loop calls `process_record` on the main thread, in input order, after
+its own validation (through `get_validator`, see record_check.py), date parsing and
+`preprocess_record`; nothing here waits for Intercom. A plan's ordering keys name the
+contacts and companies its record touches, so the pool keeps records about the same thing
+in input order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.sinks import RecordSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_intercom.errors import MappingError, RecordError
 from target_intercom.mapping import (
-    ContactOptions,
     MappingWarning,
     RecordSchema,
     map_company,
     map_contact,
     map_event,
 )
+from target_intercom.record_check import RecordCheck
 
 if TYPE_CHECKING:
     from target_intercom.runtime import Runtime
+
+# Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
+# delete marker among them means anything to Intercom.
+_SDK_METADATA = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
+
+
+class Plan(Protocol):
+    @property
+    def ordering_keys(self) -> tuple[str, ...]: ...
+
+    @property
+    def warnings(self) -> list[MappingWarning]: ...
 
 
 class IntercomSink(RecordSink):
     """What the three sinks share: the run's runtime, the digested schema, record keys."""
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
         self.runtime: Runtime = target.runtime
+        super().__init__(target, stream_name, schema, key_properties)
         self.record_schema = RecordSchema(self.schema)
-        self.position = 0  # the record's place in its stream, counted by the target
+        self.position = 0  # the record's place in its stream, for messages about it
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """On, whatever `add_record_metadata` says: with it off, the SDK strips
+        `_sdc_deleted_at` from every record before `process_record`, and deletes are lost."""
+        return True
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        self.check = RecordCheck(
+            self.stream_name, self.schema, self.key_properties, validate_schema=self.validate_schema
+        )
+        return self.check
+
+    def preprocess_record(self, record: dict, context: dict) -> dict:
+        return {name: value for name, value in record.items() if name not in _SDK_METADATA}
 
     def record_key(self, record: dict[str, Any]) -> str:
         """How a message names a record: its key properties, else its place in the stream."""
@@ -42,12 +83,23 @@ class IntercomSink(RecordSink):
         return f"#{self.position} of the stream"
 
     def process_record(self, record: dict, context: dict) -> None:
+        self.position += 1
+        self.runtime.metrics.count_outcome(self.stream_name, "received")
+        rejected = self.check.take_rejected()
+        if rejected is not None:
+            original, error = rejected
+            self.reject(self.preprocess_record(original, context), error)
+            return
         try:
-            keys, work = self.plan(record)
+            plan, work = self.plan(record)
         except MappingError as exc:
             self.reject(record, exc)
             return
-        self.runtime.delivery.submit(self.stream_name, self.record_key(record), record, keys, work)
+        for warning in plan.warnings:
+            self.runtime.notices.warn_once(warning.key, warning.message)
+        self.runtime.delivery.submit(
+            self.stream_name, self.record_key(record), record, plan.ordering_keys, work
+        )
 
     def reject(self, record: dict, error: RecordError) -> None:
         """A record that cannot even be mapped: dead-lettered under skip, else the run stops."""
@@ -55,52 +107,27 @@ class IntercomSink(RecordSink):
             self.stream_name, self.record_key(record), record, error
         )
 
-    def warn(self, warnings: list[MappingWarning]) -> None:
-        for warning in warnings:
-            self.runtime.notices.warn_once(warning.key, warning.message)
-
-    def plan(self, record: dict) -> tuple[tuple[str, ...], Any]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
+        """The record's plan, and the writing of it for the pool to run."""
         raise NotImplementedError
 
 
 class UsersSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[tuple[str, ...], Any]:
-        settings = self.runtime.settings
-        contact = map_contact(
-            record,
-            self.record_schema,
-            ContactOptions(
-                role=settings.contact_role,
-                anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
-                include_context=settings.include_context,
-            ),
-        )
-        self.warn(contact.warnings)
-        keys = contact.identities() + tuple(f"company:{c.company_id}" for c in contact.companies)
-        return keys, partial(self.runtime.contacts.write, contact, self.record_schema)
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
+        contact = map_contact(record, self.record_schema, self.runtime.contact_options)
+        return contact, partial(self.runtime.contacts.write, contact)
 
 
 class CompaniesSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[tuple[str, ...], Any]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
         company = map_company(record, self.record_schema)
-        self.warn(company.warnings)
-        keys = (
-            f"company:{company.company_id}",
-            *(f"contact:external_id:{user_id}" for user_id in company.user_ids),
-        )
-        return keys, partial(
-            self.runtime.companies.write,
-            company,
-            self.record_schema,
-            self.runtime.contacts.contact_id,
-        )
+        return company, partial(self.runtime.companies.write, company)
 
 
 class EventsSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[tuple[str, ...], Any]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
         event = map_event(record, self.record_schema)
-        self.warn(event.warnings)
-        return event.identities(), partial(self.runtime.events.write, event)
+        return event, partial(self.runtime.events.write, event)
 
 
 SINKS: dict[str, type[IntercomSink]] = {

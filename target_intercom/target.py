@@ -1,31 +1,30 @@
-"""The Singer target: reads a tap's messages, hands records to the sinks, and turns
-every way a run can end into either a clean finish or one clear line and a non-zero exit.
+"""The Singer target: reads a tap's messages through singer-sdk's own record loop, and
+turns every way a run can end into either a clean finish or one clear line and a
+non-zero exit.
+
+Records go through the SDK's public hooks (the sinks' `get_validator`,
+`preprocess_record` and `process_record`). Two private methods are overridden, each
+because singer-sdk has no hook for what it does; README.md, "How it works", lists them.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import sys
 import threading
 import typing as t
+from decimal import Decimal
 from types import FrameType
 
 from singer_sdk import Target
-from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
-from singer_sdk.exceptions import (
-    ConfigValidationError,
-    InvalidJSONSchema,
-    InvalidRecord,
-    RecordsWithoutSchemaException,
-)
+from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.io_base import SingerReader
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
 
-from target_intercom.errors import FatalError, RecordError
+from target_intercom.errors import FatalError
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
 from target_intercom.settings import CONFIG_SCHEMA, Settings
@@ -39,17 +38,17 @@ class Interrupted(FatalError):
 
 
 class _LineReader(SingerReader):
-    """The SDK's reader, counting lines so that a bad one can be named, and reading
-    numbers as floats (the SDK's Decimals cannot be sent to Intercom as JSON)."""
+    """The SDK's reader (numbers with a fraction as Decimal, as every SDK target reads
+    them), counting lines so that a bad one is named in one line instead of a traceback."""
 
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
 
-    def deserialize_json(self, line: str) -> dict:  # type: ignore[override]
+    def deserialize_json(self, line: str) -> dict:
         self.line_number += 1
         try:
-            message = json.loads(line)
+            message = deserialize_json(line)
         except json.JSONDecodeError as exc:
             raise FatalError(
                 f"input line {self.line_number} is not valid JSON ({exc.msg} at column "
@@ -61,6 +60,13 @@ class _LineReader(SingerReader):
                 f"input line {self.line_number} is not a Singer message (a JSON object)"
             )
         return message
+
+
+def _state_json(value: t.Any) -> t.Any:
+    """A STATE read with Decimal numbers goes back out as the same JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} in a STATE message")
 
 
 class TargetIntercom(Target):
@@ -76,17 +82,17 @@ class TargetIntercom(Target):
         settings = Settings.from_config(dict(self.config))
         install_redaction(settings.access_token)
         self._stdout_lock = threading.Lock()
-        self.runtime = Runtime(settings, write_state=self._write_state_message)
+        self.runtime = Runtime(settings, write_state=self._emit_state)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
         """The SDK's settings that mean something here: stream maps, flattening and
         validate_records; not load_method, batch_size_rows or add_record_metadata,
         which describe table loaders (deletes use _sdc_deleted_at whatever they say)."""
-        merge_missing_config_jsonschema(TARGET_VALIDATE_RECORDS_CONFIG, config_jsonschema)
+        properties = config_jsonschema.setdefault("properties", {})
+        for name, prop in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():
+            properties.setdefault(name, prop)
         super(Target, cls).append_builtin_config(config_jsonschema)
-
-    # Streams
 
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
         sink_class = SINKS.get(stream_name)
@@ -99,63 +105,31 @@ class TargetIntercom(Target):
             )
         return sink_class
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        try:
-            super()._process_schema_message(message_dict)
-        except InvalidJSONSchema as exc:
-            raise FatalError(
-                f"the SCHEMA of stream '{message_dict.get('stream')}' is not valid JSON "
-                f"Schema: {str(exc).splitlines()[0]}"
-            ) from None
-
-    def _process_record_message(self, message_dict: dict) -> None:
-        """The SDK's record loop, with schema violations as record errors and the
-        record handed to the pool instead of written in place."""
-        self._assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
-        if stream_name not in self.mapper.stream_maps:
-            self._assert_sink_exists(stream_name)
-        for stream_map in self.mapper.stream_maps[stream_name]:
-            record = stream_map.transform(copy.copy(message_dict["record"]))
-            if record is None:
-                continue
-            self._assert_sink_exists(stream_map.stream_alias)
-            sink = t.cast(IntercomSink, self.get_sink(stream_map.stream_alias, record=record))
-            assert self.runtime is not None
-            self.runtime.metrics.count_outcome(sink.stream_name, "received")
-            sink.position += 1
-            if sink._validator is not None:
-                try:
-                    sink._validator.validate(record)
-                except InvalidRecord as exc:
-                    sink.reject(
-                        record,
-                        RecordError(
-                            f"does not match the stream's schema: {exc.error_message}",
-                            "schema_violation",
-                        ),
-                    )
-                    continue
-            sink.tally_record_read()
-            sink.process_record(record, {})
-            sink.record_counter_metric.increment()
-
     def _process_state_message(self, message_dict: dict) -> None:
+        # Private override: singer-sdk writes a STATE only after draining every sink, which
+        # for a target that writes record by record on a pool would mean at the end of the
+        # run. Here a STATE goes out once every record before it is in Intercom (the
+        # delivery watermark). Removable if singer-sdk lets a target decide when a STATE
+        # is safe to emit (e.g. a public `handle_state` hook).
         self._assert_line_requires(message_dict, requires={"value"})
         assert self.runtime is not None
         self.runtime.delivery.state(message_dict["value"])
 
-    def _write_state_message(self, state: dict) -> None:
+    def _emit_state(self, state: dict) -> None:
         """Writes the state value alone, as Singer targets do and Meltano stores it."""
+        line = json.dumps(state, default=_state_json)
         with self._stdout_lock:
-            sys.stdout.write(json.dumps(state) + "\n")
+            sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
     # Ending a run
 
-    def listen(self, file_input: t.IO[str] | None = None) -> None:  # type: ignore[misc]
+    def load(self, file_input: t.IO[str] | None = None) -> None:
+        """`listen` (final in singer-sdk), and then the end of the run, however the reading
+        stopped: after a signal only in-flight calls finish; after anything else, every
+        record read before it is still delivered."""
         try:
-            super().listen(file_input)
+            self.listen(file_input)
         except Interrupted:
             self._close(wait=False)
             raise
@@ -177,6 +151,10 @@ class TargetIntercom(Target):
             self.runtime.close(wait=wait)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # Private override: singer-sdk's handler drains every sink and exits, which here
+        # would wait for the whole backlog. A stop must only let in-flight calls finish
+        # and keep the STATE true. Removable if singer-sdk offers a public hook for
+        # termination signals.
         raise Interrupted(
             f"stopped by signal {signum}; the last STATE written is the one to resume from"
         )
@@ -187,7 +165,7 @@ class TargetIntercom(Target):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: _ConfigInput | None = None,
+        config: t.Any = None,
         file_input: t.IO[str] | None = None,
     ) -> None:
         """The CLI: every failure ends as one log line and exit code 1, never a traceback."""
@@ -195,23 +173,22 @@ class TargetIntercom(Target):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
         try:
             target = cls(
-                config=config.config,
+                config=config.config if config is not None else None,
                 validate_config=True,
-                parse_env_config=config.parse_env,
+                parse_env_config=config.parse_env if config is not None else False,
             )
-            target.listen(file_input)
+            target.load(file_input)
         except ConfigValidationError:
             raise
         except Exception as exc:
             cls.logger.debug("Run failed", exc_info=True)
-            cls.logger.error("target-intercom failed: %s", describe(exc))
+            cls.logger.error("target-intercom failed: %s", one_line(exc))
             sys.exit(1)
 
 
-def describe(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     """One line for the user, whatever was raised."""
     if isinstance(exc, (FatalError, RecordsWithoutSchemaException)):
         text = str(exc)

@@ -89,7 +89,7 @@ def test_all_standard_fields_typed_for_intercom() -> None:
         ("size", "size", 10, 10),
         ("size", "employees", "10", 10),
         ("monthly_spend", "monthly_spend", 99, 99),
-        ("monthly_spend", "monthlySpend", 99.5, 100),
+        ("monthly_spend", "monthlySpend", Decimal("99.5"), 100),
         ("remote_created_at", "remote_created_at", JAN_1_2024, JAN_1_2024),
         ("remote_created_at", "remoteCreatedAt", JAN_1_2024 * 1000, JAN_1_2024),
         ("remote_created_at", "created_at", "2024-01-01", JAN_1_2024),
@@ -129,7 +129,7 @@ def test_standard_field_first_alias_wins_and_all_are_consumed(
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (155.98, 156),
+        (Decimal("155.98"), 156),
         (Decimal("155.49"), 155),
         (Decimal("0.5"), 1),
         ("1000", 1000),

@@ -38,7 +38,7 @@ def contact(record: dict[str, Any], schema: RecordSchema = EMPTY, **options: Any
         JAN_1_2024,
         JAN_1_2024 * 1000,
         JAN_1_2024 * 1000 + 999,
-        float(JAN_1_2024) + 0.75,
+        Decimal("1704067200.75"),
         Decimal("1704067200.5"),
         Decimal("1704067200000"),
         str(JAN_1_2024),
@@ -225,6 +225,7 @@ def test_custom_attributes_flatten_and_drop_none_and_sdc() -> None:
     }
     assert custom_attributes(values, EMPTY, "contact") == (
         {"plan": "pro", "address_city": "Dublin"},
+        {"plan": "string", "address_city": "string"},
         [],
     )
 
@@ -241,13 +242,16 @@ def test_custom_attributes_flatten_and_drop_none_and_sdc() -> None:
     ],
 )
 def test_custom_attributes_send_lists_as_text_with_one_warning(value: Any, expected: str) -> None:
-    attributes, warnings = custom_attributes({"interests": value}, EMPTY, "contact")
+    attributes, types, warnings = custom_attributes({"interests": value}, EMPTY, "contact")
     assert attributes == {"interests": expected}
+    assert types == {"interests": "string"}
     assert [warning.key for warning in warnings] == ["list:contact:interests"]
 
 
 def test_custom_attributes_cut_long_strings_with_a_warning() -> None:
-    attributes, warnings = custom_attributes({"bio": "x" * 300, "ok": "y" * 255}, EMPTY, "company")
+    attributes, _, warnings = custom_attributes(
+        {"bio": "x" * 300, "ok": "y" * 255}, EMPTY, "company"
+    )
     assert attributes == {"bio": "x" * 255, "ok": "y" * 255}
     assert [warning.key for warning in warnings] == ["truncated:company:bio"]
 
@@ -267,7 +271,20 @@ def test_custom_attributes_take_their_type_from_the_schema() -> None:
         "unknown_int": 7,
         "clock": time(10, 30),
     }
-    attributes, warnings = custom_attributes(values, schema, "contact")
+    attributes, types, warnings = custom_attributes(values, schema, "contact")
+    assert types == {
+        "plain": "string",
+        "nullable": "integer",
+        "number": "float",
+        "born": "date",
+        "day": "date",
+        "any_of": "date",
+        "address_geo_lat": "float",
+        "flag": "boolean",
+        "unknown_decimal": "float",
+        "unknown_int": "integer",
+        "clock": "string",
+    }
     assert attributes == {
         "plain": "5",
         "nullable": 3,

@@ -1,14 +1,17 @@
 """Pieces shared by the contact, company and event mappings.
 
-Everything here is pure (no I/O, no logging): the mapping runs once per record, and the sink
-decides what to log and what to send. A record that cannot be mapped raises `MappingError`;
-something the operator should hear about, but that does not stop the record, comes back as a
-`MappingWarning`.
+Everything here is pure (no I/O, no logging): the mapping runs once per record and returns a
+complete plan; the sink logs its warnings and the writers carry it out. A record that cannot
+be mapped raises `MappingError`; something the operator should hear about, but that does not
+stop the record, comes back as a `MappingWarning`.
 
-Values arrive as singer-sdk hands them over: JSON floats are `Decimal`, and properties whose
-schema says `format: date-time` / `date` / `time` are already `datetime` / `date` / `time`.
-Nothing that leaves this package is a `Decimal` or a date object, so the payloads serialize
-with the standard `json` module.
+Values arrive as singer-sdk's record loop hands them to a sink's `process_record`: JSON numbers
+with a fraction or exponent are `Decimal` (the SDK reads them so; integers stay `int`), and
+top-level properties whose schema says `format: date-time` / `date` / `time` are `datetime` /
+`date` / `time`. Date strings nested inside objects, or in columns the schema does not mark,
+are still text. A stream map's expression may produce a `float`; it is read from its shortest
+decimal text, so money rounds the same on every path. Nothing that leaves this package is a
+`Decimal` or a date object, so the payloads serialize with the standard `json` module.
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ def first_value(record: Mapping[str, Any], *names: str) -> Any | None:
     return item[1] if item else None
 
 
-def describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """A short description of a bad value for an error message (never a whole record)."""
     text = repr(value)
     return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
@@ -200,7 +203,8 @@ def _date_seconds(value: date) -> int:
 
 def _epoch_seconds(number: float | Decimal, field: str) -> int:
     try:
-        return math.floor(number / 1000 if abs(number) >= _MILLISECONDS_FROM else number)
+        milliseconds = number >= _MILLISECONDS_FROM or number <= -_MILLISECONDS_FROM
+        return math.floor(number / 1000 if milliseconds else number)
     except (ArithmeticError, ValueError):
         raise _bad_date(number, field) from None
 
@@ -219,7 +223,7 @@ def _text_seconds(text: str, field: str) -> int:
 
 def _bad_date(value: Any, field: str) -> MappingError:
     return MappingError(
-        f"{field} is not a date ({describe(value)}): send an ISO-8601 date or date-time, "
+        f"{field} is not a date ({describe_value(value)}): send an ISO-8601 date or date-time, "
         "or Unix epoch seconds or milliseconds",
         "bad_date",
     )
@@ -237,7 +241,8 @@ def to_text(value: Any, field: str) -> str:
         return value.isoformat()
     if isinstance(value, (Mapping, list)):
         raise MappingError(
-            f"{field} must be a single value, not {describe(value)}: send a string or a number",
+            f"{field} must be a single value, not {describe_value(value)}: "
+            "send a string or a number",
             "bad_value",
         )
     return str(value)
@@ -245,12 +250,14 @@ def to_text(value: Any, field: str) -> str:
 
 def to_decimal(value: Any, field: str) -> Decimal:
     """A finite number from a number or numeric text; booleans are not numbers."""
+    if isinstance(value, float):
+        value = repr(value)  # 2.675 is "2.675", not the binary 2.67499999...
     try:
         number = Decimal(value.strip() if isinstance(value, str) else value)
     except (ArithmeticError, TypeError, ValueError):
         number = None
     if isinstance(value, bool) or number is None or not number.is_finite():
-        raise MappingError(f"{field} is not a number ({describe(value)})", "bad_number")
+        raise MappingError(f"{field} is not a number ({describe_value(value)})", "bad_number")
     return number
 
 
@@ -279,7 +286,7 @@ def to_bool(value: Any, field: str) -> bool:
     if text in _FALSE_TEXT:
         return False
     raise MappingError(
-        f"{field} is not a boolean ({describe(value)}): send true or false", "bad_boolean"
+        f"{field} is not a boolean ({describe_value(value)}): send true or false", "bad_boolean"
     )
 
 
@@ -288,7 +295,9 @@ def tag_names(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or any(isinstance(item, (Mapping, list)) for item in value):
-        raise MappingError(f"tags must be a list of tag names, not {describe(value)}", "bad_tags")
+        raise MappingError(
+            f"tags must be a list of tag names, not {describe_value(value)}", "bad_tags"
+        )
     names = (to_text(item, "tags").strip() for item in value if item is not None)
     return list(dict.fromkeys(name for name in names if name))
 
@@ -322,7 +331,9 @@ def coerce_value(value: Any, data_type: str, field: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return value
     if not math.isfinite(value):
-        raise MappingError(f"{field} is not a finite number ({describe(value)})", "bad_number")
+        raise MappingError(
+            f"{field} is not a finite number ({describe_value(value)})", "bad_number"
+        )
     if data_type == "integer" and value == int(value):
         return int(value)
     return float(value) if data_type == "float" or isinstance(value, Decimal) else value
@@ -353,8 +364,12 @@ def truncate(value: Any, warning_key: str, label: str) -> tuple[Any, list[Mappin
 
 def custom_attributes(
     values: Mapping[str, Any], schema: RecordSchema, kind: str
-) -> tuple[dict[str, Any], list[MappingWarning]]:
-    """Intercom `custom_attributes` for `kind` ("contact" or "company") from a record's fields.
+) -> tuple[dict[str, Any], dict[str, str], list[MappingWarning]]:
+    """Intercom `custom_attributes` for `kind` ("contact" or "company") from a record's fields,
+    with the Intercom data_type of each (what `unknown_attributes: create` creates it as).
+
+    The type is settled here, from this record's own schema, so that a writer never has to
+    guess which schema an attribute came from.
 
     None values are left out, not sent as null: a NULL column never clears a value already in
     Intercom, so a sparse row cannot wipe what another source set. `_sdc_*` columns are left
@@ -362,17 +377,20 @@ def custom_attributes(
     per attribute name.
     """
     attributes: dict[str, Any] = {}
+    types: dict[str, str] = {}
     warnings: list[MappingWarning] = []
     for name, value in flatten(values).items():
         if value is None or name.startswith(SDC_PREFIX):
             continue
-        attributes[name], value_warnings = _attribute_value(name, value, schema, kind)
+        data_type = "string" if isinstance(value, list) else schema.data_type(name, value)
+        attributes[name], value_warnings = _attribute_value(name, value, data_type, kind)
+        types[name] = data_type
         warnings.extend(value_warnings)
-    return attributes, warnings
+    return attributes, types, warnings
 
 
 def _attribute_value(
-    name: str, value: Any, schema: RecordSchema, kind: str
+    name: str, value: Any, data_type: str, kind: str
 ) -> tuple[Any, list[MappingWarning]]:
     label = f"{kind.capitalize()} attribute {name!r}"
     warnings: list[MappingWarning] = []
@@ -386,6 +404,6 @@ def _attribute_value(
             )
         )
     else:
-        value = coerce_value(value, schema.data_type(name, value), name)
+        value = coerce_value(value, data_type, name)
     value, cut = truncate(value, f"truncated:{kind}:{name}", label)
     return value, warnings + cut

@@ -1,7 +1,7 @@
 """Company records (the `companies` stream, and company objects on user records) to Intercom.
 
 `POST /companies` creates or updates a company keyed by `company_id`; the plan also carries
-what the sink does around that call: the tags to apply and the contacts to attach.
+what the writer does around that call: the tags to apply and the contacts to attach.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_intercom import keys
 from target_intercom.errors import MappingError
 from target_intercom.mapping.common import (
     MappingWarning,
     RecordSchema,
     custom_attributes,
-    describe,
+    describe_value,
     first_value,
     pick_fields,
     tag_names,
@@ -50,6 +51,7 @@ class CompanyPlan:
 
     fields: dict[str, Any]
     custom_attributes: dict[str, Any]
+    attribute_types: dict[str, str]
     tags: list[str]
     user_ids: list[str]
     warnings: list[MappingWarning]
@@ -57,6 +59,14 @@ class CompanyPlan:
     @property
     def company_id(self) -> str:
         return str(self.fields["company_id"])
+
+    @property
+    def ordering_keys(self) -> tuple[str, ...]:
+        """The company, and the contacts it attaches (their upserts must land first)."""
+        return (
+            keys.company(self.company_id),
+            *(keys.contact_by_external_id(user_id) for user_id in self.user_ids),
+        )
 
     def payload(self) -> dict[str, Any]:
         """The body for `POST /companies`."""
@@ -83,12 +93,13 @@ def map_company(record: Mapping[str, Any], schema: RecordSchema) -> CompanyPlan:
     custom attributes (model `company`)."""
     fields: dict[str, Any] = {"company_id": company_id_of(record)}
     fields.update(_standard_fields(record))
-    attributes, warnings = custom_attributes(
+    attributes, types, warnings = custom_attributes(
         {name: value for name, value in record.items() if name not in _CONSUMED}, schema, "company"
     )
     return CompanyPlan(
         fields=fields,
         custom_attributes=attributes,
+        attribute_types=types,
         tags=tag_names(record.get("tags")),
         user_ids=_user_ids(record),
         warnings=warnings,
@@ -108,7 +119,7 @@ def _user_ids(record: Mapping[str, Any]) -> list[str]:
     listed = record.get("user_ids")
     if listed is not None and not isinstance(listed, list):
         raise MappingError(
-            f"user_ids must be a list of contact external ids, not {describe(listed)}",
+            f"user_ids must be a list of contact external ids, not {describe_value(listed)}",
             "bad_user_ids",
         )
     single = first_value(record, *_USER_ID_SOURCES)

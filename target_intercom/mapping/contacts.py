@@ -1,8 +1,9 @@
 """User records (the `users` stream) to Intercom contacts.
 
 The mapping decides everything about a record that needs no call to Intercom: the standard
-fields, the custom attributes, the tags, the companies to attach or detach, and whether the
-record is a soft delete. Finding the contact and sending the calls is the sink's job.
+fields, the custom attributes and their types, the tags, the companies to attach or detach
+(each a complete company plan typed by its own schema), whether the record is a soft delete,
+and the ordering keys. Finding the contact and sending the calls is the writers' job.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_intercom import keys
 from target_intercom.errors import MappingError
 from target_intercom.mapping.common import (
     MappingWarning,
     RecordSchema,
     custom_attributes,
-    describe,
+    describe_value,
     first_value,
     pick_fields,
     tag_names,
@@ -84,6 +86,7 @@ class ContactPlan:
 
     fields: dict[str, Any]
     custom_attributes: dict[str, Any]
+    attribute_types: dict[str, str]
     tags: list[str]
     companies: list[CompanyLink]
     deleted: bool
@@ -105,18 +108,13 @@ class ContactPlan:
         return body
 
     def identities(self) -> tuple[str, ...]:
-        """Keys that order work on the same contact; emails compare case-insensitively."""
-        return identity_keys(self.external_id, self.email)
+        """The contact's keys: how the run's id cache knows it."""
+        return keys.contact(self.external_id, self.email)
 
-
-def identity_keys(external_id: str | None, email: str | None) -> tuple[str, ...]:
-    """The ordering keys of a contact known by `external_id` and/or `email`."""
-    keys = []
-    if external_id is not None:
-        keys.append(f"contact:external_id:{external_id}")
-    if email is not None:
-        keys.append(f"contact:email:{email.lower()}")
-    return tuple(keys)
+    @property
+    def ordering_keys(self) -> tuple[str, ...]:
+        """The contact and every company it links: records about any of them stay in order."""
+        return self.identities() + tuple(keys.company(c.company_id) for c in self.companies)
 
 
 def map_contact(
@@ -127,7 +125,7 @@ def map_contact(
     fields = _identity(record, options)
     fields["role"] = _role(record, options, warnings)
     fields.update(_profile(record))
-    attributes, attribute_warnings = custom_attributes(
+    attributes, types, attribute_warnings = custom_attributes(
         _attribute_values(record, options), schema, "contact"
     )
     companies = _company_links(record, schema)
@@ -136,6 +134,7 @@ def map_contact(
     return ContactPlan(
         fields=fields,
         custom_attributes=attributes,
+        attribute_types=types,
         tags=tag_names(record.get("tags")),
         companies=companies,
         deleted=record.get("_sdc_deleted_at") not in (None, ""),
@@ -144,7 +143,7 @@ def map_contact(
 
 
 def _identity(record: Mapping[str, Any], options: ContactOptions) -> dict[str, Any]:
-    sources = EXTERNAL_ID_SOURCES
+    sources: tuple[str, ...] = EXTERNAL_ID_SOURCES
     if options.anonymous_id_as_user_id:
         sources = (*EXTERNAL_ID_SOURCES, *_ANONYMOUS_ID_SOURCES)
     fields: dict[str, Any] = {}
@@ -177,7 +176,7 @@ def _role(
     warnings.append(
         MappingWarning(
             f"role:contact:{role[:40]}",
-            f"User records carry role {describe(own)}, which Intercom does not know: "
+            f"User records carry role {describe_value(own)}, which Intercom does not know: "
             f"sent as {options.role!r} (the contact_role setting); use 'user' or 'lead'",
         )
     )
@@ -240,7 +239,7 @@ def _company_objects(
     companies = record.get("companies")
     if companies is not None and not isinstance(companies, list):
         raise MappingError(
-            f"companies must be a list of company objects, not {describe(companies)}",
+            f"companies must be a list of company objects, not {describe_value(companies)}",
             "bad_company",
         )
     objects += [(obj, schema.child("companies")) for obj in companies or []]
@@ -257,7 +256,7 @@ def _blank(obj: Any) -> bool:
 def _company_link(obj: Any, schema: RecordSchema) -> CompanyLink:
     if not isinstance(obj, Mapping):
         raise MappingError(
-            f"{_NESTED_COMPANY} is {describe(obj)}, not an object: send "
+            f"{_NESTED_COMPANY} is {describe_value(obj)}, not an object: send "
             '{"company_id": ..., "name": ...} or rename the field with stream_maps',
             "bad_company",
         )

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_intercom import keys
 from target_intercom.errors import MappingError
 from target_intercom.mapping.common import (
     SDC_PREFIX,
     MappingWarning,
     RecordSchema,
     coerce_value,
-    describe,
+    describe_value,
     first_item,
     first_value,
     flatten,
@@ -28,7 +29,6 @@ from target_intercom.mapping.common import (
     to_unix_seconds,
     truncate,
 )
-from target_intercom.mapping.contacts import identity_keys
 
 MAX_METADATA_KEYS = 10
 EVENT_NAME_SOURCES = ("event_name", "event", "name")
@@ -52,9 +52,10 @@ class EventPlan:
     payload: dict[str, Any]
     warnings: list[MappingWarning]
 
-    def identities(self) -> tuple[str, ...]:
-        """The ordering key of the contact the event is sent for (as `user_id` or `email`)."""
-        return identity_keys(self.payload.get("user_id"), self.payload.get("email"))
+    @property
+    def ordering_keys(self) -> tuple[str, ...]:
+        """The contact the event is sent for (as `user_id` or `email`): its upsert goes first."""
+        return keys.contact(self.payload.get("user_id"), self.payload.get("email"))
 
 
 def map_event(record: Mapping[str, Any], schema: RecordSchema) -> EventPlan:
@@ -122,7 +123,7 @@ def _metadata_source(
         return {key: value for key, value in record.items() if key not in _CONSUMED}, schema
     if not isinstance(properties, Mapping):
         raise MappingError(
-            f"properties must be an object, not {describe(properties)}", "bad_properties"
+            f"properties must be an object, not {describe_value(properties)}", "bad_properties"
         )
     return properties, schema.child("properties")
 

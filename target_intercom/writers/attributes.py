@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from target_intercom.client import ApiError, IntercomClient
+from target_intercom.client import ApiError, Client
 from target_intercom.errors import RecordError
 from target_intercom.notices import Notices
+from target_intercom.settings import UnknownAttributes
 
 logger = logging.getLogger("target-intercom")
 
-TypeOf = Callable[[str, Any], str]
+Model = Literal["contact", "company"]
 
 _FIX = {
     "contact": "Settings > Data > People data",
@@ -28,18 +29,20 @@ _FIX = {
 
 
 class DataAttributes:
-    def __init__(
-        self, client: IntercomClient, policy: str, notices: Notices, *, dry_run: bool
-    ) -> None:
+    def __init__(self, client: Client, policy: UnknownAttributes, notices: Notices) -> None:
         self._client = client
         self._policy = policy
         self._notices = notices
-        self._dry_run = dry_run
         self._known: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
-    def prepare(self, model: str, values: dict[str, Any], type_of: TypeOf) -> dict[str, Any]:
-        """The custom attributes to send: all known ones, after applying the policy to the rest."""
+    def prepare(
+        self, model: Model, values: dict[str, Any], types: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The custom attributes to send: all known ones, after applying the policy to the rest.
+
+        `types` holds the Intercom data_type the mapping settled for each attribute.
+        """
         if not values:
             return values
         known = self._names(model)
@@ -62,10 +65,10 @@ class DataAttributes:
                 )
             return {k: v for k, v in values.items() if k in known}
         for name in unknown:
-            self._create(model, name, type_of(name, values[name]))
+            self._create(model, name, types.get(name, "string"))
         return values
 
-    def _names(self, model: str) -> set[str]:
+    def _names(self, model: Model) -> set[str]:
         with self._lock:
             names = self._known.get(model)
             if names is None:
@@ -78,17 +81,10 @@ class DataAttributes:
                 self._known[model] = names
             return names
 
-    def _create(self, model: str, name: str, data_type: str) -> None:
+    def _create(self, model: Model, name: str, data_type: str) -> None:
         with self._lock:
             names = self._known[model]
             if name in names:
-                return
-            if self._dry_run:
-                self._notices.warn_once(
-                    f"create:{model}:{name}",
-                    f"Dry run: would create {model} attribute '{name}' ({data_type})",
-                )
-                names.add(name)
                 return
             try:
                 self._client.request(

@@ -7,50 +7,38 @@ with; the run remembers it, so companies named on many user records are looked u
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable
-
-from target_intercom.client import ApiError, IntercomClient
+from target_intercom import keys
+from target_intercom.client import Client
 from target_intercom.errors import RecordError
-from target_intercom.mapping import CompanyPlan, RecordSchema
+from target_intercom.mapping import CompanyPlan
+from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import IdCache, Known, fingerprint
-
-logger = logging.getLogger("target-intercom")
+from target_intercom.writers.lookup import ContactLookup
 
 
 class CompanyWriter:
     def __init__(
         self,
-        client: IntercomClient,
+        client: Client,
         attributes: DataAttributes,
+        contacts: ContactLookup,
         cache: IdCache,
-        *,
-        dry_run: bool,
     ) -> None:
         self._client = client
         self._attributes = attributes
+        self._contacts = contacts
         self._cache = cache
-        self._dry_run = dry_run
 
-    def write(
-        self,
-        plan: CompanyPlan,
-        schema: RecordSchema,
-        contact_id: Callable[[str], str | None],
-    ) -> str:
+    def write(self, plan: CompanyPlan) -> str:
         """Applies one companies record: upsert, tags, then attach its user_ids."""
-        if self._dry_run:
-            logger.info("Dry run: would upsert company %s", json.dumps(plan.payload(), default=str))
-            return "would_write"
-        outcome, company_id = self._upsert(plan, schema)
+        outcome, company_id = self._upsert(plan)
         for tag in plan.tags:
             self._client.request(
                 "POST", "/tags", json_body={"name": tag, "companies": [{"id": company_id}]}
             )
         for user_id in plan.user_ids:
-            member = contact_id(user_id)
+            member = self._contacts.user_id_of(user_id)
             if member is None:
                 raise RecordError(
                     f"company {plan.company_id!r} lists user_id {user_id!r}, but no Intercom "
@@ -65,33 +53,33 @@ class CompanyWriter:
             )
         return outcome
 
-    def ensure(
-        self, company_id: str, plan: CompanyPlan | None, schema: RecordSchema, *, create: bool
-    ) -> str | None:
-        """Intercom's id of a company named on a user record; upserts it when it has fields."""
+    def ensure(self, company_id: str, plan: CompanyPlan | None, *, create: bool) -> str | None:
+        """Intercom's id of a company named on a user record; upserts it when it has fields.
+
+        A bare company (an id and nothing else) is looked up, and created only when the
+        contact is to be attached to it: detaching from a company that does not exist is
+        already done.
+        """
         if plan is not None:
-            return self._upsert(plan, schema)[1]
-        known = self._cache.get([f"company:{company_id}"])
+            return self._upsert(plan)[1]
+        key = keys.company(company_id)
+        known = self._cache.get([key])
         if known is not None:
             return known.intercom_id
-        try:
-            found = self._client.request(
-                "GET", "/companies", params={"company_id": company_id}
-            ).body
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            if not create:
-                return None
-            found = self._client.request(
-                "POST", "/companies", json_body={"company_id": company_id}
-            ).body
-        self._cache.put([f"company:{company_id}"], Known(found["id"], 0))
-        return found["id"]
+        found = request_unless_absent(
+            self._client, "GET", "/companies", params={"company_id": company_id}
+        )
+        if found is None and not create:
+            return None
+        if found is None:
+            found = self._client.request("POST", "/companies", json_body={"company_id": company_id})
+        intercom_id = str(found.body["id"])
+        self._cache.put([key], Known(intercom_id, 0))
+        return intercom_id
 
-    def _upsert(self, plan: CompanyPlan, schema: RecordSchema) -> tuple[str, str]:
-        key = f"company:{plan.company_id}"
-        custom = self._attributes.prepare("company", plan.custom_attributes, schema.data_type)
+    def _upsert(self, plan: CompanyPlan) -> tuple[str, str]:
+        key = keys.company(plan.company_id)
+        custom = self._attributes.prepare("company", plan.custom_attributes, plan.attribute_types)
         body = dict(plan.fields)
         if custom:
             body["custom_attributes"] = custom
@@ -100,5 +88,6 @@ class CompanyWriter:
         if known is not None and known.fingerprint == print_:
             return "unchanged", known.intercom_id
         company = self._client.request("POST", "/companies", json_body=body).body
-        self._cache.put([key], Known(company["id"], print_))
-        return ("updated" if known is not None else "upserted"), company["id"]
+        intercom_id = str(company["id"])
+        self._cache.put([key], Known(intercom_id, print_))
+        return ("updated" if known is not None else "upserted"), intercom_id

@@ -6,28 +6,21 @@ created_at, which is why the mapping refuses to invent a created_at.
 
 from __future__ import annotations
 
-import json
-import logging
-
-from target_intercom.client import ApiError, IntercomClient
+from target_intercom.client import ApiError, Client
 from target_intercom.errors import RecordError
 from target_intercom.mapping import EventPlan
 
-logger = logging.getLogger("target-intercom")
-
 
 class EventWriter:
-    def __init__(self, client: IntercomClient, *, dry_run: bool) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
-        self._dry_run = dry_run
 
     def write(self, plan: EventPlan) -> str:
-        if self._dry_run:
-            logger.info("Dry run: would send event %s", json.dumps(plan.payload, default=str))
-            return "would_write"
         try:
             self._client.request("POST", "/events", json_body=plan.payload)
         except ApiError as exc:
+            # Not "already gone": an event for a contact that is not there is lost unless
+            # the user hears about it.
             if exc.status == 404:
                 who = plan.payload.get("user_id") or plan.payload.get("email")
                 raise RecordError(

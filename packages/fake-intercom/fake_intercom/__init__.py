@@ -2,7 +2,7 @@
 
 The project's tests, benchmark and offline demo run the target against it. It follows
 Intercom's REST API 2.16 as the official OpenAPI description and
-`shared/intercom-facts.md` describe it (409 conflicts, search lag, custom attribute and
+Intercom's documentation describe it (409 conflicts, search lag, custom attribute and
 event rules, rate limits), validates request bodies against the description, and
 injects faults on demand.
 """

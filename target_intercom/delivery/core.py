@@ -1,0 +1,147 @@
+"""The bookkeeping of one run's records and STATEs, kept apart from threads and I/O.
+
+Every rule that makes concurrent delivery safe lives here, so that it can be checked
+one call at a time, without timing: which record may start, which STATE may go out,
+and when no STATE may ever go out again. The threaded pool around it (`pool.py`)
+only executes what these methods return, under one lock.
+
+Deadlock-freedom: a record only ever waits for records added before it, and the
+oldest unfinished record waits for nothing, so some record can always run as long as
+any is unfinished. Waiting therefore never needs a timeout, and the pool never needs
+to look ahead of its window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+State = dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Open:
+    """An unfinished record: what it holds up, and how many records still hold it up."""
+
+    keys: tuple[str, ...]
+    waiting_for: int
+    dependents: list[int] = field(default_factory=list)
+
+
+class Ledger:
+    """Sequence numbers, ordering keys, the STATE watermark and barriers of one run.
+
+    Records are numbered in input order. A record sharing an ordering key with an
+    earlier unfinished record waits for it, so an update never overtakes its create,
+    while records about different things run side by side.
+
+    A STATE covers every record added before it, so it may go out only once all of
+    them are finished: the watermark is the oldest unfinished record. A record that
+    was not delivered (it failed, or a stop abandoned it) is a barrier: a STATE
+    covering it would tell the tap to resume after a record that never arrived, so no
+    STATE at or after it goes out, whatever finishes later.
+    """
+
+    def __init__(self) -> None:
+        self._next_seq = 0
+        self._open: dict[int, _Open] = {}
+        # The newest unfinished record per key: a new record only needs to wait for it,
+        # because that one already waits for every earlier record with the key.
+        self._newest_by_key: dict[str, int] = {}
+        self._watermark = 0
+        # Records that finished while an older one was still open: the watermark jumps
+        # over them once it reaches them.
+        self._finished_early: set[int] = set()
+        self._barrier: int | None = None
+        self._stopped = False
+        # (first record not covered, STATE), oldest first.
+        self._pending: deque[tuple[int, State]] = deque()
+        self._last_released: State | None = None
+
+    def add(self, keys: Iterable[str]) -> tuple[int, bool]:
+        """Numbers a new record; True when it may start now, else `finish` says when."""
+        seq = self._next_seq
+        self._next_seq += 1
+        unique = tuple(dict.fromkeys(keys))
+        # A set: two keys leading to the same earlier record make one wait, not two.
+        predecessors = {self._newest_by_key[k] for k in unique if k in self._newest_by_key}
+        for predecessor in predecessors:
+            self._open[predecessor].dependents.append(seq)
+        for key in unique:
+            self._newest_by_key[key] = seq
+        self._open[seq] = _Open(unique, len(predecessors))
+        return seq, not predecessors
+
+    def finish(self, seq: int, *, delivered: bool) -> tuple[list[int], list[State]]:
+        """Ends a started record: the records it let start, and the STATEs to write.
+
+        `delivered` is False for a record that failed or was abandoned; that makes it
+        a barrier. Finishing a record that was never allowed to start is a bug in the
+        caller, and would break the ordering promise, so it raises ValueError.
+        """
+        record = self._open.get(seq)
+        if record is None or record.waiting_for:
+            raise ValueError(f"record {seq} is not running, so it cannot finish")
+        del self._open[seq]
+        for key in record.keys:
+            if self._newest_by_key.get(key) == seq:
+                del self._newest_by_key[key]
+        runnable: list[int] = []
+        for dependent in record.dependents:
+            waiting = self._open[dependent]
+            waiting.waiting_for -= 1
+            if not waiting.waiting_for:
+                runnable.append(dependent)
+        if not delivered and (self._barrier is None or seq < self._barrier):
+            self._barrier = seq
+        if seq == self._watermark:
+            self._watermark += 1
+            while self._watermark in self._finished_early:
+                self._finished_early.remove(self._watermark)
+                self._watermark += 1
+        else:
+            self._finished_early.add(seq)
+        return runnable, self._release()
+
+    def state(self, value: State) -> list[State]:
+        """A STATE covering every record added so far: the STATEs to write now."""
+        position = self._next_seq
+        if self._barrier is not None and position > self._barrier:
+            # It covers a record that was not delivered: it can never go out.
+            return []
+        if self._pending and self._pending[-1][0] == position:
+            # Two STATEs with no record between them: only the newer can ever matter,
+            # and replacing keeps memory flat when a tap sends STATEs back to back.
+            self._pending[-1] = (position, value)
+        else:
+            self._pending.append((position, value))
+        return self._release()
+
+    def stop(self) -> None:
+        """From now on, no record starts: the ones not yet started are abandoned."""
+        self._stopped = True
+
+    def abandons(self, seq: int) -> bool:
+        """Whether a record about to start must be finished undelivered instead.
+
+        After a stop, or after an earlier record failed, the record's work would be
+        wasted: no STATE could cover it anyway. Abandoning it lets the run end soon.
+        """
+        return self._stopped or (self._barrier is not None and seq > self._barrier)
+
+    def _release(self) -> list[State]:
+        """The newest pending STATE whose records are all delivered, unless already written.
+
+        Older releasable STATEs are dropped: the newest one tells the tap everything
+        they would have, and the tap resumes from the last STATE written anyway.
+        """
+        limit = self._watermark if self._barrier is None else min(self._watermark, self._barrier)
+        newest: State | None = None
+        while self._pending and self._pending[0][0] <= limit:
+            newest = self._pending.popleft()[1]
+        if newest is None or newest == self._last_released:
+            return []
+        self._last_released = newest
+        return [newest]

@@ -1,0 +1,254 @@
+"""Delivering records concurrently while keeping STATE a watermark.
+
+The SDK hands records over one at a time on the main thread. `Delivery` runs their
+work on a pool of worker threads and writes a tap's STATE once every record before it
+is delivered (or dead-lettered). Which record may start and which STATE may go out is
+decided by the `Ledger` (`core.py`); this module only adds the threads around it.
+
+Every decision is taken under one lock, in the same critical section as the ledger
+call that led to it, so a record is queued exactly once. STATE lines are written
+outside that lock: a slow reader of stdout then holds up at most the one thread that
+writes, never the workers or the main thread. At most `window` records are
+outstanding at once, so memory stays flat however long the input.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from target_intercom.deadletter import DeadLetterFile
+from target_intercom.delivery.core import Ledger, State
+from target_intercom.delivery.failures import Failure, RecordErrors, internal_error
+from target_intercom.errors import FatalError, RecordError
+from target_intercom.metrics import Metrics
+
+logger = logging.getLogger("target-intercom")
+
+# Outstanding records per worker: enough independent records to keep every worker busy
+# when the input holds chains (a user, then its company, then its events).
+_WINDOW_PER_WORKER = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    stream: str
+    record_key: str
+    record: dict[str, Any]
+    work: Callable[[], str]
+
+
+class Delivery:
+    """The worker pool of one run, around its ledger."""
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        dead_letter: DeadLetterFile | None,
+        write_state: Callable[[State], None],
+        metrics: Metrics,
+        emit_state: bool = True,
+    ) -> None:
+        self._ledger = Ledger()
+        self._errors = RecordErrors(dead_letter, metrics)
+        self._write_state = write_state
+        self._emit_state = emit_state
+        self._metrics = metrics
+        self._window = _WINDOW_PER_WORKER * max_concurrency
+        self._lock = threading.Lock()
+        # Three conditions on the one lock, so each wakes only the threads it concerns.
+        self._work_ready = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._ready: deque[int] = deque()
+        self._jobs: dict[int, _Job] = {}
+        self._outstanding = 0
+        self._failure: Failure | None = None
+        self._closing = False
+        # The newest released STATE not yet written, and the lock of whoever writes it.
+        self._unwritten: State | None = None
+        self._output = threading.Lock()
+        self.delivered = 0
+        self._workers = [
+            threading.Thread(target=self._work, name=f"intercom-worker-{i}", daemon=True)
+            for i in range(max_concurrency)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    @property
+    def failure(self) -> Failure | None:
+        return self._failure
+
+    def submit(
+        self,
+        stream: str,
+        record_key: str,
+        record: dict[str, Any],
+        keys: Iterable[str],
+        work: Callable[[], str],
+    ) -> None:
+        """Takes one record's work; blocks while the window is full; raises once the run failed."""
+        with self._lock:
+            seq, runnable = self._admit(keys)
+            self._jobs[seq] = _Job(stream, record_key, record, work)
+            if runnable:
+                self._queue(seq)
+
+    def record_failed(
+        self, stream: str, record_key: str, record: dict[str, Any], error: RecordError
+    ) -> None:
+        """A record that failed before it could be queued (mapping, identity, schema)."""
+        with self._lock:
+            seq, _ = self._admit(())
+        failure = self._errors.settle(stream, record_key, record, error)
+        self._end(seq, delivered=failure is None, failure=failure)
+        self._raise_if_failed()
+
+    def state(self, value: State) -> None:
+        """A STATE from the tap: written once every record before it is delivered."""
+        with self._lock:
+            self._hand_out(self._ledger.state(value))
+        self._drain()
+
+    def finish(self) -> None:
+        """End of input: waits for every outstanding record; the STATE they free is written."""
+        with self._lock:
+            while self._outstanding:
+                self._idle.wait()
+        self._close()
+
+    def abort(self) -> None:
+        """Stops taking work and lets in-flight calls end. Records not yet started are
+        abandoned, so the watermark, and the STATE written, stay true."""
+        with self._lock:
+            self._ledger.stop()
+        self.finish()
+
+    def _admit(self, keys: Iterable[str]) -> tuple[int, bool]:
+        """Numbers a new record once the window has room for it (lock held)."""
+        while True:
+            self._raise_if_failed()
+            if self._outstanding < self._window:
+                break
+            self._room.wait()
+        self._outstanding += 1
+        return self._ledger.add(keys)
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise FatalError(self._failure.message)
+
+    def _queue(self, seq: int) -> None:
+        """Hands a record that may start to the workers (lock held)."""
+        self._ready.append(seq)
+        self._work_ready.notify()
+
+    def _work(self) -> None:
+        while (taken := self._take()) is not None:
+            seq, job = taken
+            if job is None:
+                self._end(seq, delivered=False)
+            else:
+                failure = self._run(job)
+                self._end(seq, delivered=failure is None, failure=failure)
+
+    def _take(self) -> tuple[int, _Job | None] | None:
+        """The next record to run, without its job when it is to be abandoned; None once closed.
+
+        Whether to run or abandon is decided here, under the lock, so that a stop or a
+        failure is seen by every record that has not started yet.
+        """
+        with self._lock:
+            while not self._ready:
+                if self._closing:
+                    return None
+                self._work_ready.wait()
+            seq = self._ready.popleft()
+            job = self._jobs.pop(seq)
+            return seq, None if self._ledger.abandons(seq) else job
+
+    def _run(self, job: _Job) -> str | None:
+        """Runs one record's work: None once it is delivered, else the run's failure."""
+        try:
+            outcome = job.work()
+        except RecordError as exc:
+            return self._errors.settle(job.stream, job.record_key, job.record, exc)
+        except FatalError as exc:
+            return str(exc)
+        except Exception as exc:
+            logger.debug("Unexpected error on %s", job.record_key, exc_info=True)
+            return internal_error(job.stream, job.record_key, exc)
+        self._metrics.count_outcome(job.stream, outcome)
+        return None
+
+    def _end(self, seq: int, *, delivered: bool, failure: str | None = None) -> None:
+        """Finishes a record, then writes any STATE that this freed, outside the lock."""
+        with self._lock:
+            if failure is not None and (self._failure is None or seq < self._failure.seq):
+                self._failure = Failure(seq, failure)
+                # A submit waiting for room must raise now rather than wait.
+                self._room.notify_all()
+            if delivered:
+                self.delivered += 1
+            runnable, states = self._ledger.finish(seq, delivered=delivered)
+            for dependent in runnable:
+                self._queue(dependent)
+            self._hand_out(states)
+            self._outstanding -= 1
+            self._room.notify()
+            if not self._outstanding:
+                self._idle.notify_all()
+        self._drain()
+
+    def _hand_out(self, states: list[State]) -> None:
+        """Puts released STATEs in the outbox (lock held).
+
+        The outbox holds one STATE: a newer one replaces one not yet written, since it
+        tells the tap everything the older would have. So a stuck reader of stdout
+        cannot make memory grow.
+        """
+        if states and self._emit_state:
+            self._unwritten = states[-1]
+
+    def _drain(self) -> None:
+        """Writes the outbox, in order, by one thread at a time.
+
+        A thread that finds another one writing leaves the outbox to it instead of
+        queueing behind a slow stdout. The writer looks at the outbox again after
+        letting go of the output lock, so a STATE put there meanwhile is never left
+        behind.
+        """
+        while self._output.acquire(blocking=False):
+            try:
+                while (value := self._take_unwritten()) is not None:
+                    self._write_state(value)
+            finally:
+                self._output.release()
+            with self._lock:
+                if self._unwritten is None:
+                    return
+
+    def _take_unwritten(self) -> State | None:
+        with self._lock:
+            value, self._unwritten = self._unwritten, None
+            return value
+
+    def _close(self) -> None:
+        """Ends the workers once nothing is outstanding.
+
+        Joining them also waits for the last STATE: a worker writing one goes on until
+        the outbox is empty before it can end.
+        """
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            self._work_ready.notify_all()
+        for worker in self._workers:
+            worker.join()

@@ -1,0 +1,100 @@
+"""Which records a sink takes, decided where singer-sdk asks: the sink's validator.
+
+singer-sdk's record loop validates each record with the validator that a sink's
+`get_validator()` returns, then parses its date-like properties, then checks its key
+properties, and ends the run on any of the three. For Intercom one bad row should cost
+that row only (dead-lettered under `on_record_error: skip`, one clear line under `fail`),
+and a bad date must not end the run with a traceback. So this validator checks the schema
+and the dates up front. A record that fails is not raised to the SDK: it is kept aside,
+with its reason, for the sink's `process_record` to reject, and the SDK is handed an empty
+record that none of its later steps can trip on.
+
+A key property the record lacks is taken as null: Intercom knows a contact by its
+external_id or email, whatever the tap's key, and the mapping names what is missing when
+neither is there.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.helpers._compat import (  # the SDK's own parsers: see README, How it works
+    date_fromisoformat,
+    datetime_fromisoformat,
+    time_fromisoformat,
+)
+from singer_sdk.helpers._typing import get_datelike_property_type
+from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
+
+from target_intercom.errors import FatalError, RecordError
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "date-time": datetime_fromisoformat,
+    "date": date_fromisoformat,
+    "time": time_fromisoformat,
+}
+
+
+class RecordCheck(BaseJSONSchemaValidator):
+    def __init__(
+        self,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str],
+        *,
+        validate_schema: bool,
+    ) -> None:
+        super().__init__(schema)
+        try:
+            self._schema = JSONSchemaValidator(schema) if validate_schema else None
+        except InvalidJSONSchema as exc:
+            raise FatalError(
+                f"the SCHEMA of stream '{stream_name}' is not valid JSON Schema: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        self._key_properties = tuple(key_properties)
+        self._dates: dict[str, str] = {}
+        for name, prop in (schema.get("properties") or {}).items():
+            kind = get_datelike_property_type(prop) if isinstance(prop, dict) else None
+            if kind in _PARSERS:
+                self._dates[name] = kind
+        self._rejected: tuple[dict[str, Any], RecordError] | None = None
+
+    def validate(self, record: dict[str, Any]) -> None:
+        error = self._problem(record)
+        if error is not None:
+            self._rejected = (copy.deepcopy(record), error)
+            record.clear()
+        for name in self._key_properties:
+            record.setdefault(name, None)
+
+    def take_rejected(self) -> tuple[dict[str, Any], RecordError] | None:
+        """The record the last `validate` refused, as it arrived, and why; once."""
+        rejected, self._rejected = self._rejected, None
+        return rejected
+
+    def _problem(self, record: dict[str, Any]) -> RecordError | None:
+        if self._schema is not None:
+            try:
+                self._schema.validate(record)
+            except InvalidRecord as exc:
+                return RecordError(
+                    f"does not match the stream's schema: {exc.error_message}",
+                    "schema_violation",
+                )
+        for name, kind in self._dates.items():
+            value = record.get(name)
+            if value is None:
+                continue
+            try:
+                _PARSERS[kind](value)
+            except (ValueError, TypeError):
+                return RecordError(
+                    f"{name} is not a {kind} ({str(value)[:40]!r}): the stream's schema says "
+                    f"format {kind}; send ISO-8601 text",
+                    "bad_date",
+                )
+        return None
