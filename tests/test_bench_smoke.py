@@ -33,6 +33,7 @@ TARGETS = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_bench_smoke_prints_every_scenario_and_target(tmp_path: Path) -> None:
     results_path = tmp_path / "bench.json"

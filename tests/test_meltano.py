@@ -372,6 +372,7 @@ def stored_state(project: Path) -> dict[str, Any] | None:
     return json.loads(row[0]).get("singer_state") or None
 
 
+@pytest.mark.slow
 def test_meltano_run_loads_everything_once_and_stores_the_bookmark(fake, project):
     count = 120
     env = run_env(project, fake, TAP_DEMO_USERS_RECORD_COUNT=count, TAP_DEMO_USERS_STATE_EVERY=25)
@@ -458,6 +459,7 @@ def kill_target_after(
                 run.wait()
 
 
+@pytest.mark.slow
 def test_killed_target_resumes_from_the_last_stored_state(fake, project, tmp_path):
     """Issue 4 §6: SIGKILL the target partway; every record before the last STATE Meltano
     stored is in Intercom, and the next run sends only what came after it."""

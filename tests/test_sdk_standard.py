@@ -9,6 +9,10 @@ that check this target's behaviour for the same input, each saying why.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
+import json
+from importlib import metadata
 
 import pytest
 from fake_intercom import FakeIntercom
@@ -87,8 +91,32 @@ class CamelcaseComplexSchema(target_tests.TargetCamelcaseComplexSchema):
 
 
 class CliPrints(target_tests.TargetCliPrintsTest):
+    """What the CLI prints for `--version` and `--about` (plain text, then JSON)."""
+
+    def test(self) -> None:
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            super().test()
+        self.printed = printed.getvalue()
+
     def validate(self) -> None:
-        assert "access_token" in TargetIntercom.config_jsonschema["properties"]
+        version, rest = self.printed.split("\n", 1)
+        text, brace, json_text = rest.partition("\n{\n")
+        package, sdk = metadata.version("target-intercom"), metadata.version("singer-sdk")
+        assert version == f"target-intercom v{package}, Meltano SDK v{sdk}"
+
+        about = json.loads(brace.strip() + json_text)
+        assert about["name"] == "target-intercom"
+        assert about["version"] == package
+        assert {"about", "stream-maps", "schema-flattening"} <= set(about["capabilities"])
+        settings = about["settings"]
+        assert settings["properties"]["access_token"].get("secret") is True
+        assert "access_token" in settings["required"]
+
+        lines = text.splitlines()
+        assert "Name: target-intercom" in lines
+        assert f"Version: {package}" in lines
+        named = [line.split("Name: ", 1)[1] for line in lines if line.startswith("  - Name: ")]
+        assert named == list(settings["properties"])
 
 
 class DuplicateRecords(target_tests.TargetDuplicateRecords):
@@ -173,10 +201,41 @@ class RecordMissingRequiredProperty(target_tests.TargetRecordMissingRequiredProp
 
 
 class SchemaUpdates(target_tests.TargetSchemaUpdates):
+    """Each SCHEMA adds properties: every record lands with the attributes it carried, and
+    each new attribute is created with the type the updated schema gives it."""
+
     def validate(self) -> None:
-        held = contacts()
-        assert held["1"]["custom_attributes"]["a2"] == "string1"
-        assert held[max(held)]["custom_attributes"]["a3"] in (True, False)
+        held = {key: contact["custom_attributes"] for key, contact in contacts().items()}
+        a4_a5 = {
+            "3": {"a4_id": 1, "a4_value": 1, "a5": "banana, apple"},
+            "4": {"a4_id": 2, "a4_value": 22, "a5": "orange, pear"},
+            "5": {"a4_id": 3, "a4_value": 33, "a5": "apple", "a6": 985},
+            "6": {"a4_id": 4, "a4_value": 444, "a5": "banana, orange", "a6": 341},
+        }
+        a3 = {"2": True, "3": False, "4": True, "5": False, "6": True}
+        expected = {
+            str(i): {
+                "a1": 100 + i,
+                "a2": f"string{i}",
+                **({"a3": a3[str(i)]} if str(i) in a3 else {}),
+                **a4_a5.get(str(i), {}),
+            }
+            for i in range(1, 7)
+        }
+        assert held == expected
+        assert all(type(value["a3"]) is bool for value in held.values() if "a3" in value)
+        created = {
+            a["name"]: a["data_type"] for a in FAKE.data_attributes("contact") if a.get("custom")
+        }
+        assert created == {
+            "a1": "float",
+            "a2": "string",
+            "a3": "boolean",
+            "a4_id": "integer",
+            "a4_value": "integer",
+            "a5": "string",
+            "a6": "integer",
+        }
 
 
 class PrimaryKeyUpdates(target_tests.TargetPrimaryKeyUpdates):

@@ -1,4 +1,5 @@
-"""The users stream end to end: the real CLI against the fake Intercom, checking what it holds."""
+"""The users stream end to end against the fake Intercom, checking what it holds. The runs are
+in process (the CLI's code path); the first test runs the real CLI, as a user would."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.conftest import (
     TOKEN,
     config_for,
     record,
+    run_cli,
     run_target,
     schema,
     state,
@@ -74,7 +76,9 @@ def test_users_land_with_fields_attributes_and_tags(fake, tmp_path):
         record("users", {"id": "u2", "email": "bob@example.com", "plan": "free"}),
         state({"bookmarks": {"users": {"replication_key_value": "2"}}}),
     ]
-    run = run_target(config_for(fake), messages, tmp_path)
+    # The one happy path through the real `python -m target_intercom`: entry point, stdin,
+    # STATE on a real stdout, exit 0.
+    run = run_cli(config_for(fake), messages, tmp_path)
     assert run.returncode == 0, run.stderr
     contacts = by_external_id(fake)
     assert set(contacts) == {"u1", "u2"}
