@@ -461,7 +461,7 @@ def kill_target_after(
 
 @pytest.mark.slow
 def test_killed_target_resumes_from_the_last_stored_state(fake, project, tmp_path):
-    """Issue 4 §6: SIGKILL the target partway; every record before the last STATE Meltano
+    """SIGKILL the target partway; every record before the last STATE Meltano
     stored is in Intercom, and the next run sends only what came after it."""
     count, every = 3000, 50
     fake.configure(latency=0.02)
