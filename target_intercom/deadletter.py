@@ -6,6 +6,7 @@ across runs, so a user can read why and replay the lines as Singer RECORDs after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from datetime import date, datetime, time, timezone
@@ -14,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from target_intercom.errors import FatalError
+from target_intercom.redact import MASK
 
 
 class DeadLetterFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, secret: str) -> None:
         self.path = Path(path).expanduser()
+        # The token as it would appear inside a JSON string: Intercom's error messages
+        # may echo a request, and a dead letter carries the message.
+        self._secret = json.dumps(secret)[1:-1] if secret else ""
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,15 +44,20 @@ class DeadLetterFile:
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
             default=_as_json,
-            ensure_ascii=False,
+            # Escaped, so that any text a tap sends is writable, lone surrogates included.
+            ensure_ascii=True,
         )
+        if self._secret and self._secret in line:
+            line = line.replace(self._secret, MASK)
         with self._lock:
             self._file.write(line + "\n")
             # A dead letter counts as delivered for STATE, so it must be on disk first.
             self._file.flush()
 
     def close(self) -> None:
-        with self._lock:
+        # Every line was flushed as it was written, so only a line whose write already
+        # failed (and was reported as the run's failure) can fail here.
+        with self._lock, contextlib.suppress(OSError):
             self._file.close()
 
 

@@ -31,6 +31,19 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_intercom.errors import FatalError, RecordError
 
+# Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
+# delete marker among them means anything to Intercom.
+SDK_METADATA = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "date-time": datetime_fromisoformat,
     "date": date_fromisoformat,
@@ -39,9 +52,15 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 
 
 class RecordCheck(BaseJSONSchemaValidator):
+    """`tap_schema` is the stream's schema as the tap sent it, which records are validated
+    against without the SDK's bookkeeping columns (checking those seven columns on every
+    record would double the cost of validation); `schema` is the sink's, whose date-like
+    properties the SDK parses."""
+
     def __init__(
         self,
         stream_name: str,
+        tap_schema: dict[str, Any],
         schema: dict[str, Any],
         key_properties: Sequence[str],
         *,
@@ -49,7 +68,7 @@ class RecordCheck(BaseJSONSchemaValidator):
     ) -> None:
         super().__init__(schema)
         try:
-            self._schema = JSONSchemaValidator(schema) if validate_schema else None
+            self._schema = JSONSchemaValidator(tap_schema) if validate_schema else None
         except InvalidJSONSchema as exc:
             raise FatalError(
                 f"the SCHEMA of stream '{stream_name}' is not valid JSON Schema: "
@@ -79,7 +98,7 @@ class RecordCheck(BaseJSONSchemaValidator):
     def _problem(self, record: dict[str, Any]) -> RecordError | None:
         if self._schema is not None:
             try:
-                self._schema.validate(record)
+                self._schema.validate({k: v for k, v in record.items() if k not in SDK_METADATA})
             except InvalidRecord as exc:
                 return RecordError(
                     f"does not match the stream's schema: {exc.error_message}",

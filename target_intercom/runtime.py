@@ -48,7 +48,7 @@ class Runtime:
             include_context=settings.include_context,
         )
         self.dead_letter = (
-            DeadLetterFile(settings.dead_letter_path)
+            DeadLetterFile(settings.dead_letter_path, secret=settings.access_token)
             if settings.on_record_error == "skip"
             else None
         )
@@ -88,7 +88,13 @@ class Runtime:
         self._closed = True
         try:
             if wait:
-                self.delivery.finish()
+                try:
+                    self.delivery.finish()
+                except BaseException:
+                    # A signal while the backlog drains: stop starting records, but let
+                    # the calls in flight end, so that none lands after the exit unseen.
+                    self.delivery.abort()
+                    raise
             else:
                 self.delivery.abort()
         finally:

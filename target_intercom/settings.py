@@ -174,6 +174,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _token(value: Any) -> str:
+    """The token without the whitespace a copied line or a CRLF `.env` file leaves around it.
+
+    A token with whitespace inside, or none at all, is refused without quoting it.
+    """
+    token = str(value).strip()
+    if not token or any(char.isspace() for char in token):
+        raise FatalError(
+            "access_token is empty or has whitespace inside it; copy it again from "
+            "Intercom's Developer Hub (your app > Authentication)"
+        )
+    return token
+
+
 def resolve_base_url(config: dict[str, Any]) -> str:
     """The API root: api_base_url (https, or http on loopback only), else the region's."""
     url = config.get("api_base_url")
@@ -226,7 +240,7 @@ class Settings:
         given = {name: value for name, value in config.items() if value is not None}
         merged = {**DEFAULTS, **given}
         return cls(
-            access_token=merged["access_token"],
+            access_token=_token(merged["access_token"]),
             base_url=resolve_base_url(merged),
             api_version=str(merged["api_version"]),
             request_timeout=float(merged["request_timeout"]),

@@ -10,14 +10,14 @@ in input order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.sinks import RecordSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_intercom.errors import MappingError, RecordError
+from target_intercom.errors import FatalError, MappingError, RecordError
 from target_intercom.mapping import (
     MappingWarning,
     RecordSchema,
@@ -25,23 +25,10 @@ from target_intercom.mapping import (
     map_contact,
     map_event,
 )
-from target_intercom.record_check import RecordCheck
+from target_intercom.record_check import SDK_METADATA, RecordCheck
 
 if TYPE_CHECKING:
     from target_intercom.runtime import Runtime
-
-# Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
-# delete marker among them means anything to Intercom.
-_SDK_METADATA = frozenset(
-    {
-        "_sdc_extracted_at",
-        "_sdc_received_at",
-        "_sdc_batched_at",
-        "_sdc_sequence",
-        "_sdc_table_version",
-        "_sdc_sync_started_at",
-    }
-)
 
 
 class Plan(Protocol):
@@ -69,12 +56,25 @@ class IntercomSink(RecordSink):
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         self.check = RecordCheck(
-            self.stream_name, self.schema, self.key_properties, validate_schema=self.validate_schema
+            self.stream_name,
+            self.original_schema,
+            self.schema,
+            self.key_properties,
+            validate_schema=self.validate_schema,
         )
         return self.check
 
     def preprocess_record(self, record: dict, context: dict) -> dict:
-        return {name: value for name, value in record.items() if name not in _SDK_METADATA}
+        return {name: value for name, value in record.items() if name not in SDK_METADATA}
+
+    def process_batch_files(self, encoding: Any, files: Sequence[str]) -> None:
+        """BATCH messages are refused: singer-sdk would hand their records to
+        `process_batch`, past validation and the mapping, and they would be dropped."""
+        raise FatalError(
+            f"stream '{self.stream_name}' sent a BATCH message ({len(files)} file(s)); "
+            "target-intercom loads RECORD messages only: turn batch messages off in the tap "
+            "(its batch_config setting)"
+        )
 
     def record_key(self, record: dict[str, Any]) -> str:
         """How a message names a record: its key properties, else its place in the stream."""

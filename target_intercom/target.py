@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import typing as t
@@ -58,6 +59,12 @@ class _LineReader(SingerReader):
         if not isinstance(message, dict):
             raise FatalError(
                 f"input line {self.line_number} is not a Singer message (a JSON object)"
+            )
+        record = message.get("record", {})
+        if message.get("type") == "RECORD" and not isinstance(record, dict):
+            raise FatalError(
+                f"input line {self.line_number} is a RECORD whose record is not a JSON object "
+                f"({type(record).__name__}); the tap sent a broken message"
             )
         return message
 
@@ -119,8 +126,14 @@ class TargetIntercom(Target):
         """Writes the state value alone, as Singer targets do and Meltano stores it."""
         line = json.dumps(state, default=_state_json)
         with self._stdout_lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # Python's recipe for a reader that went away: point stdout at devnull,
+                # so that the flush at exit does not fail again with a traceback.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise
 
     # Ending a run
 

@@ -45,7 +45,15 @@ class RecordErrors:
         if self._dead_letter is None:
             return f"{message} ({error.code})"
         # Written before the record counts as finished: STATE may then pass it.
-        self._dead_letter.write(stream, record, error.code, error.message)
+        try:
+            self._dead_letter.write(stream, record, error.code, error.message)
+        except (OSError, ValueError) as exc:
+            # A full disk or a closed file: the record cannot be set aside, so it is not
+            # finished, and no STATE may pass it.
+            return (
+                f"{message} ({error.code}), and it could not be written to the dead-letter "
+                f"file {str(self._dead_letter.path)!r}: {exc}"
+            )
         self._metrics.count_outcome(stream, "skipped")
         logger.warning("Skipped %s (%s); written to the dead-letter file", message, error.code)
         return None

@@ -228,11 +228,24 @@ class Delivery:
             try:
                 while (value := self._take_unwritten()) is not None:
                     self._write_state(value)
+            except (OSError, ValueError) as exc:
+                # Whoever reads stdout is gone (or it was closed): no STATE can reach
+                # Meltano any more, so the run stops instead of loading what it could
+                # never acknowledge.
+                self._fail_output(f"cannot write STATE to stdout: {exc}")
+                return
             finally:
                 self._output.release()
             with self._lock:
                 if self._unwritten is None:
                     return
+
+    def _fail_output(self, message: str) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = Failure(-1, message)
+            self._ledger.stop()
+            self._room.notify_all()
 
     def _take_unwritten(self) -> State | None:
         with self._lock:

@@ -233,7 +233,7 @@ def test_a_record_error_fails_the_run_without_a_dead_letter_file() -> None:
 def test_record_errors_are_dead_lettered_when_a_file_is_given(tmp_path: Path) -> None:
     written = Written()
     metrics = Metrics()
-    dead_letter = DeadLetterFile(str(tmp_path / "dead.jsonl"))
+    dead_letter = DeadLetterFile(str(tmp_path / "dead.jsonl"), secret="")
     delivery = make(written, dead_letter=dead_letter, metrics=metrics)
     error = RecordError("email is invalid", "invalid_email")
     delivery.submit("users", "id='u1'", {"id": "u1"}, ["contact:u1"], failing(error))
@@ -331,7 +331,7 @@ def test_no_record_runs_twice_nor_beside_or_before_an_earlier_one_with_its_key()
 
 def test_dead_letter_file_records_are_on_disk_before_the_state(tmp_path: Path) -> None:
     path = tmp_path / "dead.jsonl"
-    dead_letter = DeadLetterFile(str(path))
+    dead_letter = DeadLetterFile(str(path), secret="")
     lines_at_state: list[int] = []
 
     def write_state(value: dict[str, Any]) -> None:
@@ -348,3 +348,22 @@ def test_dead_letter_file_records_are_on_disk_before_the_state(tmp_path: Path) -
     delivery.finish()
     dead_letter.close()
     assert lines_at_state == [1]
+
+
+def test_a_state_that_cannot_be_written_fails_the_run_instead_of_hanging() -> None:
+    def broken_pipe(value: State) -> None:
+        raise BrokenPipeError("the reader went away")
+
+    delivery = Delivery(
+        max_concurrency=2, dead_letter=None, write_state=broken_pipe, metrics=Metrics()
+    )
+    delivery.submit("users", "u1", {}, ["a"], done())
+    delivery.state({"at": 1})
+    finished = threading.Thread(target=delivery.finish, daemon=True)
+    finished.start()
+    finished.join(WAIT)
+    assert not finished.is_alive()
+    assert delivery.failure is not None
+    assert delivery.failure.message == "cannot write STATE to stdout: the reader went away"
+    with pytest.raises(FatalError, match="cannot write STATE"):
+        delivery.submit("users", "u2", {}, ["b"], done())

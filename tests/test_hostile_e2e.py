@@ -1,0 +1,134 @@
+"""Hostile cases that used to hang the target, drop input silently or print the token:
+each ends in a clean finish or one line and a non-zero exit, with what came before kept."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import (
+    STR,
+    TOKEN,
+    config_for,
+    record,
+    run_cli,
+    run_target,
+    schema,
+    state,
+)
+from tests.test_delivery_e2e import LiveTarget, users_with_states
+
+USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
+EVENTS = schema("events", {"event": STR, "user_id": STR, "timestamp": {"type": "integer"}})
+
+
+def test_a_dead_letter_file_that_cannot_be_written_ends_the_run_with_one_line(fake, tmp_path):
+    # An event for a contact Intercom does not have is refused by Intercom (a worker's
+    # record error); /dev/full refuses every write, as a full disk does.
+    messages = [
+        EVENTS,
+        record("events", {"event": "e", "user_id": "ghost", "timestamp": 1700000000}),
+        state({"at": 1}),
+    ]
+    config = config_for(fake, on_record_error="skip", dead_letter_path="/dev/full")
+    run = run_cli(config, messages, tmp_path, timeout=60)
+    assert run.returncode == 1
+    assert "could not be written to the dead-letter file '/dev/full'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.states == []
+
+
+def test_text_that_utf8_cannot_hold_is_dead_lettered_escaped(fake, tmp_path):
+    # A lone surrogate: valid in JSON text, not encodable as UTF-8.
+    bad = '{"type": "RECORD", "stream": "users", "record": {"name": "\\ud800"}}'
+    messages = [USERS, bad, record("users", {"id": "u1", "email": "u1@x.io"}), state({"at": 2})]
+    run = run_target(config_for(fake, on_record_error="skip"), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    [line] = (tmp_path / "target-intercom.dead-letter.jsonl").read_text().splitlines()
+    assert json.loads(line)["record"]["name"] == "\ud800"
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+    assert run.states == [{"at": 2}]
+
+
+def test_a_reader_of_stdout_that_goes_away_ends_the_run_with_one_line(fake, tmp_path):
+    fake.configure(latency=0.05)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config_for(fake, max_concurrency=2)))
+    target = subprocess.Popen(
+        [sys.executable, "-m", "target_intercom", "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert target.stdout is not None
+    target.stdout.close()
+    lines = "".join(json.dumps(m) + "\n" for m in users_with_states(40, 5))
+    _, stderr = target.communicate(lines, timeout=60)
+    assert target.returncode == 1
+    assert "cannot write STATE to stdout" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_sigterm_while_the_backlog_drains_lets_calls_in_flight_finish(fake, tmp_path):
+    fake.configure(latency=0.3)
+    live = LiveTarget(config_for(fake, max_concurrency=4), tmp_path, users_with_states(60, 4))
+    deadline = time.time() + 60
+    while not live.states and time.time() < deadline:
+        time.sleep(0.02)
+    live._writer.join(timeout=30)  # stdin has ended: the target is draining its backlog
+    live.process.send_signal(signal.SIGTERM)
+    code = live.wait(timeout=30)
+    exited_at = time.time()
+    time.sleep(0.5)  # anything still in flight at the exit would land now
+    assert code == 1
+    late = [c.route for c in fake.calls() if c.finished_at > exited_at]
+    assert late == []
+    last = live.states[-1][1]["last"]
+    held = {c["external_id"] for c in fake.contacts()}
+    assert all(f"u{i}" in held for i in range(1, last + 1))
+    assert len(held) < 60
+
+
+def test_a_batch_message_is_refused_before_any_state_after_it(fake, tmp_path):
+    batch = {
+        "type": "BATCH",
+        "stream": "users",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [(tmp_path / "users.jsonl").as_uri()],
+    }
+    (tmp_path / "users.jsonl").write_text(json.dumps({"id": "u2", "email": "u2@x.io"}) + "\n")
+    messages = [USERS, record("users", {"id": "u1", "email": "u1@x.io"}), batch, state({"at": 2})]
+    run = run_target(config_for(fake), messages, tmp_path)
+    assert run.returncode == 1
+    assert "sent a BATCH message" in run.stderr
+    assert run.states == []
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+
+
+def test_a_record_message_without_a_record_object_is_bad_input(fake, tmp_path):
+    messages = [
+        USERS,
+        record("users", {"id": "u1", "email": "u1@x.io"}),
+        '{"type": "RECORD", "stream": "users", "record": null}',
+        state({"at": 2}),
+    ]
+    run = run_target(config_for(fake), messages, tmp_path)
+    assert run.returncode == 1
+    assert "input line 3 is a RECORD whose record is not a JSON object" in run.stderr
+    assert run.states == []
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+
+
+def test_a_token_with_a_crlf_line_end_works_and_is_never_shown(fake, tmp_path):
+    config = {**config_for(fake), "access_token": TOKEN + "\r\n"}
+    messages = [USERS, record("users", {"id": "u1", "email": "u1@x.io"}), state({"at": 1})]
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+    assert TOKEN not in run.stderr
+    assert TOKEN not in run.stdout
