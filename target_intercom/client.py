@@ -125,7 +125,13 @@ class IntercomClient:
         # Read them once here instead; redirects are never followed (Intercom sends none,
         # and a redirect must not carry the token elsewhere).
         self.session.trust_env = False
-        self._proxies = requests.utils.get_environ_proxies(self.base_url)
+        # Plain http is only ever allowed to this machine (settings.py): a proxy from the
+        # environment would carry the token off it unencrypted, so none is used for it.
+        self._proxies = (
+            {}
+            if self.base_url.startswith("http://")
+            else requests.utils.get_environ_proxies(self.base_url)
+        )
         self._verify: bool | str = (
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
@@ -219,7 +225,10 @@ class IntercomClient:
             try:
                 body = response.json() if response.content else None
             except ValueError:
-                body = None
+                # Not Intercom's answer (a proxy's page, a cut-off body): whether the call
+                # took effect is unknown, as after a 5xx, so it is tried again.
+                kind = response.headers.get("Content-Type") or "no content type"
+                raise _Transient(f"HTTP {status} with a body that is not JSON ({kind})") from None
             return Response(status, body)
         code, message = _error_details(response)
         if status in (401, 403):

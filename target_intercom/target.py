@@ -56,6 +56,11 @@ class _LineReader(SingerReader):
                 f"{exc.colno}); is the tap writing something other than Singer messages "
                 "to stdout?"
             ) from None
+        except RecursionError:
+            raise FatalError(
+                f"input line {self.line_number} nests JSON too deeply to read "
+                f"(about {sys.getrecursionlimit()} levels or more)"
+            ) from None
         if not isinstance(message, dict):
             raise FatalError(
                 f"input line {self.line_number} is not a Singer message (a JSON object)"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from fake_intercom import Faults
+
 from tests.conftest import (
     STR,
     TOKEN,
@@ -132,3 +134,50 @@ def test_a_token_with_a_crlf_line_end_works_and_is_never_shown(fake, tmp_path):
     assert {c["external_id"] for c in fake.contacts()} == {"u1"}
     assert TOKEN not in run.stderr
     assert TOKEN not in run.stdout
+
+
+def test_json_nested_too_deeply_is_one_line_naming_it(fake, tmp_path):
+    deep = '{"type": "RECORD", "stream": "users", "record": {"x": ' + "[" * 5000 + "]" * 5000
+    messages = [USERS, record("users", {"id": "u1", "email": "u1@x.io"}), deep + "}}"]
+    run = run_target(config_for(fake), messages, tmp_path)
+    assert run.returncode == 1
+    assert "input line 3 nests JSON too deeply to read" in run.stderr
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+
+
+def test_a_nan_id_is_a_record_error_not_the_external_id_nan(fake, tmp_path):
+    messages = [USERS, '{"type": "RECORD", "stream": "users", "record": {"id": NaN}}']
+    run = run_target(config_for(fake, validate_records=False), messages, tmp_path)
+    assert run.returncode == 1
+    assert "external_id is not a finite number" in run.stderr
+    assert fake.contacts() == []
+
+
+def test_a_success_that_is_not_intercoms_json_is_retried_then_named(fake, tmp_path):
+    fake.configure(faults=Faults(rate=0.5, kinds=["200_html"], seed=1, paths=["POST /contacts"]))
+    messages = [USERS] + [
+        record("users", {"id": f"u{i}", "email": f"u{i}@x.io"}) for i in range(20)
+    ]
+    run = run_target(config_for(fake, max_retries=10), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(c["external_id"] for c in fake.contacts()) == sorted(f"u{i}" for i in range(20))
+
+    fake.configure(faults=Faults(rate=1.0, kinds=["200_html"], paths=["POST /contacts"]))
+    again = run_target(
+        config_for(fake, max_retries=1), [USERS, record("users", {"id": "x"})], tmp_path
+    )
+    assert again.returncode == 1
+    assert "HTTP 200 with a body that is not JSON (text/html" in again.stderr
+    assert "internal error" not in again.stderr
+
+
+def test_plain_http_to_this_machine_never_goes_through_a_proxy(fake, tmp_path, monkeypatch):
+    # A proxy that is not there: a call sent to it fails, a direct call does not.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    messages = [USERS, record("users", {"id": "u1", "email": "u1@x.io"})]
+    run = run_target(config_for(fake, max_retries=0), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {c["external_id"] for c in fake.contacts()} == {"u1"}

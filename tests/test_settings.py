@@ -36,8 +36,18 @@ def test_base_url(config, url):
         ({"api_base_url": "http://10.0.0.5:80"}, "https"),
         ({"api_base_url": "ftp://api.intercom.io"}, "not an http(s) URL"),
         ({"api_base_url": "api.intercom.io"}, "not an http(s) URL"),
+        ({"api_base_url": "http://10.0.0.1\\@127.0.0.1:9"}, "plain scheme://host"),
+        ({"api_base_url": "https://user:pw@proxy.example.com"}, "plain scheme://host"),
+        ({"api_base_url": "https://proxy.example.com/?x=1"}, "plain scheme://host"),
     ],
 )
 def test_refused_base_url(config, needle):
     with pytest.raises(FatalError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         resolve_base_url(config)
+
+
+def test_a_refused_base_url_is_named_without_its_password():
+    with pytest.raises(FatalError) as caught:
+        resolve_base_url({"api_base_url": "http://user:hunter2@10.0.0.5:80/x"})
+    assert "hunter2" not in str(caught.value)
+    assert "http://10.0.0.5" in str(caught.value)

@@ -235,7 +235,13 @@ def to_text(value: Any, field: str) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
+    if isinstance(value, (float, Decimal)) and not math.isfinite(value):
+        # NaN and Infinity are JSON extensions some writers emit; as text ("nan") they
+        # would become an id or a value nobody meant.
+        raise MappingError(
+            f"{field} is not a finite number ({describe_value(value)})", "bad_number"
+        )
+    if isinstance(value, (float, Decimal)) and value == int(value):
         return str(int(value))
     if isinstance(value, (date, time)):
         return value.isoformat()

@@ -13,6 +13,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502_html", "503", "drop", "timeout", "apply_then_drop")
+# Asked for by name only: a success that is not Intercom's (a captive portal, a proxy's page).
+EXTRA_FAULT_KINDS: tuple[str, ...] = ("200_html",)
 
 BAD_GATEWAY_HTML = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
@@ -28,7 +30,8 @@ class Faults:
     edge, as load balancers send. drop: the connection closes with no answer, nothing
     applied. timeout: no answer for `timeout` seconds, then the connection closes.
     apply_then_drop: a write is applied and then the connection closes unanswered, so a
-    client that retries a create meets its own 409. `paths` limits faults to those route
+    client that retries a create meets its own 409. 200_html (only when named in `kinds`):
+    an HTML page with status 200, nothing applied. `paths` limits faults to those route
     templates, with or without the method ("/contacts" or "POST /contacts").
     """
 
@@ -40,9 +43,11 @@ class Faults:
 
     def __post_init__(self) -> None:
         kinds = tuple(self.kinds)
-        unknown = set(kinds) - set(FAULT_KINDS)
+        unknown = set(kinds) - set(FAULT_KINDS + EXTRA_FAULT_KINDS)
         if unknown or not kinds:
-            raise ValueError(f"fault kinds must be a non-empty subset of {FAULT_KINDS}")
+            raise ValueError(
+                f"fault kinds must be a non-empty subset of {FAULT_KINDS + EXTRA_FAULT_KINDS}"
+            )
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         object.__setattr__(self, "kinds", kinds)

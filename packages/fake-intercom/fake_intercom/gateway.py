@@ -217,6 +217,8 @@ class Gateway:
             return respond.error(500, "server_error", "Server Error")
         if fault == "502_html":  # from the edge, not from Intercom: no rate-limit headers
             return Reply(502, BAD_GATEWAY_HTML, "text/html", delay=settings.latency, route=name)
+        if fault == "200_html":
+            return Reply(200, BAD_GATEWAY_HTML, "text/html", delay=settings.latency, route=name)
         if fault == "503":
             return respond.error(
                 503, "service_unavailable", "Sorry, the API service is temporarily unavailable"
