@@ -19,7 +19,7 @@ from target_intercom.mapping import CompanyLink, ContactPlan
 from target_intercom.settings import DeleteMode
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import Known, fingerprint
+from target_intercom.writers.cache import fingerprint
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.lookup import ContactLookup
 
@@ -55,9 +55,8 @@ class ContactWriter:
             for link in plan.companies
         ]
         print_ = fingerprint(body, plan.tags, links)
-        keys = plan.identities()
-        known = self._lookup.cache.get(keys)
-        if known is not None and known.fingerprint == print_:
+        known = self._lookup.known_id(plan.external_id, plan.email)
+        if known is not None and self._lookup.holds(known, print_):
             return "unchanged"
         outcome, contact_id = self._upsert(body, known)
         for tag in plan.tags:
@@ -66,20 +65,20 @@ class ContactWriter:
             )
         for link in plan.companies:
             self._link_company(contact_id, link)
-        self._lookup.cache.put(keys, Known(contact_id, print_))
+        self._lookup.remember(plan.external_id, plan.email, contact_id, print_)
         return outcome
 
-    def _upsert(self, body: dict[str, Any], known: Known | None) -> tuple[str, str]:
+    def _upsert(self, body: dict[str, Any], known: str | None) -> tuple[str, str]:
         if known is not None:
             updated = request_unless_absent(
                 self._client,
                 "PUT",
                 "/contacts/{contact_id}",
-                path={"contact_id": known.intercom_id},
+                path={"contact_id": known},
                 json_body=body,
             )
             if updated is not None:
-                return "updated", known.intercom_id
+                return "updated", known
             # Deleted or merged since we saw it: fall through to a create.
         try:
             created = self._client.request("POST", "/contacts", json_body=body).body
@@ -116,10 +115,10 @@ class ContactWriter:
     def _remove(self, plan: ContactPlan) -> str:
         if self._delete_mode == "ignore":
             return "delete_ignored"
-        keys = plan.identities()
-        known = self._lookup.cache.get(keys)
-        contact_id = known.intercom_id if known else self._lookup.find(plan.external_id, plan.email)
-        self._lookup.cache.forget(keys)
+        contact_id = self._lookup.known_id(plan.external_id, plan.email) or self._lookup.find(
+            plan.external_id, plan.email
+        )
+        self._lookup.removed(plan.external_id, plan.email, contact_id)
         if contact_id is None:
             return "already_absent"
         if self._delete_mode == "delete":

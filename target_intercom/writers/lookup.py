@@ -2,8 +2,14 @@
 
 Both writers need a contact's Intercom id: the contact writer to update or delete it,
 the company writer to attach the users a companies record lists. One lookup, built once
-per run and given to both, keeps one cache and one order of `lookup_fields`, so the two
-never disagree about who a contact is.
+per run and given to both, applies one identity rule everywhere:
+
+- A record with an external_id is that contact and no other. It is remembered and
+  found by its external_id only; a contact found by email that carries another
+  external_id is someone else (two people may share `support@`), never a match.
+- A record with only an email is remembered and found by its email.
+- What was last written is remembered per Intercom contact, whatever key the record
+  came by, so "unchanged, skip it" compares with what that very contact holds.
 """
 
 from __future__ import annotations
@@ -16,18 +22,59 @@ from target_intercom.settings import LookupField
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.cache import IdCache, Known
 
+# Stands for "archived or deleted by this run" where a fingerprint is kept: Python's hash()
+# never returns -1, so no fingerprint can equal it.
+_REMOVED = -1
+
+
+def _identity(external_id: str | None, email: str | None) -> list[str]:
+    if external_id is not None:
+        return [keys.contact_by_external_id(external_id)]
+    return [keys.contact_by_email(email)] if email is not None else []
+
 
 class ContactLookup:
     def __init__(
-        self, client: Client, lookup_fields: Sequence[LookupField], cache: IdCache
+        self, client: Client, lookup_fields: Sequence[LookupField], ids: IdCache, written: IdCache
     ) -> None:
         self._client = client
         self._lookup_fields = tuple(lookup_fields)
-        self.cache = cache
+        self._ids = ids
+        self._written = written
 
     @property
     def lookup_fields(self) -> tuple[LookupField, ...]:
         return self._lookup_fields
+
+    def known_id(self, external_id: str | None, email: str | None) -> str | None:
+        """The contact's Intercom id as this run last met it, by the identity rule."""
+        known = self._ids.get(_identity(external_id, email))
+        if known is None:
+            return None
+        written = self._written.get([known.intercom_id])
+        if written is not None and written.fingerprint == _REMOVED:
+            # Removed by a record that named it another way (by email, say): the next
+            # write must meet Intercom's answer for an archived contact, not update blindly.
+            return None
+        return known.intercom_id
+
+    def remember(
+        self, external_id: str | None, email: str | None, intercom_id: str, written: int
+    ) -> None:
+        """The contact's id, and the fingerprint of what was just written to it."""
+        self._ids.put(_identity(external_id, email), Known(intercom_id, 0))
+        self._written.put([intercom_id], Known(intercom_id, written))
+
+    def holds(self, intercom_id: str, fingerprint: int) -> bool:
+        """Whether what this run last wrote to that contact had this fingerprint."""
+        known = self._written.get([intercom_id])
+        return known is not None and known.fingerprint == fingerprint
+
+    def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
+        """The contact was archived or deleted: whatever key names it, it is not current."""
+        self._ids.forget(_identity(external_id, email))
+        if intercom_id is not None:
+            self._written.put([intercom_id], Known(intercom_id, _REMOVED))
 
     def find(self, external_id: str | None, email: str | None) -> str | None:
         """An existing contact's id by lookup_fields, in order; None when not found."""
@@ -48,17 +95,18 @@ class ContactLookup:
                     json_body={"query": {"field": "email", "operator": "=", "value": email}},
                 ).body
                 data = (hits or {}).get("data") or []
+                if external_id is not None:
+                    data = [c for c in data if c.get("external_id") in (None, external_id)]
                 if data:
                     return str(min(data, key=lambda c: c.get("created_at") or 0)["id"])
         return None
 
     def user_id_of(self, external_id: str) -> str | None:
         """Intercom's id of the user with this external_id, from the run's cache or Intercom."""
-        key = keys.contact_by_external_id(external_id)
-        known = self.cache.get([key])
+        known = self.known_id(external_id, None)
         if known is not None:
-            return known.intercom_id
+            return known
         found = self.find(external_id, None) if "external_id" in self._lookup_fields else None
         if found is not None:
-            self.cache.put([key], Known(found, 0))
+            self._ids.put(_identity(external_id, None), Known(found, 0))
         return found
