@@ -13,6 +13,7 @@ to look ahead of its window.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,14 +51,17 @@ class Ledger:
         # The newest unfinished record per key: a new record only needs to wait for it,
         # because that one already waits for every earlier record with the key.
         self._newest_by_key: dict[str, int] = {}
-        self._watermark = 0
-        # Records that finished while an older one was still open: the watermark jumps
-        # over them once it reaches them.
-        self._finished_early: set[int] = set()
+        # Every unfinished record, smallest first (finished ones are dropped lazily): the
+        # watermark is its head. Memory follows the records in flight, not the records
+        # that finished behind a slow one.
+        self._unfinished: list[int] = []
         self._barrier: int | None = None
         self._stopped = False
-        # (first record not covered, STATE), oldest first.
+        # (first record not covered, STATE), oldest first. Two neighbours always have an
+        # unfinished record between them; records added after the newest one that are
+        # still unfinished are counted, to know when a new STATE can replace it.
         self._pending: deque[tuple[int, State]] = deque()
+        self._unfinished_after_newest = 0
         self._last_released: State | None = None
 
     def add(self, keys: Iterable[str]) -> tuple[int, bool]:
@@ -72,6 +76,9 @@ class Ledger:
         for key in unique:
             self._newest_by_key[key] = seq
         self._open[seq] = _Open(unique, len(predecessors))
+        heapq.heappush(self._unfinished, seq)
+        if self._pending:
+            self._unfinished_after_newest += 1
         return seq, not predecessors
 
     def finish(self, seq: int, *, delivered: bool) -> tuple[list[int], list[State]]:
@@ -96,13 +103,8 @@ class Ledger:
                 runnable.append(dependent)
         if not delivered and (self._barrier is None or seq < self._barrier):
             self._barrier = seq
-        if seq == self._watermark:
-            self._watermark += 1
-            while self._watermark in self._finished_early:
-                self._finished_early.remove(self._watermark)
-                self._watermark += 1
-        else:
-            self._finished_early.add(seq)
+        if self._pending and seq >= self._pending[-1][0]:
+            self._unfinished_after_newest -= 1
         return runnable, self._release()
 
     def state(self, value: State) -> list[State]:
@@ -111,12 +113,15 @@ class Ledger:
         if self._barrier is not None and position > self._barrier:
             # It covers a record that was not delivered: it can never go out.
             return []
-        if self._pending and self._pending[-1][0] == position:
-            # Two STATEs with no record between them: only the newer can ever matter,
-            # and replacing keeps memory flat when a tap sends STATEs back to back.
+        if self._pending and not self._unfinished_after_newest:
+            # Every record between the newest pending STATE and this one is finished, so
+            # the two would always be released together: only the newer can matter. This
+            # keeps memory flat when a tap sends a STATE after every record behind a
+            # slow one.
             self._pending[-1] = (position, value)
         else:
             self._pending.append((position, value))
+            self._unfinished_after_newest = 0
         return self._release()
 
     def stop(self) -> None:
@@ -131,13 +136,27 @@ class Ledger:
         """
         return self._stopped or (self._barrier is not None and seq > self._barrier)
 
+    def _watermark(self) -> int:
+        """The oldest unfinished record, or the next one when none is unfinished."""
+        while self._unfinished and self._unfinished[0] not in self._open:
+            heapq.heappop(self._unfinished)
+        return self._unfinished[0] if self._unfinished else self._next_seq
+
+    @property
+    def pending_states(self) -> int:
+        """STATEs held back, waiting for records before them: at most one more than the
+        records in flight."""
+        return len(self._pending)
+
     def _release(self) -> list[State]:
         """The newest pending STATE whose records are all delivered, unless already written.
 
         Older releasable STATEs are dropped: the newest one tells the tap everything
         they would have, and the tap resumes from the last STATE written anyway.
         """
-        limit = self._watermark if self._barrier is None else min(self._watermark, self._barrier)
+        limit = (
+            self._watermark() if self._barrier is None else min(self._watermark(), self._barrier)
+        )
         newest: State | None = None
         while self._pending and self._pending[0][0] <= limit:
             newest = self._pending.popleft()[1]

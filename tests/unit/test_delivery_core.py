@@ -137,6 +137,38 @@ def test_a_state_identical_to_the_last_written_is_not_written_again() -> None:
     assert ledger.state({"at": 1}) == [{"at": 1}]
 
 
+def test_a_state_storm_behind_one_slow_record_holds_one_state() -> None:
+    ledger = Ledger()
+    slow = added(ledger)
+    for n in range(100_000):
+        ledger.finish(added(ledger), delivered=True)
+        assert ledger.state({"at": n}) == []
+    assert ledger.pending_states == 1
+    assert ledger.finish(slow, delivered=True) == ([], [{"at": 99_999}])
+    assert ledger.pending_states == 0
+
+
+def test_states_with_a_record_in_flight_between_them_are_both_kept() -> None:
+    ledger = Ledger()
+    first = added(ledger)
+    assert ledger.state({"at": 1}) == []
+    second = added(ledger)
+    assert ledger.state({"at": 2}) == []
+    assert ledger.pending_states == 2
+    assert ledger.finish(first, delivered=True) == ([], [{"at": 1}])
+    assert ledger.finish(second, delivered=True) == ([], [{"at": 2}])
+
+
+def test_a_failed_record_never_lets_a_newer_state_replace_an_older_true_one() -> None:
+    ledger = Ledger()
+    first = added(ledger)
+    assert ledger.state({"at": 1}) == []
+    failed = added(ledger)
+    ledger.finish(failed, delivered=False)
+    assert ledger.state({"at": 2}) == []
+    assert ledger.finish(first, delivered=True) == ([], [{"at": 1}])
+
+
 def test_back_to_back_states_keep_only_the_newer() -> None:
     ledger = Ledger()
     seq = added(ledger)
