@@ -27,5 +27,10 @@ def contact(external_id: str | None, email: str | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def contact_written(intercom_id: str) -> str:
+    """Where the fingerprint of what was last written to a contact is kept."""
+    return f"contact:written:{intercom_id}"
+
+
 def company(company_id: str) -> str:
     return f"company:{company_id}"

@@ -64,7 +64,7 @@ class Runtime:
         )
         client: Client = DryRunClient(self.http) if settings.dry_run else self.http
         attributes = DataAttributes(client, settings.unknown_attributes, self.notices)
-        lookup = ContactLookup(client, settings.lookup_fields, IdCache(), IdCache())
+        lookup = ContactLookup(client, settings.lookup_fields, IdCache())
         self.companies = CompanyWriter(client, attributes, lookup, IdCache())
         self.contacts = ContactWriter(
             client, attributes, self.companies, lookup, delete_mode=settings.delete_mode

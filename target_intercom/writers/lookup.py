@@ -35,12 +35,12 @@ def _identity(external_id: str | None, email: str | None) -> list[str]:
 
 class ContactLookup:
     def __init__(
-        self, client: Client, lookup_fields: Sequence[LookupField], ids: IdCache, written: IdCache
+        self, client: Client, lookup_fields: Sequence[LookupField], cache: IdCache
     ) -> None:
         self._client = client
         self._lookup_fields = tuple(lookup_fields)
-        self._ids = ids
-        self._written = written
+        # One bounded cache for both ids and fingerprints, so memory stays where it was.
+        self._cache = cache
 
     @property
     def lookup_fields(self) -> tuple[LookupField, ...]:
@@ -48,10 +48,10 @@ class ContactLookup:
 
     def known_id(self, external_id: str | None, email: str | None) -> str | None:
         """The contact's Intercom id as this run last met it, by the identity rule."""
-        known = self._ids.get(_identity(external_id, email))
+        known = self._cache.get(_identity(external_id, email))
         if known is None:
             return None
-        written = self._written.get([known.intercom_id])
+        written = self._cache.get([keys.contact_written(known.intercom_id)])
         if written is not None and written.fingerprint == _REMOVED:
             # Removed by a record that named it another way (by email, say): the next
             # write must meet Intercom's answer for an archived contact, not update blindly.
@@ -62,19 +62,19 @@ class ContactLookup:
         self, external_id: str | None, email: str | None, intercom_id: str, written: int
     ) -> None:
         """The contact's id, and the fingerprint of what was just written to it."""
-        self._ids.put(_identity(external_id, email), Known(intercom_id, 0))
-        self._written.put([intercom_id], Known(intercom_id, written))
+        self._cache.put(_identity(external_id, email), Known(intercom_id, 0))
+        self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, written))
 
     def holds(self, intercom_id: str, fingerprint: int) -> bool:
         """Whether what this run last wrote to that contact had this fingerprint."""
-        known = self._written.get([intercom_id])
+        known = self._cache.get([keys.contact_written(intercom_id)])
         return known is not None and known.fingerprint == fingerprint
 
     def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
         """The contact was archived or deleted: whatever key names it, it is not current."""
-        self._ids.forget(_identity(external_id, email))
+        self._cache.forget(_identity(external_id, email))
         if intercom_id is not None:
-            self._written.put([intercom_id], Known(intercom_id, _REMOVED))
+            self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, _REMOVED))
 
     def find(self, external_id: str | None, email: str | None) -> str | None:
         """An existing contact's id by lookup_fields, in order; None when not found."""
@@ -108,5 +108,5 @@ class ContactLookup:
             return known
         found = self.find(external_id, None) if "external_id" in self._lookup_fields else None
         if found is not None:
-            self._ids.put(_identity(external_id, None), Known(found, 0))
+            self._cache.put(_identity(external_id, None), Known(found, 0))
         return found
