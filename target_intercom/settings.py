@@ -174,16 +174,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Intercom's access tokens are about 60 characters long.
+MIN_TOKEN_LENGTH = 8
+
+
 def _token(value: Any) -> str:
     """The token without the whitespace a copied line or a CRLF `.env` file leaves around it.
 
     A token with whitespace inside, or none at all, is refused without quoting it.
     """
     token = str(value).strip()
-    if not token or any(char.isspace() for char in token):
+    if len(token) < MIN_TOKEN_LENGTH or any(char.isspace() for char in token):
+        # Too short to be Intercom's, and too short to mask in logs without masking
+        # ordinary words: refused before it is used anywhere.
         raise FatalError(
-            "access_token is empty or has whitespace inside it; copy it again from "
-            "Intercom's Developer Hub (your app > Authentication)"
+            f"access_token is shorter than {MIN_TOKEN_LENGTH} characters or has whitespace "
+            "inside it; copy it again from Intercom's Developer Hub (your app > Authentication)"
         )
     return token
 

@@ -198,8 +198,15 @@ class TargetIntercom(Target):
                 parse_env_config=config.parse_env if config is not None else False,
             )
             target.load(file_input)
-        except ConfigValidationError:
-            raise
+        except ConfigValidationError as exc:
+            # The SDK's own report quotes the offending value, which for access_token is
+            # the secret itself (a numeric token, say): name the setting, never its value.
+            for error in exc.errors:
+                if "config['access_token']" in error:
+                    error = "access_token must be a string (its value is not shown)"
+                cls.logger.error(error)
+            cls.logger.error("Config validation failed")
+            sys.exit(1)
         except Exception as exc:
             cls.logger.debug("Run failed", exc_info=True)
             cls.logger.error("target-intercom failed: %s", one_line(exc))

@@ -181,3 +181,20 @@ def test_plain_http_to_this_machine_never_goes_through_a_proxy(fake, tmp_path, m
     run = run_target(config_for(fake, max_retries=0), messages, tmp_path)
     assert run.returncode == 0, run.stderr
     assert {c["external_id"] for c in fake.contacts()} == {"u1"}
+
+
+def test_a_numeric_token_is_never_shown_by_the_config_check(fake, tmp_path):
+    config = {**config_for(fake), "access_token": 987654321}
+    run = run_cli(config, [USERS], tmp_path)
+    assert run.returncode == 1
+    assert "access_token must be a string (its value is not shown)" in run.stderr
+    assert "987654321" not in run.stderr
+
+
+def test_a_token_too_short_to_mask_is_refused_without_being_shown(fake, tmp_path):
+    config = {**config_for(fake), "access_token": "ab1"}
+    run = run_target(config, [USERS, record("users", {"id": "u1"})], tmp_path)
+    assert run.returncode == 1
+    assert "access_token is shorter than 8 characters" in run.stderr
+    assert "ab1" not in run.stderr
+    assert fake.contacts() == []
