@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -191,6 +192,7 @@ class IntercomClient:
             prepared.prepare(
                 method=method, url=url, headers=self.session.headers, data=data, params=params
             )
+            sent_at = time.time()
             try:
                 response = self.session.send(
                     prepared,
@@ -205,7 +207,7 @@ class IntercomClient:
             except requests.RequestException as exc:
                 self.pacer.release()
                 raise _Transient(f"connection failed ({type(exc).__name__})") from None
-            self.pacer.release(response.headers)
+            self.pacer.release(response.headers, sent_at=sent_at)
             if response.status_code != 429:
                 return self._read(response, endpoint)
             self.metrics.count_rate_limited()

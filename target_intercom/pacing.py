@@ -2,14 +2,21 @@
 
 Intercom counts calls in fixed windows (10 s for private apps) and tells, on every
 response, how many calls are left (`X-RateLimit-Remaining`) and when the window ends
-(`X-RateLimit-Reset`, Unix seconds). One `Pacer` is shared by all workers: it spends
-that budget call by call and, once it is gone, holds every worker until the window
-resets, so a load runs at the limit without collecting 429s. `requests_per_minute`
-adds a cap of our own for workspaces shared with other apps.
+(`X-RateLimit-Reset`, Unix seconds by Intercom's clock). One `Pacer` is shared by all
+workers: it spends that budget call by call and, once it is gone, holds every worker
+until the window resets, so a load runs at the limit without collecting 429s.
+`requests_per_minute` adds a cap of our own for workspaces shared with other apps.
+
+The reset time is on Intercom's clock, not ours, and a machine's clock can be off by
+seconds or hours. `ClockOffset` learns the difference from Intercom's `Date` headers,
+so a skewed local clock neither sends calls into a window that has not ended nor parks
+the run for the skew.
 """
 
 from __future__ import annotations
 
+import email.utils
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +34,46 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+class ClockOffset:
+    """How far Intercom's clock is ahead of ours, learned from its `Date` headers.
+
+    `Date` has whole seconds, so one answer only bounds the offset: Intercom's time was
+    at least `Date` when we had not yet received the answer, and less than `Date + 1`
+    when we had already sent the request. Intersecting the bounds of many answers, sent
+    at different fractions of a second, narrows them. While our own clock is within the
+    bounds it is taken as right: that is the usual case, and the bounds may stay a second
+    wide when every call goes out at the same fraction of a second (at the start of each
+    window). Outside them, the lower bound is used: it reads Intercom's clock a little
+    behind rather than ahead, so a window is not taken as over before it is (which would
+    cost 429s). A clock less than a second ahead of Intercom's can still look right.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._low = -math.inf
+        self._high = math.inf
+
+    def observe(self, date: str | None, sent_at: float, received_at: float) -> None:
+        if date is None:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        low, high = server - received_at, server + 1 - sent_at
+        with self._lock:
+            if low > self._high or high < self._low:
+                # The bounds disagree: one of the clocks was set meanwhile. Start again.
+                self._low, self._high = low, high
+            else:
+                self._low, self._high = max(self._low, low), min(self._high, high)
+
+    def seconds(self) -> float:
+        """The offset to add to our clock to read Intercom's."""
+        with self._lock:
+            return 0.0 if self._low <= 0.0 <= self._high else self._low
 
 
 class TokenBucket:
@@ -59,7 +106,8 @@ class Pacer:
     def __init__(self, requests_per_minute: int | None = None) -> None:
         self._lock = threading.Lock()
         self._remaining: int | None = None  # None: unknown, let calls through
-        self._reset_at = 0.0
+        self._reset_at = 0.0  # X-RateLimit-Reset of the current window: Intercom's clock
+        self._clock = ClockOffset()
         self._in_flight = 0
         self._bucket = TokenBucket(requests_per_minute) if requests_per_minute else None
 
@@ -67,7 +115,7 @@ class Pacer:
         """Blocks until one more call fits in the budget, then counts it as spent."""
         while True:
             with self._lock:
-                now = time.time()
+                now = time.time() + self._clock.seconds()
                 if self._remaining is not None and now >= self._reset_at:
                     self._remaining = None
                 if self._remaining is None or self._remaining > 0:
@@ -80,8 +128,13 @@ class Pacer:
         if self._bucket is not None:
             self._bucket.take()
 
-    def release(self, headers: Mapping[str, str] | None = None) -> None:
-        """Ends a call, learning the budget from its response headers when it has them."""
+    def release(
+        self, headers: Mapping[str, str] | None = None, sent_at: float | None = None
+    ) -> None:
+        """Ends a call, learning the budget (and Intercom's clock, from the answer's `Date`
+        and `sent_at`, our time.time() when the request went out) from its headers."""
+        if headers and sent_at is not None:
+            self._clock.observe(headers.get("Date"), sent_at, time.time())
         remaining = _header_number(headers, "X-RateLimit-Remaining") if headers else None
         reset = _header_number(headers, "X-RateLimit-Reset") if headers else None
         with self._lock:
@@ -100,7 +153,7 @@ class Pacer:
         """After a 429: sleeps until the window resets and returns the seconds waited."""
         reset = _header_number(headers, "X-RateLimit-Reset")
         with self._lock:
-            now = time.time()
+            now = time.time() + self._clock.seconds()
             if reset is not None and reset > now:
                 self._reset_at = max(self._reset_at, reset)
                 self._remaining = 0

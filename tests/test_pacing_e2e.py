@@ -3,6 +3,8 @@ the fake saw (call counts and the times it answered), never by timing the test."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import STR, config_for, record, run_target, schema
 
 USERS = schema("users", {"id": STR, "email": STR}, ["id"])
@@ -34,3 +36,19 @@ def test_requests_per_minute_caps_our_own_rate(fake, tmp_path):
     # 1200 a minute is 20 a second: no one-second span may hold more than 20 calls (+1 burst).
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 21, busiest
+
+
+@pytest.mark.parametrize("skew", [-1.0, -30.0, 3600.0, -3600.0])
+def test_a_clock_far_from_intercoms_changes_neither_pace_nor_429s(fake, tmp_path, skew):
+    """`skew`: seconds Intercom's clock (the fake's) is ahead of ours. The rate-limit
+    windows, X-RateLimit-Reset and Date all follow Intercom's clock."""
+    fake.configure(rate_limit=20, rate_window=0.5, latency=0.005, clock_skew=skew)
+    run = run_target(config_for(fake, max_concurrency=8), users(100), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(fake.contacts()) == 100
+    calls = fake.calls()
+    rejected = sum(1 for c in calls if c.status == 429)
+    assert rejected <= 0.1 * len(calls), rejected
+    times = sorted(c.finished_at for c in calls)
+    # Five windows' worth of calls: a run parked for the skew would take far longer.
+    assert times[-1] - times[0] < 10, times[-1] - times[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from itertools import pairwise
 import pytest
 
 from target_intercom import pacing
-from target_intercom.pacing import Pacer, TokenBucket
+from target_intercom.pacing import ClockOffset, Pacer, TokenBucket
 
 # Whatever should not wait at all must take less than this, even on a busy machine.
 NO_WAIT = 0.05
@@ -191,3 +192,35 @@ def test_without_requests_per_minute_there_is_no_cap() -> None:
             pacer.release({})
 
     assert timed(calls) < NO_WAIT
+
+
+def _date(seconds: float) -> str:
+    return email.utils.formatdate(seconds, usegmt=True)
+
+
+def test_clock_offset_reads_a_clock_an_hour_ahead_from_date_headers() -> None:
+    offset = ClockOffset()
+    now = 1_800_000_000.0
+    for fraction in (0.1, 0.45, 0.8, 0.97):
+        offset.observe(_date(now + 3600 + fraction), now + fraction - 0.01, now + fraction)
+    assert 3599.0 < offset.seconds() <= 3600.0
+
+
+def test_clock_offset_keeps_our_clock_when_the_dates_agree_with_it() -> None:
+    offset = ClockOffset()
+    now = 1_800_000_000.0
+    for fraction in (0.2, 0.6):
+        offset.observe(_date(now + fraction), now + fraction - 0.01, now + fraction)
+    assert offset.seconds() == 0.0
+
+
+def test_clock_offset_ignores_answers_without_a_date_and_starts_again_when_clocks_jump() -> None:
+    offset = ClockOffset()
+    offset.observe(None, 1.0, 1.1)
+    offset.observe("not a date", 1.0, 1.1)
+    assert offset.seconds() == 0.0
+    now = 1_800_000_000.0
+    offset.observe(_date(now - 100), now - 0.01, now)
+    assert -101.0 <= offset.seconds() <= -100.0
+    offset.observe(_date(now + 50), now - 0.01, now)
+    assert 49.0 <= offset.seconds() <= 50.0

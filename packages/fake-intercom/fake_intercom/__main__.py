@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to responses")
     parser.add_argument("--rate-limit", type=int, default=None, help="calls per window")
     parser.add_argument("--rate-window", type=float, default=10.0, help="window in seconds")
+    parser.add_argument(
+        "--clock-skew", type=float, default=0.0, help="seconds the fake's clock is ahead"
+    )
     parser.add_argument("--search-lag", type=float, default=0.0, help="seconds before search")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of faulty calls")
     parser.add_argument(
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         search_lag=args.search_lag,
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
+        clock_skew=args.clock_skew,
         faults=faults,
         openapi_path=args.openapi_path,
         validate=not args.no_validate,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import email.utils
 import json
 import math
 import threading
@@ -50,6 +51,10 @@ class Settings:
     rate_limit: int | None
     rate_window: float
     validate: bool
+    # Seconds this fake's clock runs ahead of the client's (negative: behind): it moves the
+    # rate-limit windows, X-RateLimit-Reset and the Date header together, as a real server
+    # whose clock differs from the client's would.
+    clock_skew: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rate_window <= 0:
@@ -112,9 +117,11 @@ class RateLimiter:
         self._window: tuple[float, int] | None = None
         self._count = 0
 
-    def take(self, limit: int | None, length: float) -> tuple[list[tuple[str, str]], bool]:
-        """Count one call: (rate-limit headers, whether the call is over the limit)."""
-        index = math.floor(time.time() / length)
+    def take(
+        self, limit: int | None, length: float, now: float
+    ) -> tuple[list[tuple[str, str]], bool]:
+        """Count one call at server time `now`: (rate-limit headers, whether it is over)."""
+        index = math.floor(now / length)
         allowed = UNLIMITED if limit is None else limit
         with self._lock:
             if self._window != (length, index):
@@ -195,7 +202,10 @@ class Gateway:
         if headers.get("Authorization") != self._auth:
             unauthorized = _Responder(name, settings.latency, [])
             return unauthorized.error(401, "unauthorized", "Access Token Invalid")
-        rate_headers, over = self._limiter.take(settings.rate_limit, settings.rate_window)
+        now = time.time() + settings.clock_skew
+        rate_headers, over = self._limiter.take(settings.rate_limit, settings.rate_window, now)
+        if settings.clock_skew:
+            rate_headers.append(("Date", email.utils.formatdate(now, usegmt=True)))
         respond = _Responder(name, settings.latency, rate_headers)
         if over:
             limit, window = settings.rate_limit, f"{settings.rate_window:g}_seconds"

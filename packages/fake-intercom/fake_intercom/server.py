@@ -53,6 +53,7 @@ class FakeIntercom:
         search_lag: float = 0.0,
         rate_limit: int | None = None,
         rate_window: float = 10.0,
+        clock_skew: float = 0.0,
         faults: Faults | None = None,
         openapi_path: Path | str | None = None,
         validate: bool = True,
@@ -61,7 +62,7 @@ class FakeIntercom:
     ) -> None:
         path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
         description = load_description(str(path.resolve())) if path is not None else None
-        settings = Settings(latency, search_lag, rate_limit, rate_window, validate)
+        settings = Settings(latency, search_lag, rate_limit, rate_window, validate, clock_skew)
         picker = FaultPicker(faults or Faults())
         self._gateway = Gateway(token, settings, picker, description, max_event_names)
         self._max_event_names = max_event_names
@@ -119,6 +120,7 @@ class FakeIntercom:
         search_lag: float | _Keep = KEEP,
         rate_limit: int | _Keep | None = KEEP,
         rate_window: float | _Keep = KEEP,
+        clock_skew: float | _Keep = KEEP,
         faults: Faults | dict[str, Any] | _Keep | None = KEEP,
         validate: bool | _Keep = KEEP,
         max_event_names: int | _Keep = KEEP,
@@ -131,6 +133,7 @@ class FakeIntercom:
             "search_lag": search_lag,
             "rate_limit": rate_limit,
             "rate_window": rate_window,
+            "clock_skew": clock_skew,
             "validate": validate,
         }
         changes = {k: v for k, v in given.items() if v is not KEEP}
@@ -403,9 +406,10 @@ class _Handler(BaseHTTPRequestHandler):
         lines = [
             f"HTTP/1.1 {reply.status} {_PHRASES.get(reply.status, '')}",
             "Server: fake-intercom",
-            f"Date: {self.date_time_string()}",
             f"Content-Length: {len(reply.body)}",
         ]
+        if not any(name == "Date" for name, _ in reply.headers):  # a skewed clock sends its own
+            lines.append(f"Date: {self.date_time_string()}")
         if reply.content_type:
             lines.append(f"Content-Type: {reply.content_type}; charset=utf-8")
         lines += [f"{name}: {value}" for name, value in reply.headers]
