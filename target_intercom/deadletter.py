@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from datetime import date, datetime, time, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from target_intercom.errors import FatalError
+from target_intercom.jsonvalues import json_default
 from target_intercom.redact import MASK
 
 
@@ -43,7 +43,7 @@ class DeadLetterFile:
                 "error_message": message,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
-            default=_as_json,
+            default=json_default,
             # Escaped, so that any text a tap sends is writable, lone surrogates included.
             ensure_ascii=True,
         )
@@ -59,13 +59,3 @@ class DeadLetterFile:
         # failed (and was reported as the run's failure) can fail here.
         with self._lock, contextlib.suppress(OSError):
             self._file.close()
-
-
-def _as_json(value: Any) -> Any:
-    """Values as the tap wrote them: singer-sdk reads numbers as Decimal and dates as
-    date objects, and a replayed line must carry a number and ISO-8601 text again."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    return str(value)

@@ -202,12 +202,13 @@ def resolve_base_url(config: dict[str, Any]) -> str:
         if region not in REGION_URLS:
             raise FatalError(f"region must be one of us, eu, au (got {region!r})")
         return REGION_URLS[region]
-    parts = urlsplit(str(url))
+    url = str(url)
+    parts = urlsplit(url)
     # Named by scheme and host only: the rest of a refused URL may hold a password.
     where = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "(no host)"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FatalError(f"api_base_url {where} is not an http(s) URL")
-    if any(char in str(url) for char in "\\@?#") or any(char.isspace() for char in str(url)):
+    if any(char in url for char in "\\@?#") or any(char.isspace() for char in url):
         # HTTP libraries and urlsplit disagree on such URLs (`http://a\\@127.0.0.1` is
         # 127.0.0.1 to one and `a` to the other), so only the plain form is taken.
         raise FatalError(
@@ -219,7 +220,7 @@ def resolve_base_url(config: dict[str, Any]) -> str:
             f"api_base_url {where} is plain http to a host that is not loopback; the access "
             "token would cross the network unencrypted. Use https."
         )
-    return str(url).rstrip("/")
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)

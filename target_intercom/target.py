@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 import typing as t
-from decimal import Decimal
 from types import FrameType
 
 from singer_sdk import Target
@@ -26,6 +25,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
 from target_intercom.errors import FatalError
+from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
 from target_intercom.settings import CONFIG_SCHEMA, Settings
@@ -72,13 +72,6 @@ class _LineReader(SingerReader):
                 f"({type(record).__name__}); the tap sent a broken message"
             )
         return message
-
-
-def _state_json(value: t.Any) -> t.Any:
-    """A STATE read with Decimal numbers goes back out as the same JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} in a STATE message")
 
 
 class TargetIntercom(Target):
@@ -129,7 +122,7 @@ class TargetIntercom(Target):
 
     def _emit_state(self, state: dict) -> None:
         """Writes the state value alone, as Singer targets do and Meltano stores it."""
-        line = json.dumps(state, default=_state_json)
+        line = json.dumps(state, default=json_default)
         with self._stdout_lock:
             try:
                 sys.stdout.write(line + "\n")

@@ -29,6 +29,7 @@ from typing import Any
 import pendulum
 
 from target_intercom.errors import MappingError
+from target_intercom.jsonvalues import json_default
 
 MAX_STRING_LENGTH = 255
 """Intercom's limit for custom attribute and event metadata strings."""
@@ -348,16 +349,8 @@ def coerce_value(value: Any, data_type: str, field: str) -> Any:
 def _list_text(items: list[Any], field: str) -> str:
     """A list as one string: `a, b, c` for scalars, compact JSON when it holds objects."""
     if any(isinstance(item, (Mapping, list)) for item in items):
-        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, default=json_default)
     return ", ".join(to_text(item, field) for item in items if item is not None)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    return str(value)
 
 
 def truncate(value: Any, warning_key: str, label: str) -> tuple[Any, list[MappingWarning]]:
