@@ -6,6 +6,11 @@ jitter, waits out 429s until the window resets instead of hammering, stops the r
 401/403 (a bad token fails every call alike, so retrying only burns the rate limit),
 and turns any other 4xx into an `ApiError` carrying Intercom's own code and message.
 The access token lives in one header of one session and nowhere else.
+
+A call that must not be sent twice (a create Intercom gives no 409 for) is not retried
+once it may have reached Intercom: the caller hears `Unanswered` and decides. Once
+the run is stopping, no call starts and no backoff sleep goes on, so a stop waits at
+most for the calls on the wire, each bounded by `request_timeout`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from target_intercom import __version__
-from target_intercom.errors import AuthError, FatalError, RecordError
+from target_intercom.errors import AuthError, FatalError, RecordError, Stopped
 from target_intercom.metrics import Metrics
 from target_intercom.pacing import Pacer
 
@@ -44,6 +50,14 @@ class ApiError(RecordError):
 
 class RetriesExhausted(FatalError):
     """Intercom or the network kept failing a call after every retry."""
+
+
+class Unanswered(RecordError):
+    """A call that must not be repeated failed in a way that leaves unknown whether
+    Intercom applied it (no answer, a 5xx, a body that is not Intercom's)."""
+
+    def __init__(self, endpoint: str, what: str) -> None:
+        super().__init__(f"{endpoint} got no usable answer ({what})", "unanswered")
 
 
 class _Transient(Exception):
@@ -70,6 +84,7 @@ class Client(Protocol):
         path: dict[str, str] | None = None,
         json_body: Any = None,
         params: dict[str, str] | None = None,
+        may_repeat: bool = True,
     ) -> Response: ...
 
 
@@ -103,9 +118,12 @@ class IntercomClient:
         pacer: Pacer,
         metrics: Metrics,
         pool_size: int = 10,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.max_retries = max_retries
+        self._stopping = stopping or threading.Event()
         self.pacer = pacer
         self.metrics = metrics
         self.session = requests.Session()
@@ -136,16 +154,6 @@ class IntercomClient:
         self._verify: bool | str = (
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
-        self._send = backoff.on_exception(
-            backoff.expo,
-            _Transient,
-            max_tries=max_retries + 1,
-            jitter=backoff.full_jitter,
-            factor=self.backoff_factor,
-            max_value=self.backoff_max,
-            on_backoff=self._on_backoff,
-            logger=None,
-        )(self._send_once)
 
     def close(self) -> None:
         self.session.close()
@@ -158,28 +166,42 @@ class IntercomClient:
         path: dict[str, str] | None = None,
         json_body: Any = None,
         params: dict[str, str] | None = None,
+        may_repeat: bool = True,
     ) -> Response:
-        """Sends one call, named by its route template (`PUT /contacts/{id}`) for the metrics."""
+        """Sends one call, named by its route template (`PUT /contacts/{id}`) for the metrics.
+
+        `may_repeat=False`: a failure after which Intercom may hold the write raises
+        `Unanswered` instead of sending it again.
+        """
         endpoint = f"{method} {template}"
         url = self.base_url + template.format(
             **{k: quote(str(v), safe="") for k, v in (path or {}).items()}
         )
-        try:
-            return self._send(method, url, endpoint, json_body, params)
-        except _Transient as exc:
-            raise RetriesExhausted(
-                f"{endpoint} still failing after every retry (max_retries): {exc}"
-            ) from None
+        # backoff's own decorator sleeps with time.sleep, which a stop cannot cut short;
+        # its wait generator and jitter are used, and the sleep is a wait on `stopping`.
+        waits = backoff.expo(factor=self.backoff_factor, max_value=self.backoff_max)
+        next(waits)
+        tries = 0
+        while True:
+            tries += 1
+            self._raise_if_stopping(endpoint)
+            try:
+                return self._send_once(method, url, endpoint, json_body, params)
+            except _Transient as exc:
+                if not may_repeat:
+                    raise Unanswered(endpoint, str(exc)) from None
+                if tries > self.max_retries:
+                    raise RetriesExhausted(
+                        f"{endpoint} still failing after every retry (max_retries): {exc}"
+                    ) from None
+                wait = backoff.full_jitter(next(waits))
+                self.metrics.count_retry()
+                logger.warning("Retrying %s in %.1fs (try %d): %s", endpoint, wait, tries, exc)
+                self._stopping.wait(wait)
 
-    def _on_backoff(self, details: Any) -> None:
-        self.metrics.count_retry()
-        logger.warning(
-            "Retrying %s in %.1fs (try %d): %s",
-            details["args"][2],
-            details["wait"],
-            details["tries"],
-            details.get("exception"),
-        )
+    def _raise_if_stopping(self, endpoint: str) -> None:
+        if self._stopping.is_set():
+            raise Stopped(f"{endpoint} not sent: the run is stopping")
 
     def _send_once(
         self, method: str, url: str, endpoint: str, json_body: Any, params: dict | None

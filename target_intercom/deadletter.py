@@ -15,15 +15,15 @@ from typing import Any
 
 from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
-from target_intercom.redact import MASK
+from target_intercom.redact import mask, written_forms
 
 
 class DeadLetterFile:
     def __init__(self, path: str, secret: str) -> None:
         self.path = Path(path).expanduser()
-        # The token as it would appear inside a JSON string: Intercom's error messages
-        # may echo a request, and a dead letter carries the message.
-        self._secret = json.dumps(secret)[1:-1] if secret else ""
+        # Each form of the token as it would appear inside this file's JSON strings:
+        # Intercom's error messages may echo a request, and a dead letter carries them.
+        self._secrets = [json.dumps(form)[1:-1] for form in written_forms(secret)] if secret else []
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,8 +47,7 @@ class DeadLetterFile:
             # Escaped, so that any text a tap sends is writable, lone surrogates included.
             ensure_ascii=True,
         )
-        if self._secret and self._secret in line:
-            line = line.replace(self._secret, MASK)
+        line = mask(line, self._secrets)
         with self._lock:
             self._file.write(line + "\n")
             # A dead letter counts as delivered for STATE, so it must be on disk first.

@@ -41,3 +41,7 @@ class MappingError(RecordError):
 
     def __init__(self, message: str, code: str = "mapping_error") -> None:
         super().__init__(message, code)
+
+
+class Stopped(FatalError):
+    """The run is stopping (a signal): no call starts and no retry waits any more."""

@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Mapping
 
+from target_intercom.errors import Stopped
+
 # Never wait longer than this on a reset time: a clock far off from Intercom's must not
 # park the run for an hour.
 MAX_WAIT_SECONDS = 60.0
@@ -79,7 +81,8 @@ class ClockOffset:
 class TokenBucket:
     """Spaces calls evenly at a fixed rate (our own `requests_per_minute` cap)."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, stopping: threading.Event | None = None) -> None:
+        self._stopping = stopping or threading.Event()
         self._rate = per_minute / 60.0
         # No bursts: a cap shared with other apps is best kept evenly, call by call.
         self._capacity = 1.0
@@ -97,19 +100,25 @@ class TokenBucket:
             self._tokens -= 1.0
             wait = -self._tokens / self._rate if self._tokens < 0 else 0.0
         if wait > 0:
-            time.sleep(wait)
+            pause(self._stopping, wait)
 
 
 class Pacer:
     """The shared call budget of one run."""
 
-    def __init__(self, requests_per_minute: int | None = None) -> None:
+    def __init__(
+        self, requests_per_minute: int | None = None, stopping: threading.Event | None = None
+    ) -> None:
+        # Set when the run stops: every wait here ends at once, and no call starts.
+        self._stopping = stopping or threading.Event()
         self._lock = threading.Lock()
         self._remaining: int | None = None  # None: unknown, let calls through
         self._reset_at = 0.0  # X-RateLimit-Reset of the current window: Intercom's clock
         self._clock = ClockOffset()
         self._in_flight = 0
-        self._bucket = TokenBucket(requests_per_minute) if requests_per_minute else None
+        self._bucket = (
+            TokenBucket(requests_per_minute, self._stopping) if requests_per_minute else None
+        )
 
     def acquire(self) -> None:
         """Blocks until one more call fits in the budget, then counts it as spent."""
@@ -124,7 +133,7 @@ class Pacer:
                     self._in_flight += 1
                     break
                 wait = self._reset_at - now
-            time.sleep(min(max(wait, 0.005), MAX_WAIT_SECONDS))
+            pause(self._stopping, min(max(wait, 0.005), MAX_WAIT_SECONDS))
         if self._bucket is not None:
             self._bucket.take()
 
@@ -159,5 +168,12 @@ class Pacer:
                 self._remaining = 0
             wait = (reset - now) if reset is not None else 1.0
         wait = min(max(wait, 0.05), MAX_WAIT_SECONDS)
-        time.sleep(wait)
+        pause(self._stopping, wait)
         return wait
+
+
+def pause(stopping: threading.Event, seconds: float) -> None:
+    """Sleeps, unless the run stops meanwhile: then no call may start, so this raises.
+    Every wait of a run goes through here, so that a stop is never held up by one."""
+    if stopping.wait(seconds):
+        raise Stopped("the run is stopping: no call starts any more")

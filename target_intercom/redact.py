@@ -6,26 +6,42 @@ is the second line, for messages built from settings or from third-party excepti
 
 from __future__ import annotations
 
+import json
 import logging
 
 MASK = "********"
+
+
+def written_forms(secret: str) -> list[str]:
+    """The secret as text may carry it: as is, inside a JSON string, inside a Python repr."""
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]}
+    return sorted(forms, key=len, reverse=True)
+
+
+def mask(text: str, forms: list[str]) -> str:
+    for form in forms:
+        text = text.replace(form, MASK)
+    return text
 
 
 class RedactToken(logging.Filter):
     def __init__(self, secret: str) -> None:
         super().__init__()
         self.secret = secret
+        self._forms = written_forms(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.secret in message:
-            record.msg = message.replace(self.secret, MASK)
+        masked = mask(message, self._forms)
+        if masked != message:
+            record.msg = masked
             record.args = None
         if record.exc_info:
             text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            if self.secret in text:
+            masked = mask(text, self._forms)
+            if masked != text:
                 record.exc_info = None
-                record.exc_text = text.replace(self.secret, MASK)
+                record.exc_text = masked
         return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -52,22 +53,30 @@ class Runtime:
             if settings.on_record_error == "skip"
             else None
         )
+        # Set by a stop: calls on the wire end, no other call or retry starts.
+        self._stopping = threading.Event()
         self.http = IntercomClient(
             base_url=settings.base_url,
             access_token=settings.access_token,
             api_version=settings.api_version,
             timeout=settings.request_timeout,
             max_retries=settings.max_retries,
-            pacer=Pacer(settings.requests_per_minute),
+            pacer=Pacer(settings.requests_per_minute, self._stopping),
             metrics=self.metrics,
             pool_size=settings.max_concurrency,
+            stopping=self._stopping,
         )
         client: Client = DryRunClient(self.http) if settings.dry_run else self.http
         attributes = DataAttributes(client, settings.unknown_attributes, self.notices)
         lookup = ContactLookup(client, settings.lookup_fields, IdCache())
         self.companies = CompanyWriter(client, attributes, lookup, IdCache())
         self.contacts = ContactWriter(
-            client, attributes, self.companies, lookup, delete_mode=settings.delete_mode
+            client,
+            attributes,
+            self.companies,
+            lookup,
+            delete_mode=settings.delete_mode,
+            stopping=self._stopping,
         )
         self.events = EventWriter(client)
         self.delivery = Delivery(
@@ -93,16 +102,20 @@ class Runtime:
                 except BaseException:
                     # A signal while the backlog drains: stop starting records, but let
                     # the calls in flight end, so that none lands after the exit unseen.
-                    self.delivery.abort()
+                    self._abort()
                     raise
             else:
-                self.delivery.abort()
+                self._abort()
         finally:
             self.progress.stop()
             self.http.close()
             if self.dead_letter is not None:
                 self.dead_letter.close()
             self.log_summary()
+
+    def _abort(self) -> None:
+        self._stopping.set()
+        self.delivery.abort()
 
     def log_summary(self) -> None:
         summary = self.metrics.snapshot()

@@ -7,8 +7,12 @@ so a misspelt comparison elsewhere is a type error, not a silent branch never ta
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
@@ -192,6 +196,24 @@ def _token(value: Any) -> str:
             "inside it; copy it again from Intercom's Developer Hub (your app > Authentication)"
         )
     return token
+
+
+def declared_tokens(config: Any, parse_env: bool) -> list[str]:
+    """Every access_token the config as given may carry, before anything reads it:
+    a dict, or the JSON file(s) named, and the environment when it is read too. Only
+    tokens long enough to be used are returned (shorter ones are refused unquoted)."""
+    sources: list[Any] = config if isinstance(config, list) else [config]
+    found: list[Any] = []
+    for source in sources:
+        if isinstance(source, (str, PurePath)):
+            with contextlib.suppress(OSError, ValueError):
+                source = json.loads(Path(source).read_text(encoding="utf-8"))
+        if isinstance(source, dict):
+            found.append(source.get("access_token"))
+    if parse_env:
+        found.append(os.environ.get("TARGET_INTERCOM_ACCESS_TOKEN"))
+    tokens = {form for value in found if value for form in (str(value), str(value).strip())}
+    return sorted(t for t in tokens if len(t.strip()) >= MIN_TOKEN_LENGTH)
 
 
 def resolve_base_url(config: dict[str, Any]) -> str:

@@ -23,12 +23,13 @@ from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
+from singer_sdk.sinks import Sink
 
 from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
-from target_intercom.settings import CONFIG_SCHEMA, Settings
+from target_intercom.settings import CONFIG_SCHEMA, Settings, declared_tokens
 from target_intercom.sinks import SINKS, IntercomSink
 
 logger = logging.getLogger("target-intercom")
@@ -83,11 +84,20 @@ class TargetIntercom(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.runtime: Runtime | None = None
+        self._log_failure: str | None = None
+        # singer-sdk logs while it reads and checks the config: mask the token first.
+        for token in declared_tokens(kwargs.get("config"), kwargs.get("parse_env_config", False)):
+            install_redaction(token)
+        for handler in logging.getLogger().handlers:
+            handler.handleError = self._log_write_failed  # type: ignore[method-assign]
         super().__init__(*args, **kwargs)
         settings = Settings.from_config(dict(self.config))
         install_redaction(settings.access_token)
         self._stdout_lock = threading.Lock()
         self.runtime = Runtime(settings, write_state=self._emit_state)
+        # The sinks' drains have nothing to do (the pool writes records as they come), so
+        # draining them on one thread costs nothing, where a thread pool costs a lot.
+        self.max_parallelism = 1
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -110,6 +120,27 @@ class TargetIntercom(Target):
             )
         return sink_class
 
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        """The SDK's sink, and the one it retires on a changed SCHEMA freed at once.
+
+        singer-sdk keeps a retired sink until its next `drain_all`, which for a target
+        that never fills a batch is the end of input: a tap that re-sends a changed
+        SCHEMA every few records would hold thousands. These sinks keep no records (the
+        pool has them), so draining right away loses nothing."""
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if schema is not None:
+            self.drain_all()
+        return sink
+
     def _process_state_message(self, message_dict: dict) -> None:
         # Private override: singer-sdk writes a STATE only after draining every sink, which
         # for a target that writes record by record on a pool would mean at the end of the
@@ -119,6 +150,15 @@ class TargetIntercom(Target):
         self._assert_line_requires(message_dict, requires={"value"})
         assert self.runtime is not None
         self.runtime.delivery.state(message_dict["value"])
+
+    def _log_write_failed(self, record: logging.LogRecord) -> None:
+        """A log line could not be written (stderr closed, a full disk): the run's record
+        of what it did is lost from here on, so it stops, as when stdout goes away."""
+        message = f"cannot write the log to stderr: {sys.exc_info()[1]}"
+        if self._log_failure is None:
+            self._log_failure = message
+            if self.runtime is not None:
+                self.runtime.delivery.fail(message)
 
     def _emit_state(self, state: dict) -> None:
         """Writes the state value alone, as Singer targets do and Meltano stores it."""
@@ -140,6 +180,8 @@ class TargetIntercom(Target):
         stopped: after a signal only in-flight calls finish; after anything else, every
         record read before it is still delivered."""
         try:
+            if self._log_failure is not None:
+                raise FatalError(self._log_failure)
             self.listen(file_input)
         except Interrupted:
             self._close(wait=False)

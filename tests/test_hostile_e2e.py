@@ -96,6 +96,27 @@ def test_sigterm_while_the_backlog_drains_lets_calls_in_flight_finish(fake, tmp_
     assert len(held) < 60
 
 
+def test_sigterm_cuts_retry_waits_short(fake, tmp_path):
+    # Every create answers 503: each worker sits in backoff between retries, for up to
+    # 30 s a wait. A stop must not wait for those retries, only for calls on the wire.
+    faults = Faults(rate=1.0, kinds=["503"], paths=["POST /contacts"])
+    fake.configure(faults=faults)
+    config = config_for(fake, max_concurrency=4, max_retries=8, request_timeout=2)
+    live = LiveTarget(config, tmp_path, users_with_states(8, 100))
+    live._writer.join(timeout=30)
+    deadline = time.time() + 30
+    while len(fake.calls()) < 12 and time.time() < deadline:
+        time.sleep(0.05)
+    live.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    code = live.wait(timeout=60)
+    assert code == 1
+    assert time.monotonic() - signalled < 2 + 3  # request_timeout, and a margin
+    assert "stopped by signal 15" in live.stderr
+    assert "Traceback" not in live.stderr
+    assert live.states == []
+
+
 def test_a_batch_message_is_refused_before_any_state_after_it(fake, tmp_path):
     batch = {
         "type": "BATCH",
@@ -198,3 +219,21 @@ def test_a_token_too_short_to_mask_is_refused_without_being_shown(fake, tmp_path
     assert "access_token is shorter than 8 characters" in run.stderr
     assert "ab1" not in run.stderr
     assert fake.contacts() == []
+
+
+def test_a_log_that_cannot_be_written_ends_the_run_non_zero(fake, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config_for(fake)))
+    lines = "".join(json.dumps(m) + "\n" for m in users_with_states(20, 5))
+    with open("/dev/full", "w") as full:  # refuses every write, as a full disk does
+        done = subprocess.run(
+            [sys.executable, "-m", "target_intercom", "--config", str(path)],
+            input=lines,
+            stdout=subprocess.PIPE,
+            stderr=full,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""

@@ -4,6 +4,9 @@ was last written is compared per Intercom contact, whatever key a record came by
 
 from __future__ import annotations
 
+import pytest
+from fake_intercom import Faults
+
 from tests.conftest import DATETIME, STR, config_for, record, run_target, schema
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR, "_sdc_deleted_at": DATETIME})
@@ -64,3 +67,67 @@ def test_insert_then_delete_by_email_then_insert_ends_active(fake, tmp_path):
     assert run.returncode == 0, run.stderr
     [contact] = fake.contacts()
     assert (contact["external_id"], contact["archived"]) == ("x", False)
+
+
+# The same person as a record with both keys (A), its external_id only (I), its email only (E).
+SHAPES = {
+    "A": {"id": "x1", "email": "e1@acme.io"},
+    "I": {"id": "x1"},
+    "E": {"email": "e1@acme.io"},
+}
+# What Intercom holds after the first record (name N1) and then the second (name N2), as
+# (external_id, email, name): an email finds the contact that holds it unless both carry
+# different external_ids; an external_id and an email on different records never meet.
+AFTER = {
+    "AA": {("x1", "e1@acme.io", "N2")},
+    "AI": {("x1", "e1@acme.io", "N2")},
+    "AE": {("x1", "e1@acme.io", "N2")},
+    "IA": {("x1", "e1@acme.io", "N2")},
+    "II": {("x1", None, "N2")},
+    "IE": {("x1", None, "N1"), (None, "e1@acme.io", "N2")},
+    "EA": {("x1", "e1@acme.io", "N2")},
+    "EI": {(None, "e1@acme.io", "N1"), ("x1", None, "N2")},
+    "EE": {(None, "e1@acme.io", "N2")},
+}
+
+
+@pytest.mark.parametrize("one_run", [True, False], ids=["one run", "two runs"])
+@pytest.mark.parametrize("pair", sorted(AFTER))
+def test_every_pair_of_identity_shapes_ends_as_the_rule_says(fake, tmp_path, pair, one_run):
+    first = record("users", {**SHAPES[pair[0]], "name": "N1"})
+    second = record("users", {**SHAPES[pair[1]], "name": "N2"})
+    batches = [[USERS, first, second]] if one_run else [[USERS, first], [USERS, second]]
+    for messages in batches:
+        run = run_target(config_for(fake), messages, tmp_path)
+        assert run.returncode == 0, run.stderr
+    held = {(c["external_id"], c["email"], c["name"]) for c in fake.contacts()}
+    assert held == AFTER[pair]
+
+
+LEADS = schema("users", {"email": STR, "name": STR, "role": STR})
+
+
+def leads(count: int) -> list[dict]:
+    return [record("users", {"email": f"l{i}@acme.io", "role": "lead"}) for i in range(count)]
+
+
+def lead_emails(fake) -> list[str]:
+    return sorted(c["email"] for c in fake.contacts() if c["role"] == "lead")
+
+
+def test_leads_replayed_are_found_not_created_again(fake, tmp_path):
+    for _ in range(2):
+        run = run_target(config_for(fake), [LEADS, *leads(5)], tmp_path)
+        assert run.returncode == 0, run.stderr
+    assert lead_emails(fake) == [f"l{i}@acme.io" for i in range(5)]
+    assert '"updated": 5' in run.stderr
+
+
+def test_a_lead_whose_create_answer_was_lost_is_not_created_again(fake, tmp_path):
+    faults = Faults(rate=0.3, kinds=["apply_then_drop"], seed=7, paths=["POST /contacts"])
+    fake.configure(faults=faults)
+    run = run_target(config_for(fake, max_concurrency=8), [LEADS, *leads(40)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert lead_emails(fake) == sorted(f"l{i}@acme.io" for i in range(40))
+    dropped = [c for c in fake.calls() if c.route == "POST /contacts" and c.status == 0]
+    assert len(dropped) >= 5

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 from target_intercom.redact import MASK, install_redaction
+from target_intercom.settings import declared_tokens
 
 
 def test_token_in_any_log_line_is_masked():
@@ -28,3 +30,31 @@ def test_token_in_any_log_line_is_masked():
     output = stream.getvalue()
     assert secret not in output
     assert output.count(MASK) == 3
+
+
+def test_escaped_forms_of_the_token_are_masked_too():
+    secret = 'tok"with\\quote-é'
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        install_redaction(secret)
+        logger = logging.getLogger("some.library")
+        logger.warning("echoed body: %s", json.dumps({"token": secret}))
+        logger.warning("repr: %r", secret)
+    finally:
+        root.removeHandler(handler)
+    output = stream.getvalue()
+    assert json.dumps(secret)[1:-1] not in output
+    assert repr(secret)[1:-1] not in output
+    assert output.count(MASK) == 2
+
+
+def test_the_tokens_a_config_declares_are_known_before_it_is_read(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"access_token": "tok_from_file_123\r\n"}))
+    monkeypatch.setenv("TARGET_INTERCOM_ACCESS_TOKEN", "tok_from_env_456")
+    tokens = declared_tokens([str(path), {"access_token": "tok_from_dict_789"}], True)
+    assert {"tok_from_file_123", "tok_from_env_456", "tok_from_dict_789"} <= set(tokens)
+    assert declared_tokens({"access_token": "abc"}, False) == []

@@ -232,7 +232,7 @@ class Delivery:
                 # Whoever reads stdout is gone (or it was closed): no STATE can reach
                 # Meltano any more, so the run stops instead of loading what it could
                 # never acknowledge.
-                self._fail_output(f"cannot write STATE to stdout: {exc}")
+                self.fail(f"cannot write STATE to stdout: {exc}")
                 return
             finally:
                 self._output.release()
@@ -240,7 +240,9 @@ class Delivery:
                 if self._unwritten is None:
                     return
 
-    def _fail_output(self, message: str) -> None:
+    def fail(self, message: str) -> None:
+        """The run cannot go on (its output is gone): no record starts any more, and the
+        run ends with this message."""
         with self._lock:
             if self._failure is None:
                 self._failure = Failure(-1, message)

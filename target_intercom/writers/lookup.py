@@ -7,7 +7,11 @@ per run and given to both, applies one identity rule everywhere:
 - A record with an external_id is that contact and no other. It is remembered and
   found by its external_id only; a contact found by email that carries another
   external_id is someone else (two people may share `support@`), never a match.
-- A record with only an email is remembered and found by its email.
+- A record with only an email is remembered and found by its email. When several
+  contacts in Intercom hold that email, it names none of them: the record is refused
+  rather than merged into one picked at random.
+- A lead known only by email is looked up before it is created, since Intercom never
+  answers 409 for a lead (several leads may share an email).
 - What was last written is remembered per Intercom contact, whatever key the record
   came by, so "unchanged, skip it" compares with what that very contact holds.
 """
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 
 from target_intercom import keys
 from target_intercom.client import Client
+from target_intercom.errors import RecordError
 from target_intercom.settings import LookupField
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.cache import IdCache, Known
@@ -89,17 +94,36 @@ class ContactLookup:
                 if found is not None:
                     return str(found.body["id"])
             if field == "email" and email:
-                hits = self._client.request(
-                    "POST",
-                    "/contacts/search",
-                    json_body={"query": {"field": "email", "operator": "=", "value": email}},
-                ).body
-                data = (hits or {}).get("data") or []
+                data = self._search({"field": "email", "operator": "=", "value": email})
                 if external_id is not None:
                     data = [c for c in data if c.get("external_id") in (None, external_id)]
+                if len(data) > 1:
+                    raise RecordError(
+                        f"{len(data)} contacts in Intercom hold the email {email!r} and the "
+                        "record names none of them by external_id; it was not applied to "
+                        "any (give the record an external_id)",
+                        "ambiguous_email",
+                    )
                 if data:
-                    return str(min(data, key=lambda c: c.get("created_at") or 0)["id"])
+                    return str(data[0]["id"])
         return None
+
+    def find_lead(self, email: str) -> str | None:
+        """The oldest lead with this email, if Intercom's search shows one."""
+        leads = self._search(
+            {
+                "operator": "AND",
+                "value": [
+                    {"field": "email", "operator": "=", "value": email},
+                    {"field": "role", "operator": "=", "value": "lead"},
+                ],
+            }
+        )
+        return str(min(leads, key=lambda c: c.get("created_at") or 0)["id"]) if leads else None
+
+    def _search(self, query: dict[str, object]) -> list[dict]:
+        hits = self._client.request("POST", "/contacts/search", json_body={"query": query}).body
+        return list((hits or {}).get("data") or [])
 
     def user_id_of(self, external_id: str) -> str | None:
         """Intercom's id of the user with this external_id, from the run's cache or Intercom."""

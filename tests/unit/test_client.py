@@ -13,8 +13,8 @@ from typing import Any, cast
 
 import pytest
 
-from target_intercom.client import ApiError, IntercomClient, RetriesExhausted
-from target_intercom.errors import AuthError
+from target_intercom.client import ApiError, IntercomClient, RetriesExhausted, Unanswered
+from target_intercom.errors import AuthError, Stopped
 from target_intercom.metrics import Metrics
 from target_intercom.pacing import Pacer
 
@@ -242,3 +242,35 @@ def test_path_parameters_are_url_quoted(server: ScriptedServer) -> None:
     server.script(Answer(200, {}))
     client_for(server).request("GET", "/companies/{id}", path={"id": "a/b c?d#e%"})
     assert server.seen[0].path == "/companies/a%2Fb%20c%3Fd%23e%25"
+
+
+def test_a_call_that_may_not_repeat_is_sent_once_and_reported_unanswered(
+    server: ScriptedServer,
+) -> None:
+    server.script(Answer(503), Answer(200, {"id": "c2"}))
+    with pytest.raises(Unanswered, match=r"POST /contacts got no usable answer \(HTTP 503"):
+        client_for(server, max_retries=3).request("POST", "/contacts", may_repeat=False)
+    assert len(server.seen) == 1
+
+
+def test_a_stop_ends_a_backoff_wait_at_once_and_starts_no_call(server: ScriptedServer) -> None:
+    stopping = threading.Event()
+    client = IntercomClient(  # the real backoff: its third wait alone could be 2 s
+        base_url=server.url,
+        access_token=TOKEN,
+        api_version="2.11",
+        timeout=0.2,
+        max_retries=8,
+        pacer=Pacer(stopping=stopping),
+        metrics=Metrics(),
+        stopping=stopping,
+    )
+    server.script(*[Answer(503)] * 9)
+    threading.Timer(0.3, stopping.set).start()
+    started = time.monotonic()
+    with pytest.raises(Stopped, match="the run is stopping"):
+        client.request("POST", "/contacts")
+    assert time.monotonic() - started < 2.0
+    sent = len(server.seen)
+    time.sleep(0.3)
+    assert len(server.seen) == sent < 9
