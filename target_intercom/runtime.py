@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from target_intercom.client import Client, IntercomClient
+from target_intercom.client import ApiError, Client, IntercomClient
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery import Delivery, Progress
 from target_intercom.dryrun import DryRunClient
+from target_intercom.errors import FatalError
 from target_intercom.mapping import ContactOptions
 from target_intercom.metrics import Metrics
 from target_intercom.notices import Notices
@@ -89,6 +90,26 @@ class Runtime:
         )
         self.progress = Progress(self.delivery, every=progress_every)
         self._closed = False
+
+    def check_access(self) -> None:
+        """One cheap call before any record: a bad token or a wrong api_base_url fails the
+        run here, as its first and only error, instead of failing every record after it
+        (under `skip`, into the dead-letter file while STATE moves on)."""
+        try:
+            me = self.http.request("GET", "/me").body or {}
+        except ApiError as exc:
+            raise FatalError(
+                f"{self.settings.base_url} answered {exc.status} to GET /me, where "
+                "Intercom's API answers with the token's workspace: is api_base_url the "
+                "API's root (like https://api.intercom.io)?"
+            ) from None
+        app = me.get("app") if isinstance(me, dict) else None
+        if isinstance(app, dict):
+            logger.info(
+                "Loading into Intercom workspace %r (region %s)",
+                app.get("name"),
+                app.get("region"),
+            )
 
     def close(self, *, wait: bool) -> None:
         """Ends the run: with wait, every queued record is delivered first; then the summary."""

@@ -182,6 +182,8 @@ class TargetIntercom(Target):
         try:
             if self._log_failure is not None:
                 raise FatalError(self._log_failure)
+            assert self.runtime is not None
+            self.runtime.check_access()
             self.listen(file_input)
         except Interrupted:
             self._close(wait=False)

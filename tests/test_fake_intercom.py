@@ -250,6 +250,99 @@ def test_update_get_delete(api: Api, fake: FakeIntercom) -> None:
     create(api, external_id="u2")  # a deleted contact's external_id is free again
 
 
+def test_create_by_email_shared_by_several_users_names_no_contact(
+    api: Api, fake: FakeIntercom
+) -> None:
+    ann = create(api, external_id="u1", email="team@x.io")
+    one = api("POST", "/contacts", {"email": "TEAM@x.io"})
+    assert error_of(one) == (
+        409,
+        "conflict",
+        f"A contact matching those details already exists with id={ann['id']}",
+    )
+    create(api, external_id="u2", email="team@x.io")
+    several = api("POST", "/contacts", {"email": "team@x.io", "name": "T"})
+    assert error_of(several) == (
+        409,
+        "conflict",
+        "Multiple existing users match this email address - must be more specific using user_id",
+    )
+    # An external id makes it specific; leads never collide by email.
+    create(api, external_id="u3", email="team@x.io")
+    create(api, email="team@x.io", role="lead")
+    assert len(fake.contacts()) == 4
+
+
+def test_leads_may_share_an_email(api: Api, fake: FakeIntercom) -> None:
+    first = create(api, email="visitor@x.io", role="lead")
+    second = create(api, email="visitor@x.io", role="lead")
+    assert first["id"] != second["id"]
+    assert [(c["role"], c["email"]) for c in fake.contacts()] == [
+        ("lead", "visitor@x.io"),
+        ("lead", "visitor@x.io"),
+    ]
+
+
+def test_a_merged_contact_answers_410_everywhere(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1", email="ann@x.io")
+    bob = create(api, external_id="u2", email="bob@x.io")
+    acme = api("POST", "/companies", {"company_id": "c1"}).json()
+    vip = api("POST", "/tags", {"name": "vip", "users": [{"id": ann["id"]}]}).json()
+    assert api("POST", f"/contacts/{ann['id']}/companies", {"id": acme["id"]}).ok
+    bob_before = api("GET", f"/contacts/{bob['id']}").json()
+    fake.merge_contacts(ann["id"], bob["id"])
+    gone = ("/contacts/" + ann["id"], "/contacts/" + ann["id"] + "/companies")
+    requests_naming_ann: list[tuple[str, str, Any]] = [
+        ("GET", gone[0], None),
+        ("PUT", gone[0], {"name": "Ann"}),
+        ("POST", gone[0] + "/archive", None),
+        ("POST", gone[0] + "/unarchive", None),
+        ("GET", gone[1], None),
+        ("POST", gone[1], {"id": acme["id"]}),
+        ("DELETE", f"{gone[1]}/{acme['id']}", None),
+        ("GET", gone[0] + "/tags", None),
+        ("POST", gone[0] + "/tags", {"id": vip["id"]}),
+        ("DELETE", f"{gone[0]}/tags/{vip['id']}", None),
+        ("POST", "/tags", {"name": "vip", "users": [{"id": ann["id"]}]}),
+        ("POST", "/events", {"event_name": "e", "created_at": 1, "id": ann["id"]}),
+        ("DELETE", gone[0], None),
+    ]
+    for method, path, body in requests_naming_ann:
+        response = api(method, path, body)
+        assert error_of(response) == (410, "contact_merged", "Contact has been merged"), path
+    # Gone from every index, with its memberships and tags; the other contact unchanged.
+    assert api("GET", "/contacts/find_by_external_id/u1").status_code == 404
+    event = {"event_name": "e", "created_at": 1}
+    assert api("POST", "/events", {**event, "user_id": "u1"}).status_code == 404
+    assert api("POST", "/events", {**event, "email": "ann@x.io"}).status_code == 404
+    for field, value in (("external_id", "u1"), ("email", "ann@x.io"), ("id", ann["id"])):
+        assert search(api, {"field": field, "operator": "=", "value": value})["data"] == []
+    assert search(api, {"field": "role", "operator": "=", "value": "user"})["total_count"] == 1
+    assert [c["id"] for c in fake.contacts()] == [bob["id"]]
+    assert fake.memberships() == set() and fake.contact_tags() == set()
+    assert api("GET", f"/companies/{acme['id']}").json()["user_count"] == 0
+    assert api("GET", f"/contacts/{bob['id']}").json() == bob_before
+    assert fake.merged_contacts() == {ann["id"]: bob["id"]}
+    assert fake.events() == []
+
+
+def test_merge_control_endpoint(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1")
+    bob = create(api, external_id="u2")
+    merge = api.url + "/_fake/merge"
+    ids = {"from_id": ann["id"], "into_id": bob["id"]}
+    assert requests.post(merge, json=ids, timeout=5).json() == {"ok": True}
+    assert error_of(api("GET", f"/contacts/{ann['id']}"))[:2] == (410, "contact_merged")
+    state = requests.get(api.url + "/_fake/state", timeout=5).json()
+    assert state["merged_contacts"] == {ann["id"]: bob["id"]}
+    assert [c["id"] for c in state["contacts"]] == [bob["id"]]
+    for bad in (ids, {"from_id": bob["id"], "into_id": bob["id"]}, {"from": bob["id"]}):
+        assert requests.post(merge, json=bad, timeout=5).status_code == 400
+    with pytest.raises(ValueError):
+        fake.merge_contacts(bob["id"], "0" * 24)
+    assert [c["id"] for c in fake.contacts()] == [bob["id"]]
+
+
 def test_find_by_external_id_finds_users_only(api: Api) -> None:
     user = create(api, external_id="u1")
     create(api, external_id="l1", role="lead")
@@ -338,28 +431,80 @@ def test_custom_attributes_must_exist_and_fit_their_type(api: Api, fake: FakeInt
     assert "plan" not in cleared["custom_attributes"] and cleared["custom_attributes"]["seats"] == 3
 
 
+BAD_ATTRIBUTE_NAME = (
+    "Your name for this attribute must only contain alphanumeric characters,"
+    " currency symbols, and hyphens"
+)
+
+
 def test_data_attribute_names_and_duplicates(api: Api, fake: FakeIntercom) -> None:
-    for name in ["a.b", "price$", "x y!", 'q"', "back\\slash", "c{d}"]:
+    bad_names = ["a.b", "price$", "x y!", 'q"', "back\\slash", "c{d}", "Lifetime Value"]
+    bad_names += ["a/b", "x+y", "k:v", "tab\tbed", "smile\U0001f600", "(x)", "a,b"]
+    for name in bad_names:
         body = {"name": name, "model": "contact", "data_type": "string"}
-        assert error_of(api("POST", "/data_attributes", body))[:2] == (400, "parameter_invalid")
-    body = {"name": "Lifetime Value", "model": "company", "data_type": "float"}
+        refused = api("POST", "/data_attributes", body)
+        assert error_of(refused) == (400, "parameter_invalid", BAD_ATTRIBUTE_NAME), name
+    # Letters and digits of any script, currency symbols, hyphens and underscores pass.
+    for name in ["plan_name", "Lifetime-Value", "prix\u20ac", "gr\u00f6\u00dfe", "\u6570\u91cf2"]:
+        body = {"name": name, "model": "contact", "data_type": "string"}
+        assert api("POST", "/data_attributes", body).status_code == 200, name
+    body = {"name": "Lifetime-Value", "model": "company", "data_type": "float"}
     assert api("POST", "/data_attributes", body).status_code == 200
     again = api("POST", "/data_attributes", body)
     assert error_of(again) == (
         400,
         "parameter_invalid",
-        "You already have 'Lifetime Value' in your workspace. Please choose a different name.",
+        "You already have 'Lifetime-Value' in your workspace. Please choose a different name.",
     )
     builtin = api("POST", "/data_attributes", {**body, "name": "plan"})
     assert error_of(builtin)[:2] == (400, "parameter_invalid")
     # The same name is free for the other model.
-    assert api("POST", "/data_attributes", {**body, "model": "contact"}).status_code == 200
+    assert api("POST", "/data_attributes", {**body, "name": "ltv", "model": "contact"}).ok
+    assert api("POST", "/data_attributes", {**body, "name": "ltv"}).status_code == 200
+
+
+def test_archived_attributes_are_hidden_but_hold_their_name(api: Api, fake: FakeIntercom) -> None:
     fake.seed_data_attribute("old", "string", archived=True)
     listed = api("GET", "/data_attributes", params={"model": "contact"}).json()["data"]
     assert "old" not in {a["name"] for a in listed}
+    everything = {"model": "contact", "include_archived": "true"}
+    listed = api("GET", "/data_attributes", params=everything).json()["data"]
+    assert [a["archived"] for a in listed if a["name"] == "old"] == [True]
     assert "old" in {a["name"] for a in fake.data_attributes("contact")}
+    again = api(
+        "POST", "/data_attributes", {"name": "old", "model": "contact", "data_type": "string"}
+    )
+    assert error_of(again) == (
+        400,
+        "parameter_invalid",
+        "You already have 'old' in your workspace. Please choose a different name.",
+    )
     refused = api("POST", "/contacts", {"email": "a@x.io", "custom_attributes": {"old": "x"}})
-    assert error_of(refused)[2] == "Custom attribute 'old' does not exist"
+    assert error_of(refused) == (400, "parameter_invalid", "Custom attribute 'old' does not exist")
+    assert fake.contacts() == []
+
+
+def test_at_most_250_custom_attributes_per_model_archived_included(
+    api: Api, fake: FakeIntercom
+) -> None:
+    for n in range(249):
+        fake.seed_data_attribute(f"a{n}", "string", archived=n % 2 == 0)
+    body = {"name": "a249", "model": "contact", "data_type": "string"}
+    assert api("POST", "/data_attributes", body).status_code == 200
+    over = api("POST", "/data_attributes", {**body, "name": "a250"})
+    assert error_of(over) == (
+        400,
+        "parameter_invalid",
+        "You have reached the limit of 250 custom attributes",
+    )
+    assert "a250" not in {a["name"] for a in fake.data_attributes("contact")}
+    # Per model: companies have their own 250.
+    assert api("POST", "/data_attributes", {**body, "model": "company"}).status_code == 200
+    # The cap is configurable, like max_event_names, and counts what already exists.
+    fake.configure(max_custom_attributes=1)
+    company = {"name": "b", "model": "company", "data_type": "string"}
+    refused = api("POST", "/data_attributes", company)
+    assert error_of(refused)[2] == "You have reached the limit of 1 custom attributes"
 
 
 # ------------------------------------------------------------------ companies
@@ -482,14 +627,52 @@ def test_active_event_name_cap(api: Api, fake: FakeIntercom) -> None:
         event = {"event_name": f"e{n}", "created_at": 1, "user_id": "u1"}
         assert api("POST", "/events", event).status_code == 202
     over = api("POST", "/events", {"event_name": "e120", "created_at": 1, "user_id": "u1"})
-    assert error_of(over) == (
-        400,
-        "parameter_invalid",
-        "Cannot have more than 120 active event names",
-    )
+    assert over.status_code == 422
+    assert over.json()["type"] == "error.list"
+    assert over.json()["errors"] == [
+        {"code": "422", "message": "Cannot have more than 120 active event names"}
+    ]
     again = {"event_name": "e7", "created_at": 2, "user_id": "u1"}  # known names still work
     assert api("POST", "/events", again).status_code == 202
-    assert len({e["event_name"] for e in fake.events()}) == 120
+    other_case = {"event_name": "E8", "created_at": 2, "user_id": "u1"}  # the same name
+    assert api("POST", "/events", other_case).status_code == 202
+    assert len({e["event_name"].lower() for e in fake.events()}) == 120
+
+
+def test_event_names_are_case_insensitive(api: Api, fake: FakeIntercom) -> None:
+    fake.configure(max_event_names=2)
+    ann = create(api, external_id="u1")
+    event = {"event_name": "Signed Up", "created_at": 1700000000, "user_id": "u1"}
+    assert api("POST", "/events", event).status_code == 202
+    # Same contact, same name but for case, same created_at: a duplicate, accepted.
+    duplicate = {**event, "event_name": "signed up"}
+    assert api("POST", "/events", duplicate).status_code == 202
+    by_id = {"event_name": "SIGNED UP", "created_at": 1700000000, "id": ann["id"]}
+    assert api("POST", "/events", by_id).status_code == 202
+    assert [(e["event_name"], e["created_at"]) for e in fake.events()] == [
+        ("Signed Up", 1700000000)
+    ]
+    later = {**duplicate, "created_at": 1700000001}  # another event of the same name
+    assert api("POST", "/events", later).status_code == 202
+    assert api("POST", "/events", {**event, "event_name": "Paid"}).status_code == 202
+    # Two names are held ("Signed Up" in two spellings is one): a third is over the cap.
+    over = api("POST", "/events", {**event, "event_name": "Left"})
+    assert error_of(over) == (422, "422", "Cannot have more than 2 active event names")
+    assert api("POST", "/events", {**event, "event_name": "PAID", "created_at": 5}).ok
+    assert [e["event_name"] for e in fake.events()] == ["Signed Up", "signed up", "Paid", "PAID"]
+
+
+def test_events_for_leads_need_the_lead_id(api: Api, fake: FakeIntercom) -> None:
+    lead = create(api, email="lead@x.io", role="lead")
+    event = {"event_name": "visited", "created_at": 1700000000}
+    by_email = api("POST", "/events", {**event, "email": "lead@x.io"})
+    assert error_of(by_email) == (404, "not_found", "User Not Found")
+    assert fake.events() == []
+    assert api("POST", "/events", {**event, "id": lead["id"]}).status_code == 202
+    # A user sharing the email is the one `email` finds, never the lead.
+    user = create(api, external_id="u1", email="lead@x.io")
+    assert api("POST", "/events", {**event, "email": "lead@x.io"}).status_code == 202
+    assert [e["intercom_user_id"] for e in fake.events()] == [lead["id"], user["id"]]
 
 
 # ----------------------------------------------------------------- rate limit
@@ -582,6 +765,22 @@ def test_apply_then_drop_makes_a_retried_create_meet_its_own_409(
     )
 
 
+def test_409_conflict_fault_names_no_contact_and_applies_nothing(
+    fake: FakeIntercom, api: Api
+) -> None:
+    with pytest.raises(ValueError):
+        Faults(rate=1.0, kinds=("409_conflict", "nope"))
+    assert "409_conflict" not in Faults().kinds  # asked for by name only
+    fake.configure(faults=only("409_conflict", paths={"POST /contacts"}))
+    response = api("POST", "/contacts", {"external_id": "u1"})
+    assert error_of(response) == (409, "conflict", "Conflict")
+    assert "X-RateLimit-Limit" in response.headers  # Intercom's answer, not the edge's
+    assert fake.contacts() == []
+    assert api("GET", "/tags").status_code == 200  # other routes are untouched
+    fake.configure(faults=None)
+    assert create(api, external_id="u1")["external_id"] == "u1"
+
+
 def test_faults_respect_paths_auth_and_control_endpoints(fake: FakeIntercom, api: Api) -> None:
     fake.configure(faults=only("500", paths={"POST /events"}))
     assert api("POST", "/contacts", {"external_id": "u1"}).status_code == 200
@@ -647,7 +846,7 @@ def test_control_endpoints(fake: FakeIntercom, api: Api) -> None:
     assert state["call_counts"] == {"POST /contacts": 1}
     assert set(state) == {
         *("contacts", "companies", "memberships", "tags", "contact_tags", "company_tags"),
-        *("events", "data_attributes", "call_counts", "validation_errors"),
+        *("events", "data_attributes", "call_counts", "validation_errors", "merged_contacts"),
     }
     body = {"latency": 0.01, "faults": {"rate": 1.0, "kinds": ["503"]}, "rate_limit": None}
     assert requests.post(api.url + "/_fake/configure", json=body, timeout=5).status_code == 200

@@ -56,6 +56,7 @@ def test_worked_example_makes_the_calls_the_readme_shows(fake, tmp_path):
     created = {a["name"]: a["data_type"] for a in fake.data_attributes("contact") if a["custom"]}
     assert created == {"plan": "string", "seats": "integer"}
     assert fake.call_counts() == {
+        "GET /me": 1,
         "GET /data_attributes": 1,
         "POST /data_attributes": 2,
         "POST /contacts": 1,

@@ -20,6 +20,7 @@ import calendar
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -378,14 +379,44 @@ def custom_attributes(
     attributes: dict[str, Any] = {}
     types: dict[str, str] = {}
     warnings: list[MappingWarning] = []
-    for name, value in flatten(values).items():
-        if value is None or name.startswith(SDC_PREFIX):
+    for column, value in flatten(values).items():
+        if value is None or column.startswith(SDC_PREFIX):
             continue
-        data_type = "string" if isinstance(value, list) else schema.data_type(name, value)
+        data_type = "string" if isinstance(value, list) else schema.data_type(column, value)
+        name = attribute_name(column)
+        if name != column:
+            warnings.append(
+                MappingWarning(
+                    f"renamed:{kind}:{column}",
+                    f"Column {column!r} is sent as {kind} attribute {name!r}: Intercom "
+                    "takes only letters, digits, currency symbols, hyphens and underscores "
+                    "in attribute names",
+                )
+            )
+        if name in attributes:
+            warnings.append(
+                MappingWarning(
+                    f"collision:{kind}:{column}",
+                    f"Column {column!r} is not sent: another column of the record is "
+                    f"already sent as {kind} attribute {name!r}; rename one (stream_maps)",
+                )
+            )
+            continue
         attributes[name], value_warnings = _attribute_value(name, value, data_type, kind)
         types[name] = data_type
         warnings.extend(value_warnings)
     return attributes, types, warnings
+
+
+def attribute_name(column: str) -> str:
+    """The column's name as Intercom accepts it for an attribute: every other character
+    (`.`, `:`, spaces, `$`, ...) becomes `_`."""
+    return "".join(char if _allowed_in_name(char) else "_" for char in column)
+
+
+def _allowed_in_name(char: str) -> bool:
+    # `$` is a currency symbol, but Intercom documents it as refused.
+    return char.isalnum() or char in "-_" or (char != "$" and unicodedata.category(char) == "Sc")
 
 
 def _attribute_value(

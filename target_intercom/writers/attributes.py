@@ -34,6 +34,9 @@ class DataAttributes:
         self._policy = policy
         self._notices = notices
         self._known: dict[str, set[str]] = {}
+        # Names Intercom would not create, with why: every later record holding one is
+        # refused at once instead of asking again.
+        self._refused: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def prepare(
@@ -86,6 +89,9 @@ class DataAttributes:
             names = self._known[model]
             if name in names:
                 return
+            refused = self._refused.get((model, name))
+            if refused is not None:
+                raise RecordError(*refused)
             try:
                 self._client.request(
                     "POST",
@@ -93,8 +99,41 @@ class DataAttributes:
                     json_body={"name": name, "model": model, "data_type": data_type},
                 )
             except ApiError as exc:
-                # Someone else created it between our read and this write: that is success.
-                if "already have" not in exc.intercom_message:
-                    raise
+                if "already have" in exc.intercom_message:
+                    error = self._why_taken(model, name)
+                else:
+                    error = RecordError(
+                        f"Intercom would not create the {model} attribute '{name}': "
+                        f"{exc.intercom_message}; rename the column (stream_maps) or drop "
+                        "it (unknown_attributes: drop)",
+                        exc.code,
+                    )
+                if error is not None:
+                    self._refused[(model, name)] = (error.message, error.code)
+                    raise error from None
+                # Someone else created it between our read and this write: success.
+                names.add(name)
+                return
             names.add(name)
             logger.info("Created %s attribute '%s' (%s) in Intercom", model, name, data_type)
+
+    def _why_taken(self, model: Model, name: str) -> RecordError | None:
+        """Why a name Intercom says it already has cannot be written, if it cannot: it is
+        archived (archived attributes keep their names) or one of Intercom's own."""
+        body = self._client.request(
+            "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
+        ).body
+        held = [item for item in (body or {}).get("data", []) if item.get("name") == name]
+        if any(item.get("custom") and not item.get("archived") for item in held):
+            return None
+        if any(item.get("archived") for item in held):
+            reason = (
+                f"is archived in Intercom ({_FIX[model]}): unarchive it there, or rename "
+                "the column (stream_maps)"
+            )
+        else:
+            reason = (
+                "is one of Intercom's standard attributes, which custom_attributes cannot "
+                "hold: rename the column (stream_maps) or drop it"
+            )
+        return RecordError(f"{model} attribute '{name}' {reason}", "attribute_unavailable")

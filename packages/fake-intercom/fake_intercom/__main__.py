@@ -13,7 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
-from fake_intercom.faults import FAULT_KINDS, Faults
+from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES
+from fake_intercom.faults import EXTRA_FAULT_KINDS, FAULT_KINDS, Faults
 from fake_intercom.server import FakeIntercom
 
 
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fault-kinds",
         default=",".join(FAULT_KINDS),
-        help=f"comma-separated subset of {','.join(FAULT_KINDS)}",
+        help=f"comma-separated subset of {','.join(FAULT_KINDS + EXTRA_FAULT_KINDS)}",
     )
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--fault-timeout", type=float, default=5.0, help="for 'timeout' faults")
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--openapi-path", type=Path, default=None)
     parser.add_argument("--no-validate", action="store_true", help="skip body validation")
     parser.add_argument("--max-event-names", type=int, default=120)
+    parser.add_argument(
+        "--max-custom-attributes",
+        type=int,
+        default=MAX_CUSTOM_ATTRIBUTES,
+        help="custom attributes per model, archived ones included",
+    )
     return parser
 
 
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         openapi_path=args.openapi_path,
         validate=not args.no_validate,
         max_event_names=args.max_event_names,
+        max_custom_attributes=args.max_custom_attributes,
         port=args.port,
     )
     stopping = threading.Event()

@@ -2,19 +2,32 @@
 
 Intercom rejects a custom attribute it does not know and a value that does not fit the
 attribute's type; the target's `unknown_attributes` setting exists because of this, so the
-fake must refuse exactly as Intercom does.
+fake must refuse exactly as Intercom does. Names are checked as strictly as Intercom
+checks them, and a workspace holds at most 250 custom attributes per model, archived ones
+included: a target that creates attributes on the fly must cope with both refusals.
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any
 
 from fake_intercom.errors import ApiError, invalid
 
 MODELS = ("contact", "company")
 DATA_TYPES = ("string", "integer", "float", "boolean", "date", "datetime", "options")
+# Refused even where the general rule below would allow them (`$` is a currency symbol):
+# Intercom's documentation lists these by name.
 FORBIDDEN_NAME_CHARACTERS = ".$~`!@#%^&*'{}|\\\""
+# Besides letters, digits and currency symbols (Unicode category Sc), which Intercom's
+# message names; underscores too, since real workspaces hold snake_case attributes.
+NAME_PUNCTUATION = "-_"
+BAD_NAME_MESSAGE = (
+    "Your name for this attribute must only contain alphanumeric characters,"
+    " currency symbols, and hyphens"
+)
+MAX_CUSTOM_ATTRIBUTES = 250
 MAX_STRING_LENGTH = 255
 
 # (name, full_name, data_type, api_writable, label): the standard attributes a fresh
@@ -97,7 +110,8 @@ _RESERVED = {
 class DataAttributes:
     """The workspace's data attributes: built-in ones plus those created through the API."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_custom: int = MAX_CUSTOM_ATTRIBUTES) -> None:
+        self.max_custom = max_custom  # per model, archived attributes included
         self._custom: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in MODELS}
         self._next_id = 1
 
@@ -122,18 +136,17 @@ class DataAttributes:
             raise invalid("The Data Attribute model field must be either contact or company")
         if not isinstance(name, str) or not name.strip():
             raise invalid("The attribute name can't be blank")
-        bad = sorted({c for c in name if c in FORBIDDEN_NAME_CHARACTERS})
-        if bad:
-            raise invalid(
-                f"The attribute name '{name}' contains {' '.join(bad)}: names may not contain"
-                f" any of {FORBIDDEN_NAME_CHARACTERS}"
-            )
+        if not all(_allowed_in_name(c) for c in name):
+            raise invalid(BAD_NAME_MESSAGE)
+        # An archived attribute still holds its name: it stays in `_custom`.
         if name in self._custom[model] or name in _RESERVED[model]:
             raise invalid(
                 f"You already have '{name}' in your workspace. Please choose a different name."
             )
         if data_type not in DATA_TYPES:
             raise invalid("Data Type isn't an option")
+        if len(self._custom[model]) >= self.max_custom:
+            raise invalid(f"You have reached the limit of {self.max_custom} custom attributes")
         now = int(time.time())
         attribute: dict[str, Any] = {
             "id": self._next_id,
@@ -176,6 +189,18 @@ class DataAttributes:
                 raise invalid(f"Custom attribute '{name}' does not exist")
             _check_value(name, attribute, value)
         return values
+
+
+def _allowed_in_name(character: str) -> bool:
+    """Letters and digits of any script, currency symbols, hyphens and underscores, except
+    the characters Intercom's documentation forbids by name."""
+    if character in FORBIDDEN_NAME_CHARACTERS:
+        return False
+    return (
+        character.isalnum()
+        or character in NAME_PUNCTUATION
+        or unicodedata.category(character) == "Sc"
+    )
 
 
 def _check_value(name: str, attribute: dict[str, Any], value: Any) -> None:

@@ -1,8 +1,9 @@
 """Contacts with Intercom's identity rules: 409 conflicts, archiving, and a lagging search.
 
 These are the rules that make "exactly one contact per person" hard for the target (a
-create answers 409 with the existing id, search does not see contacts written a moment
-ago, archived contacts must be unarchived), so the fake reproduces each of them.
+create answers 409 with the existing id, or with no id when several users share the
+email, search does not see contacts written a moment ago, archived contacts must be
+unarchived, a merged contact's id answers 410), so the fake reproduces each of them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fake_intercom.attributes import DataAttributes
-from fake_intercom.errors import ApiError, invalid, user_not_found
+from fake_intercom.errors import ApiError, contact_merged, invalid, user_not_found
 from fake_intercom.records import (
     CONTACT_FIELDS,
     Contact,
@@ -26,10 +27,15 @@ ROLES = ("user", "lead")
 
 
 class Contacts:
-    """A workspace's contacts, indexed by id, external_id and email."""
+    """A workspace's contacts, indexed by id, external_id and email.
+
+    A merged contact leaves every index and `by_id`; `merged` remembers its id (mapped to
+    the contact it went into) so that requests naming it answer 410, not 404.
+    """
 
     def __init__(self, attributes: DataAttributes, ids: IdMaker) -> None:
         self.by_id: dict[str, Contact] = {}
+        self.merged: dict[str, str] = {}  # merged contact's id -> id it was merged into
         self._attributes = attributes
         self._ids = ids
         self._by_external_id: dict[str, Contact] = {}
@@ -44,6 +50,8 @@ class Contacts:
         if external_id is None and email is None and "role" not in body:
             raise invalid("A contact needs at least one of email, external_id or role")
         custom = self._custom_attributes(body)
+        if external_id is None and email is not None and role == "user":
+            self._check_email_is_specific(email)
         other = self._conflict(external_id, email, role, external_id)
         if other is not None:
             raise _conflict_error(other)
@@ -54,6 +62,20 @@ class Contacts:
         self._write(contact, body, custom)
         self.by_id[contact.id] = contact
         return contact.render()
+
+    def _check_email_is_specific(self, email: str) -> None:
+        """A create by email alone, when several live users hold that email, names no
+        contact in its 409: Intercom cannot tell which one the caller means."""
+        holders = [
+            c for c in self._by_email.get(email.lower(), ()) if c.role == "user" and not c.archived
+        ]
+        if len(holders) >= 2:
+            raise ApiError(
+                409,
+                "conflict",
+                "Multiple existing users match this email address - must be more specific"
+                " using user_id",
+            )
 
     def update(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
         contact = self.live(contact_id)
@@ -90,6 +112,19 @@ class Contacts:
         contact = self.any(contact_id)
         self._unindex(contact)
         del self.by_id[contact.id]
+        return contact
+
+    def merge(self, from_id: str, into_id: str) -> Contact:
+        """Merge `from_id` into `into_id` as Intercom does when someone merges two people:
+        `from` leaves every index (and with it its tags), and its id answers 410 from now
+        on; `into` is unchanged. The caller cleans up `from`'s memberships."""
+        if from_id == into_id:
+            raise ValueError("a contact can't be merged into itself")
+        for contact_id in (from_id, into_id):
+            if contact_id not in self.by_id:
+                raise ValueError(f"no contact with id {contact_id!r} to merge")
+        contact = self.remove(from_id)
+        self.merged[from_id] = into_id
         return contact
 
     def set_archived(self, contact_id: str, archived: bool) -> dict[str, Any]:
@@ -156,23 +191,26 @@ class Contacts:
         """The contact behind an id unless deleted or archived. Archived contacts answer
         404 until unarchived, which is stricter than needed if Intercom is lenient and
         right if it is not: a client that unarchives first works either way."""
-        contact = self.by_id.get(contact_id) if isinstance(contact_id, str) else None
+        contact = self.any(contact_id) if isinstance(contact_id, str) else None
         if contact is None or contact.archived:
             raise user_not_found()
         return contact
 
     def any(self, contact_id: str) -> Contact:
-        """The contact behind an id, archived or not."""
+        """The contact behind an id, archived or not; 410 for a merged contact's id."""
         contact = self.by_id.get(contact_id)
         if contact is None:
+            if contact_id in self.merged:
+                raise contact_merged()
             raise user_not_found()
         return contact
 
     def for_event(self, body: dict[str, Any]) -> Contact:
-        """`id` finds any contact; `user_id` (external_id) and `email` find users only."""
+        """`id` finds any contact (410 if merged); `user_id` (external_id) and `email`
+        find users only, so an event for a lead must name the lead's `id`."""
         contact: Contact | None = None
         if body.get("id") is not None:
-            contact = self.by_id.get(body["id"]) if isinstance(body["id"], str) else None
+            contact = self.any(body["id"]) if isinstance(body["id"], str) else None
         elif body.get("user_id") is not None:
             user_id = body["user_id"]
             contact = self._by_external_id.get(user_id) if isinstance(user_id, str) else None

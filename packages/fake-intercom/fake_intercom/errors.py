@@ -30,3 +30,9 @@ def user_not_found() -> ApiError:
 def company_not_found() -> ApiError:
     """Intercom's answer for an unknown company, whichever id was used."""
     return ApiError(404, "company_not_found", "Company Not Found")
+
+
+def contact_merged() -> ApiError:
+    """Intercom's answer (API 2.16) for the id of a contact merged into another: the id
+    is gone for good, so a client must look the person up again instead of retrying."""
+    return ApiError(410, "contact_merged", "Contact has been merged")

@@ -2,6 +2,8 @@
 
 These rules are why the target flattens metadata, picks 10 keys, and treats the 121st
 event name as a permanent error; the fake enforces them so those paths are exercised.
+Event names are case-insensitive in Intercom ("Signed Up" and "signed up" are one name),
+both for the cap and for duplicate detection, so the fake compares them lower-cased.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from fake_intercom.errors import invalid
+from fake_intercom.errors import ApiError, invalid
 
 MAX_METADATA_KEYS = 10
 MAX_STRING_LENGTH = 255
@@ -73,7 +75,7 @@ class EventLog:
         self.max_names = max_names
         self.events: list[dict[str, Any]] = []
         self._keys: set[tuple[str, str, int]] = set()
-        self._names: set[str] = set()
+        self._names: set[str] = set()  # lower-cased: names are case-insensitive
 
     def record(
         self,
@@ -86,15 +88,17 @@ class EventLog:
         """Store one event unless it duplicates one held (same contact, name, created_at).
 
         `contact` carries the contact's intercom_user_id, user_id and email as they are now.
+        Names are compared case-insensitively; a stored event keeps the name as it was sent.
         A duplicate is accepted silently, as Intercom does; a new name past the cap is not.
         """
-        key = (contact["intercom_user_id"], name, created_at)
+        folded = name.lower()
+        key = (contact["intercom_user_id"], folded, created_at)
         if key in self._keys:
             return
-        if name not in self._names and len(self._names) >= self.max_names:
-            raise invalid(f"Cannot have more than {self.max_names} active event names")
+        if folded not in self._names and len(self._names) >= self.max_names:
+            raise too_many_names(self.max_names)
         self._keys.add(key)
-        self._names.add(name)
+        self._names.add(folded)
         self.events.append(
             {
                 "event_name": name,
@@ -104,3 +108,9 @@ class EventLog:
                 "ignored_metadata_keys": ignored,
             }
         )
+
+
+def too_many_names(max_names: int) -> ApiError:
+    """Intercom's refusal of a new name past the cap: a 422 whose code is the status itself
+    (as seen in public projects' logs), unlike the named codes of its other errors."""
+    return ApiError(422, "422", f"Cannot have more than {max_names} active event names")

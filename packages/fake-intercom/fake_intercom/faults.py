@@ -13,8 +13,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502_html", "503", "drop", "timeout", "apply_then_drop")
-# Asked for by name only: a success that is not Intercom's (a captive portal, a proxy's page).
-EXTRA_FAULT_KINDS: tuple[str, ...] = ("200_html",)
+# Asked for by name only: a success that is not Intercom's (a captive portal, a proxy's
+# page), and Intercom's spurious 409 that names no contact.
+EXTRA_FAULT_KINDS: tuple[str, ...] = ("200_html", "409_conflict")
 
 BAD_GATEWAY_HTML = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
@@ -31,8 +32,11 @@ class Faults:
     applied. timeout: no answer for `timeout` seconds, then the connection closes.
     apply_then_drop: a write is applied and then the connection closes unanswered, so a
     client that retries a create meets its own 409. 200_html (only when named in `kinds`):
-    an HTML page with status 200, nothing applied. `paths` limits faults to those route
-    templates, with or without the method ("/contacts" or "POST /contacts").
+    an HTML page with status 200, nothing applied. 409_conflict (only when named): 409
+    `conflict` "Conflict", naming no contact, nothing applied, as Intercom answers about
+    1 % of identifies for no reason (rudder-transformer #5090, intercom-php #344): a
+    client must neither take it for success nor give the record up. `paths` limits faults
+    to those route templates, with or without the method ("/contacts" or "POST /contacts").
     """
 
     rate: float = 0.0

@@ -181,13 +181,13 @@ class Gateway:
         settings: Settings,
         faults: FaultPicker,
         description: OpenApiDescription | None,
-        max_event_names: int,
+        workspace: Workspace,
     ) -> None:
         self.settings = settings
         self.faults = faults
         self.description = description
         self.lock = threading.RLock()  # guards `workspace`
-        self.workspace = Workspace(max_event_names)
+        self.workspace = workspace
         self.log = CallLog()
         self._auth = f"Bearer {token}"
         self._versions = description.versions if description else FALLBACK_VERSIONS
@@ -229,6 +229,8 @@ class Gateway:
             return Reply(502, BAD_GATEWAY_HTML, "text/html", delay=settings.latency, route=name)
         if fault == "200_html":
             return Reply(200, BAD_GATEWAY_HTML, "text/html", delay=settings.latency, route=name)
+        if fault == "409_conflict":
+            return respond.error(409, "conflict", "Conflict")
         if fault == "503":
             return respond.error(
                 503, "service_unavailable", "Sorry, the API service is temporarily unavailable"

@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
+# No stubs in the project's environment; tolerated if someone installs them.
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 JsonSchema = dict[str, Any]
 

@@ -45,7 +45,26 @@ def _is_true(value: str | None) -> bool:
     return value in ("true", "1")
 
 
+# The admin behind the token, and its workspace: what `GET /me` answers.
+ME: dict[str, Any] = {
+    "type": "admin",
+    "id": "991267459",
+    "name": "Fake Admin",
+    "email": "admin@fake-intercom.test",
+    "email_verified": True,
+    "app": {
+        "type": "app",
+        "id_code": "fakeintercom",
+        "name": "Fake Intercom",
+        "created_at": 1734537243,
+        "identity_verification": False,
+        "timezone": "Etc/UTC",
+        "region": "US",
+    },
+}
+
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/me", lambda ws, r: ME),
     Route("POST", "/contacts", lambda ws, r: ws.contacts.create(r.body), takes_body=True),
     Route("POST", "/contacts/search", lambda ws, r: ws.contacts.search(r.body, r.search_lag), True),
     Route(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES
 from fake_intercom.faults import FaultPicker, Faults
 from fake_intercom.gateway import Call, Gateway, Reply, Settings, envelope
 from fake_intercom.openapi import default_openapi_path, load_description
@@ -44,6 +45,8 @@ class FakeIntercom:
 
     `openapi_path` None means INTERCOM_OPENAPI_PATH, else the description next to the
     repository (`../shared/intercom-openapi/`) if present, else no body validation.
+    `max_event_names` and `max_custom_attributes` (per model, archived ones included) are
+    Intercom's caps, lowered by tests that want to reach them quickly.
     """
 
     def __init__(
@@ -58,14 +61,16 @@ class FakeIntercom:
         openapi_path: Path | str | None = None,
         validate: bool = True,
         max_event_names: int = 120,
+        max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES,
         port: int = 0,
     ) -> None:
         path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
         description = load_description(str(path.resolve())) if path is not None else None
         settings = Settings(latency, search_lag, rate_limit, rate_window, validate, clock_skew)
         picker = FaultPicker(faults or Faults())
-        self._gateway = Gateway(token, settings, picker, description, max_event_names)
         self._max_event_names = max_event_names
+        self._max_custom_attributes = max_custom_attributes
+        self._gateway = Gateway(token, settings, picker, description, self._new_workspace())
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -124,11 +129,12 @@ class FakeIntercom:
         faults: Faults | dict[str, Any] | _Keep | None = KEEP,
         validate: bool | _Keep = KEEP,
         max_event_names: int | _Keep = KEEP,
+        max_custom_attributes: int | _Keep = KEEP,
     ) -> None:
         """Change behaviour while serving; requests already under way keep the old one.
         `faults` may be a dict of Faults' fields (as `POST /_fake/configure` sends it),
         or None for no faults."""
-        given = {
+        given: dict[str, Any] = {
             "latency": latency,
             "search_lag": search_lag,
             "rate_limit": rate_limit,
@@ -148,19 +154,26 @@ class FakeIntercom:
             with self._gateway.lock:
                 self._max_event_names = max_event_names
                 self._gateway.workspace.event_log.max_names = max_event_names
+        if isinstance(max_custom_attributes, int):
+            with self._gateway.lock:
+                self._max_custom_attributes = max_custom_attributes
+                self._gateway.workspace.attributes.max_custom = max_custom_attributes
         self._gateway.settings = settings
+
+    def _new_workspace(self) -> Workspace:
+        return Workspace(self._max_event_names, self._max_custom_attributes)
 
     def reset(self) -> None:
         """Empty the workspace, the call log and the validation errors."""
         with self._gateway.lock:
-            self._gateway.workspace = Workspace(self._max_event_names)
+            self._gateway.workspace = self._new_workspace()
         self._gateway.log.clear()
 
     # --------------------------------------------------------------- inspection
     # Each answer is built fresh under the lock: safe to keep and read while serving.
 
     def contacts(self) -> list[dict[str, Any]]:
-        """Every contact that is not deleted, archived ones with "archived": true."""
+        """Every contact that is not deleted or merged, archived ones with "archived": true."""
         with self._gateway.lock:
             contacts = self._gateway.workspace.contacts.by_id.values()
             return [{**c.render(), "archived": c.archived} for c in contacts]
@@ -193,6 +206,11 @@ class FakeIntercom:
             ws = self._gateway.workspace
             return {(c.company_id, ws.tags[t]) for c in ws.companies.values() for t in c.tag_ids}
 
+    def merged_contacts(self) -> dict[str, str]:
+        """{merged contact's id: id of the contact it was merged into}."""
+        with self._gateway.lock:
+            return dict(self._gateway.workspace.contacts.merged)
+
     def events(self) -> list[dict[str, Any]]:
         with self._gateway.lock:
             return copy.deepcopy(self._gateway.workspace.event_log.events)
@@ -223,6 +241,7 @@ class FakeIntercom:
                 "memberships": sorted(map(list, self.memberships())),
                 "tags": self.tags(),
                 "contact_tags": sorted(map(list, self.contact_tags())),
+                "merged_contacts": self.merged_contacts(),
                 "company_tags": sorted(map(list, self.company_tags())),
                 "events": self.events(),
                 "data_attributes": self.data_attributes(None),
@@ -259,6 +278,14 @@ class FakeIntercom:
         with self._gateway.lock:
             return self._gateway.workspace.seed_company(company_id, fields)
 
+    def merge_contacts(self, from_id: str, into_id: str) -> None:
+        """Merge one contact into another, as someone in Intercom's UI would: `from_id`
+        leaves `contacts()`, search, the external_id and email lookups, memberships and
+        tags, and is listed by `merged_contacts()`; every request naming it answers 410
+        `contact_merged`. `into_id` is unchanged. Unknown ids raise ValueError."""
+        with self._gateway.lock:
+            self._gateway.workspace.merge_contacts(from_id, into_id)
+
     # ------------------------------------------------------------------ control
 
     def _control(self, method: str, path: str, raw: bytes) -> Reply:
@@ -275,6 +302,12 @@ class FakeIntercom:
                     raise ValueError("the body must be a JSON object")
                 self.configure(**changes)
                 payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/merge"):
+                ids = json.loads(raw or b"{}")  # {"from_id": ..., "into_id": ...}
+                if not isinstance(ids, dict):
+                    raise ValueError("the body must be a JSON object")
+                self.merge_contacts(**ids)
+                payload = {"ok": True}
             else:
                 return Reply(404, envelope("not_found", f"No control endpoint {method} {path}"))
         except (TypeError, ValueError) as exc:
@@ -289,7 +322,7 @@ _MAX_LINE = 65536
 class _Headers(dict[str, str]):
     """Request headers by lower-cased name, looked up case-insensitively like HTTP's."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return super().get(name.lower(), default)
 
 
@@ -316,6 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # else small writes wait for delayed ACKs (40 ms each)
     timeout = 300  # an idle kept-alive connection is closed after this many seconds
     server: _Server
+    raw_requestline: bytes  # set by the stdlib's handle_one_request before parse_request
 
     def setup(self) -> None:
         super().setup()
@@ -333,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The stdlib's parse_request for HTTP/1.0 and 1.1 only, with a plain header
         parser: the stdlib's, built on `email.parser`, costs more CPU than all the rest of
         a request, and the benchmark sends 200,000 of them through one process."""
-        self.command = None
+        self.command = None  # type: ignore[assignment]  # as the stdlib does, until parsed
         self.request_version = "HTTP/1.0"  # so that an error below gets a status line
         self.close_connection = True
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")

@@ -11,13 +11,14 @@ import itertools
 import time
 from typing import Any
 
-from fake_intercom.attributes import DataAttributes
+from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES, DataAttributes
 from fake_intercom.contacts import Contacts
 from fake_intercom.errors import ApiError, company_not_found, invalid
 from fake_intercom.events import EventLog, parse_event
 from fake_intercom.records import (
     COMPANY_FIELDS,
     Company,
+    Contact,
     IdMaker,
     check_fields,
     merge_custom_attributes,
@@ -30,8 +31,10 @@ DEFAULT_COMPANIES_PER_PAGE = 15
 class Workspace:
     """One Intercom workspace's data and rules."""
 
-    def __init__(self, max_event_names: int = 120) -> None:
-        self.attributes = DataAttributes()
+    def __init__(
+        self, max_event_names: int = 120, max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES
+    ) -> None:
+        self.attributes = DataAttributes(max_custom_attributes)
         self.event_log = EventLog(max_event_names)
         self._ids = IdMaker()
         self.contacts = Contacts(self.attributes, self._ids)
@@ -45,9 +48,18 @@ class Workspace:
         """Delete a contact and its memberships. The answer carries both the description's
         `type` and the `object` key that Intercom's live API sends."""
         contact = self.contacts.remove(contact_id)
+        self._drop_memberships(contact)
+        return {**contact.reference(), "object": "contact", "deleted": True}
+
+    def merge_contacts(self, from_id: str, into_id: str) -> None:
+        """Make `from_id` a merged contact: gone with its memberships and tags, its id
+        answering 410. `into_id` is left as it is: what Intercom copies onto it is not
+        documented, so a target must not rely on any of it."""
+        self._drop_memberships(self.contacts.merge(from_id, into_id))
+
+    def _drop_memberships(self, contact: Contact) -> None:
         for company_id in contact.company_ids:
             self.companies[company_id].contact_ids.pop(contact.id, None)
-        return {**contact.reference(), "object": "contact", "deleted": True}
 
     # ---------------------------------------------------------------- companies
 
