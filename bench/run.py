@@ -8,7 +8,7 @@ logs), and whether every record landed in the fake. It then prints one row per
 scenario and the issue's Targets as ratios within this one run, because this
 machine is shared and noisy: absolute numbers move between runs, ratios much less.
 
-    .venv/bin/python bench/run.py               # every scenario, ~15 minutes
+    .venv/bin/python bench/run.py               # every scenario, ~15-20 minutes
     .venv/bin/python bench/run.py --smoke       # ~50 records each, what CI runs
     .venv/bin/python bench/run.py --only users-5k-0ms --markdown
 
@@ -41,9 +41,25 @@ TOKEN = "bench-token-not-a-real-secret"
 STATE_EVERY = 1000
 SMOKE_RECORDS = 50
 DEFAULT_BASELINE_RECORDS = 1000
-# A scenario that takes longer than this is stuck, not slow: the full run fits in ~15 min.
+# A scenario that takes longer than this is stuck, not slow: the full run fits in ~20 min.
 SCENARIO_TIMEOUT_SECONDS = 1800.0
 FAKE_START_TIMEOUT_SECONDS = 60.0
+# The fake draws its faults from a seeded RNG: the same seed picks the same calls (by
+# their order of arrival) in every run.
+SLOW_CALL_SEED = 1
+
+# The rate-limited scenario again with the fake's clock off from the target's: name ->
+# the fake's --clock-skew (its clock ahead of ours). The names say where the LOCAL clock
+# is, as a user would describe their machine: a fake 1 s behind is a local clock 1 s ahead.
+SKEWED = {
+    "ratelimited-local-ahead-1s": -1.0,
+    "ratelimited-local-ahead-30s": -30.0,
+    "ratelimited-local-ahead-1h": -3600.0,
+    "ratelimited-local-behind-1h": 3600.0,
+}
+# Every skewed row must keep this share of the unskewed row's ratio (and stay under 1 %
+# 429s, as it does): "a skew of up to an hour changes nothing measurable".
+SKEW_RATIO_GOAL = 0.95
 
 STRING = {"type": ["string", "null"]}
 INTEGER = {"type": ["integer", "null"]}
@@ -65,6 +81,23 @@ class Scenario:
     rate_window: float = 10.0
     max_concurrency: int | None = None  # None: the benchmark's concurrency (the default)
     noop: bool = False  # run bench/noop_target.py instead of target-intercom (no fake)
+    # Seconds the fake's clock runs ahead of the target's (negative: behind), as the fake's
+    # --clock-skew counts it. A positive skew is a LOCAL clock behind Intercom's.
+    clock_skew: float = 0.0
+    # > 0: this many distinct STATEs after every record, instead of one every 1,000.
+    states_per_record: int = 0
+    # > 0: a changed users SCHEMA before every `schema_every`-th record.
+    schema_every: int = 0
+    # > 0: one POST /contacts call in `slow_call_every` (drawn by the fake from a fixed
+    # seed) gets no answer for `slow_call_s` seconds (the fake's `timeout` fault); then the
+    # fake closes the connection and the target retries the call.
+    slow_call_every: int = 0
+    slow_call_s: float = 3.0
+
+    @property
+    def input_key(self) -> tuple[str, int, int, int]:
+        """Scenarios with the same key read the same generated file."""
+        return (self.kind, self.records, self.states_per_record, self.schema_every)
 
 
 def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scenario]:
@@ -81,6 +114,20 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
         Scenario("users-200k-0ms", "users", n(200_000), latency=0.0),
         Scenario("sdk-noop-200k", "users", n(200_000), latency=0.0, noop=True),
         Scenario("baseline-c1-100ms", "users", n(baseline_records), latency=0.1, max_concurrency=1),
+        Scenario(
+            "state-storm",
+            "users",
+            n(5_000),
+            latency=0.02,
+            states_per_record=60,
+            slow_call_every=1_000,
+            slow_call_s=3.0,
+        ),
+        Scenario("schema-churn", "users", n(15_000), latency=0.0, schema_every=1),
+        *(
+            Scenario(name, "users", n(5_000), latency=0.02, rate_limit=1_000, clock_skew=skew)
+            for name, skew in SKEWED.items()
+        ),
     ]
 
 
@@ -196,9 +243,34 @@ class Input:
     final_state: dict[str, Any]
 
 
-def write_input(directory: Path, kind: str, records: int) -> Input:
-    """SCHEMAs, then RECORDs with a STATE every 1,000 records and one after the last."""
-    path = directory / f"{kind}-{records}.jsonl"
+def churned_users_schema(revision: int) -> dict[str, Any]:
+    """The users SCHEMA, changed: `name` gets a new description in every revision.
+
+    Only a description changes, so every record stays valid under every revision and the
+    target maps it as before (no property appears that it would create an attribute for),
+    while singer-sdk sees a schema different from the last one and retires the stream's
+    sink for a new one.
+    """
+    message = users_schema()
+    properties = message["schema"]["properties"]
+    properties["name"] = {**STRING, "description": f"full name (schema revision {revision})"}
+    return message
+
+
+def storm_state(record: int, n: int) -> dict[str, Any]:
+    """The n-th STATE after a record: each one distinct, as a tap's bookmarks would be."""
+    return {"bookmarks": {"users": {"replication_key_value": record, "n": n}}}
+
+
+def write_input(
+    directory: Path, kind: str, records: int, states_per_record: int = 0, schema_every: int = 0
+) -> Input:
+    """SCHEMAs, then RECORDs with a STATE every 1,000 records and one after the last.
+
+    `states_per_record` > 0 writes that many distinct STATEs after every record instead;
+    `schema_every` > 0 re-sends the users SCHEMA, changed, before every so many records.
+    """
+    path = directory / f"{kind}-{records}-s{states_per_record}-c{schema_every}.jsonl"
     expected: dict[str, int] = {}
     if kind == "users":
         schemas = [users_schema()]
@@ -214,8 +286,14 @@ def write_input(directory: Path, kind: str, records: int) -> Input:
         for count in range(1, records + 1):
             stream, record = next(source)
             expected[stream] = expected.get(stream, 0) + 1
+            if schema_every and count % schema_every == 0:
+                out.write(dumps(churned_users_schema(count)) + "\n")
             out.write(dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
-            if count % STATE_EVERY == 0 or count == records:
+            if states_per_record:
+                for n in range(states_per_record):
+                    state = storm_state(count, n)
+                    out.write(dumps({"type": "STATE", "value": state}) + "\n")
+            elif count % STATE_EVERY == 0 or count == records:
                 state = {"bookmarks": {"bench": {"records": count}}}
                 out.write(dumps({"type": "STATE", "value": state}) + "\n")
     return Input(path, records, expected, state)
@@ -253,6 +331,21 @@ class FakeServer:
                 str(self.scenario.rate_limit),
                 "--rate-window",
                 str(self.scenario.rate_window),
+            ]
+        if self.scenario.clock_skew:
+            command += ["--clock-skew", str(self.scenario.clock_skew)]
+        if self.scenario.slow_call_every:
+            command += [
+                "--fault-rate",
+                str(1 / self.scenario.slow_call_every),
+                "--fault-kinds",
+                "timeout",
+                "--fault-paths",
+                "POST /contacts",
+                "--fault-timeout",
+                str(self.scenario.slow_call_s),
+                "--fault-seed",
+                str(SLOW_CALL_SEED),
             ]
         # Files, not pipes: nobody reads the fake's output while the target runs, and a
         # full pipe would stall it.
@@ -412,6 +505,7 @@ class Result:
     retries: int | None = None
     ceiling_calls_s: float | None = None
     ratio: float | None = None
+    clock_skew_s: float = 0.0  # the fake's clock ahead of the target's (--clock-skew)
     ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -518,6 +612,7 @@ def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: P
         api_calls=summary.get("api_calls_total"),
         rate_limited=summary.get("rate_limited"),
         retries=summary.get("retries"),
+        clock_skew_s=scenario.clock_skew,
     )
     if measured.returncode != 0:
         result.ok = False
@@ -531,11 +626,37 @@ def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: P
         result.notes.append(
             ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
         )
+    result.notes.extend(input_notes(scenario, data, result))
     problems = check_landed(data, workspace, directory / f"{scenario.name}.out")
     result.notes.extend(problems)
     result.ok = not problems
-    rate_ceiling(result, scenario, concurrency, measured.ended_at)
+    if not scenario.slow_call_every:  # a deliberate hang says nothing about pacing
+        rate_ceiling(result, scenario, concurrency, measured.ended_at)
     return result
+
+
+def input_notes(scenario: Scenario, data: Input, result: Result) -> list[str]:
+    """What sets a scenario's input or fake apart from the plain ones."""
+    notes = []
+    if scenario.states_per_record:
+        notes.append(f"{scenario.states_per_record * data.records:,} STATEs")
+    if scenario.slow_call_every:
+        # Each hung call ends in a closed connection, which the target retries once.
+        notes.append(f"calls hung {scenario.slow_call_s:g} s and retried: {result.retries or 0}")
+    if scenario.schema_every:
+        notes.append(f"{data.records // scenario.schema_every:,} schema changes")
+    if scenario.clock_skew:
+        notes.append(f"local clock {skew_text(scenario.clock_skew)} Intercom's")
+    return notes
+
+
+def skew_text(clock_skew: float) -> str:
+    """The fake's skew as seen from the target: "1 s ahead of" or "1 h behind"."""
+    # A fake ahead of the target (positive skew) means a local clock behind it.
+    direction = "behind" if clock_skew > 0 else "ahead of"
+    seconds = abs(clock_skew)
+    amount = f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+    return f"{amount} {direction}"
 
 
 def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> list[str]:
@@ -568,9 +689,10 @@ def rate_ceiling(result: Result, scenario: Scenario, concurrency: int, ended_at:
         return
     result.ceiling_calls_s = ceiling
     answered = (result.api_calls or 0) - (result.rate_limited or 0)
+    # The fake's windows are aligned on its own clock, `clock_skew` ahead of ours.
     allowed = allowed_calls(
-        ended_at - result.load_s,
-        ended_at,
+        ended_at - result.load_s + scenario.clock_skew,
+        ended_at + scenario.clock_skew,
         latency_bound,
         scenario.rate_limit,
         scenario.rate_window,
@@ -653,7 +775,50 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
             at_most=1.5,
         )
     )
+    out.append(
+        ratio_verdict(
+            results,
+            "STATE storm peak RSS",
+            "state-storm",
+            "users-5k-0ms",
+            lambda r: r.peak_rss_mb,
+            at_most=1.5,
+        )
+    )
+    out.append(
+        ratio_verdict(
+            results,
+            "schema churn peak RSS",
+            "schema-churn",
+            "users-5k-0ms",
+            lambda r: r.peak_rss_mb,
+            at_most=1.5,
+        )
+    )
+    out.extend(skew_verdict(results, name) for name in SKEWED)
     return out
+
+
+def skew_verdict(results: dict[str, Result], name: str) -> Verdict:
+    """A skewed rate-limited row against the unskewed one: the same share of the allowed
+    calls (within SKEW_RATIO_GOAL of it) and, like it, under 1 % 429s."""
+    reference = "users-5k-ratelimited"
+    label = f"skew {name.removeprefix('ratelimited-')}"
+    goal = f">= {SKEW_RATIO_GOAL:g}x the {reference} ratio, 429s < 1 %"
+    if not all(n in results and results[n].ok for n in (name, reference)):
+        return Verdict(label, "not run or failed", goal, None)
+    skewed, unskewed = results[name], results[reference]
+    if not skewed.ratio or not unskewed.ratio:
+        return Verdict(label, "no ratio", goal, None)
+    relative = skewed.ratio / unskewed.ratio
+    pct = skewed.rate_limited_pct or 0.0
+    return Verdict(
+        label,
+        f"{skewed.ratio:.3f} of the allowed calls = {relative:.2f}x unskewed "
+        f"({unskewed.ratio:.3f}), {pct:.2f} % 429s",
+        goal,
+        relative >= SKEW_RATIO_GOAL and pct < 1.0,
+    )
 
 
 def ratio_verdict(
@@ -766,6 +931,17 @@ def describe(scenario: Scenario, workers: int) -> str:
     text += f"max_concurrency {workers}, latency {scenario.latency * 1000:g} ms"
     if scenario.rate_limit:
         text += f", limit {scenario.rate_limit}/{scenario.rate_window:g}s"
+    if scenario.clock_skew:
+        text += f", local clock {skew_text(scenario.clock_skew)} the fake's"
+    if scenario.states_per_record:
+        text += f", {scenario.states_per_record} STATEs after each record"
+    if scenario.slow_call_every:
+        text += (
+            f", 1 in {scenario.slow_call_every:,} POST /contacts hangs {scenario.slow_call_s:g} s"
+        )
+    if scenario.schema_every:
+        every = "" if scenario.schema_every == 1 else f" {scenario.schema_every:,}th"
+        text += f", a changed SCHEMA before every{every} record"
     return text
 
 
@@ -821,12 +997,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-intercom-") as tmp:
         directory = Path(tmp)
-        inputs: dict[tuple[str, int], Input] = {}  # 200k-user input is shared by two rows
+        inputs: dict[tuple[str, int, int, int], Input] = {}  # some inputs serve two rows
 
         for scenario in chosen:
             workers = scenario.max_concurrency or concurrency
             print(f"running {describe(scenario, workers)}", file=sys.stderr, flush=True)
-            key = (scenario.kind, scenario.records)
+            key = scenario.input_key
             if key not in inputs:
                 inputs[key] = write_input(directory, *key)
             result = run_isolated(scenario, workers, inputs[key], directory)

@@ -23,6 +23,12 @@ SCENARIOS = (
     "users-200k-0ms",
     "sdk-noop-200k",
     "baseline-c1-100ms",
+    "state-storm",
+    "schema-churn",
+    "ratelimited-local-ahead-1s",
+    "ratelimited-local-ahead-30s",
+    "ratelimited-local-ahead-1h",
+    "ratelimited-local-behind-1h",
 )
 TARGETS = (
     "rate-limited",
@@ -30,6 +36,12 @@ TARGETS = (
     "vs baseline (records/s)",
     "CPU/record vs sdk no-op",
     "peak RSS 200k vs 5k",
+    "STATE storm peak RSS",
+    "schema churn peak RSS",
+    "skew local-ahead-1s",
+    "skew local-ahead-30s",
+    "skew local-ahead-1h",
+    "skew local-behind-1h",
 )
 
 
@@ -55,3 +67,9 @@ def test_bench_smoke_prints_every_scenario_and_target(tmp_path: Path) -> None:
     assert all(r["ok"] and r["records"] > 0 and r["cpu_s"] > 0 for r in results)
     # Every scenario against the fake logged its SUMMARY and made at least a call a record.
     assert all(r["calls_per_record"] >= 1 for r in results if r["scenario"] != "sdk-noop-200k")
+    # The storm, the churn and the skews reached the input and the fake.
+    by_name = {r["scenario"]: r for r in results}
+    assert "3,000 STATEs" in by_name["state-storm"]["notes"]
+    assert "50 schema changes" in by_name["schema-churn"]["notes"]
+    assert by_name["ratelimited-local-ahead-1s"]["clock_skew_s"] == -1.0
+    assert by_name["ratelimited-local-behind-1h"]["clock_skew_s"] == 3600.0
