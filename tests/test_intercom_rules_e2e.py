@@ -155,3 +155,43 @@ def test_a_bad_token_is_the_first_and_only_error(fake, tmp_path):
     assert "Intercom refused the access token (401" in run.stderr
     assert "not valid JSON" not in run.stderr
     assert len(fake.calls()) == 1
+
+
+def test_columns_named_like_standard_attributes_are_not_sent_and_nothing_is_lost(fake, tmp_path):
+    stream = schema(
+        "users",
+        {
+            "id": STR,
+            "plan": STR,
+            "country": STR,
+            "city": STR,
+            "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+        ["id"],
+    )
+    rows = [
+        record(
+            "users",
+            {
+                "id": f"u{i}",
+                "plan": "pro",
+                "country": "FR",
+                "city": "Lyon",
+                "updated_at": "2024-05-01T00:00:00Z",
+            },
+        )
+        for i in range(20)
+    ]
+    config = config_for(fake, on_record_error="skip", unknown_attributes="create")
+    run = run_target(config, [stream, *rows, state({"at": 20})], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert dead_letters(tmp_path) == []
+    assert len(fake.contacts()) == 20
+    assert all(c["custom_attributes"] == {"plan": "pro"} for c in fake.contacts())
+    custom = [a["name"] for a in fake.data_attributes("contact") if a["custom"]]
+    assert custom == ["plan"]
+    assert fake.call_counts()["POST /data_attributes"] == 1
+    for name in ("updated_at", "country", "city"):
+        assert run.stderr.count(f"Column '{name}' is not sent") == 1
+    assert "Created contact attribute 'updated_at'" not in run.stderr
+    assert run.states == [{"at": 20}]

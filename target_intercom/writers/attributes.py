@@ -34,6 +34,7 @@ class DataAttributes:
         self._policy = policy
         self._notices = notices
         self._known: dict[str, set[str]] = {}
+        self._standard: dict[str, set[str]] = {}
         # Names Intercom would not create, with why: every later record holding one is
         # refused at once instead of asking again.
         self._refused: dict[tuple[str, str], tuple[str, str]] = {}
@@ -48,7 +49,9 @@ class DataAttributes:
         """
         if not values:
             return values
-        known = self._names(model)
+        known, standard = self._names(model)
+        if standard & values.keys():
+            values = self._without_standard(model, values, standard)
         unknown = [name for name in values if name not in known]
         if not unknown:
             return values
@@ -71,18 +74,32 @@ class DataAttributes:
             self._create(model, name, types.get(name, "string"))
         return values
 
-    def _names(self, model: Model) -> set[str]:
+    def _without_standard(
+        self, model: Model, values: dict[str, Any], standard: set[str]
+    ) -> dict[str, Any]:
+        """Intercom's own attributes (`updated_at`, `country`, ...) cannot be custom ones,
+        and those the API writes are fields the mapping already sends: a column with such
+        a name is never sent as a custom attribute, and never created as one."""
+        for name in standard & values.keys():
+            self._notices.warn_once(
+                f"standard:{model}:{name}",
+                f"Column '{name}' is not sent: it has the name of one of Intercom's standard "
+                f"{model} attributes, which custom attributes cannot hold (rename the column "
+                "with stream_maps to load it as a custom attribute)",
+            )
+        return {k: v for k, v in values.items() if k not in standard}
+
+    def _names(self, model: Model) -> tuple[set[str], set[str]]:
+        """The workspace's live custom attribute names, and its standard ones."""
         with self._lock:
             names = self._known.get(model)
             if names is None:
                 body = self._client.request("GET", "/data_attributes", params={"model": model}).body
-                names = {
-                    item["name"]
-                    for item in (body or {}).get("data", [])
-                    if item.get("custom") and not item.get("archived")
-                }
+                items = (body or {}).get("data", [])
+                names = {i["name"] for i in items if i.get("custom") and not i.get("archived")}
                 self._known[model] = names
-            return names
+                self._standard[model] = {i["name"] for i in items if not i.get("custom")}
+            return names, self._standard[model]
 
     def _create(self, model: Model, name: str, data_type: str) -> None:
         with self._lock:
