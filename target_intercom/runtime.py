@@ -87,6 +87,9 @@ class Runtime:
             metrics=self.metrics,
             # A dry run delivers nothing, so it must not tell Meltano that it did.
             emit_state=not settings.dry_run,
+            max_rejected_in_a_row=(
+                settings.max_rejected_in_a_row if settings.on_record_error == "skip" else 0
+            ),
         )
         self.progress = Progress(self.delivery, every=progress_every)
         self._closed = False

@@ -143,6 +143,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="JSON-lines file, appended across runs, of records skipped under skip.",
     ),
     th.Property(
+        "max_rejected_in_a_row",
+        th.IntegerType(minimum=0),
+        default=50,
+        description=(
+            "Under skip, this many records rejected in a row (none delivered between them) "
+            "stop the run with no STATE past them, as one cause rejecting everything; a run "
+            "that rejects every record it reads fails too. 0: no limit."
+        ),
+    ),
+    th.Property(
         "delete_mode",
         th.StringType,
         default="archive",
@@ -262,6 +272,7 @@ class Settings:
     dry_run: bool
     on_record_error: OnRecordError
     dead_letter_path: str
+    max_rejected_in_a_row: int
     delete_mode: DeleteMode
     max_concurrency: int
     requests_per_minute: int | None
@@ -289,6 +300,7 @@ class Settings:
             dry_run=bool(merged["dry_run"]),
             on_record_error=cast(OnRecordError, merged["on_record_error"]),
             dead_letter_path=str(merged["dead_letter_path"]),
+            max_rejected_in_a_row=int(merged["max_rejected_in_a_row"]),
             delete_mode=cast(DeleteMode, merged["delete_mode"]),
             max_concurrency=int(merged["max_concurrency"]),
             requests_per_minute=merged.get("requests_per_minute"),

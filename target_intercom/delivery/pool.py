@@ -53,6 +53,7 @@ class Delivery:
         write_state: Callable[[State], None],
         metrics: Metrics,
         emit_state: bool = True,
+        max_rejected_in_a_row: int = 0,
     ) -> None:
         self._ledger = Ledger()
         self._errors = RecordErrors(dead_letter, metrics)
@@ -73,6 +74,15 @@ class Delivery:
         # The newest released STATE not yet written, and the lock of whoever writes it.
         self._unwritten: State | None = None
         self._output = threading.Lock()
+        # The systemic-failure rule: records dead-lettered in a row (in the order they
+        # end), and the STATE held back while such a run of rejections is open, since it
+        # may yet turn out to be one cause rejecting everything.
+        self._max_rejected_in_a_row = max_rejected_in_a_row
+        self._rejected_in_a_row = 0
+        self._last_rejection = ""
+        self._rejection_codes: set[str] = set()
+        self._delivered_any = False
+        self._held: State | None = None
         self.delivered = 0
         self._workers = [
             threading.Thread(target=self._work, name=f"intercom-worker-{i}", daemon=True)
@@ -107,7 +117,8 @@ class Delivery:
         with self._lock:
             seq, _ = self._admit(())
         failure = self._errors.settle(stream, record_key, record, error)
-        self._end(seq, delivered=failure is None, failure=failure)
+        rejection = None if failure else (error.code, error.message)
+        self._end(seq, delivered=failure is None, failure=failure, rejection=rejection)
         self._raise_if_failed()
 
     def state(self, value: State) -> None:
@@ -117,10 +128,23 @@ class Delivery:
         self._drain()
 
     def finish(self) -> None:
-        """End of input: waits for every outstanding record; the STATE they free is written."""
+        """End of input: waits for every outstanding record; the STATE they free is written.
+
+        A run that delivered nothing and rejected every record it read, two or more, all
+        for one cause (one error code), fails here: that is not a green run."""
         with self._lock:
             while self._outstanding:
                 self._idle.wait()
+            if (
+                self._max_rejected_in_a_row
+                and self._rejected_in_a_row >= 2
+                and not self._delivered_any
+                and len(self._rejection_codes) == 1
+            ):
+                self._fail_systemic()
+            elif self._held is not None and self._emit_state:
+                self._unwritten, self._held = self._held, None
+        self._drain()
         self._close()
 
     def abort(self) -> None:
@@ -155,8 +179,8 @@ class Delivery:
             if job is None:
                 self._end(seq, delivered=False)
             else:
-                failure = self._run(job)
-                self._end(seq, delivered=failure is None, failure=failure)
+                failure, rejection = self._run(job)
+                self._end(seq, delivered=failure is None, failure=failure, rejection=rejection)
 
     def _take(self) -> tuple[int, _Job | None] | None:
         """The next record to run, without its job when it is to be abandoned; None once closed.
@@ -173,27 +197,49 @@ class Delivery:
             job = self._jobs.pop(seq)
             return seq, None if self._ledger.abandons(seq) else job
 
-    def _run(self, job: _Job) -> str | None:
-        """Runs one record's work: None once it is delivered, else the run's failure."""
+    def _run(self, job: _Job) -> tuple[str | None, tuple[str, str] | None]:
+        """Runs one record's work: (the run's failure, else None; why the record was
+        dead-lettered, else None)."""
         try:
             outcome = job.work()
         except RecordError as exc:
-            return self._errors.settle(job.stream, job.record_key, job.record, exc)
+            failure = self._errors.settle(job.stream, job.record_key, job.record, exc)
+            return failure, None if failure else (exc.code, exc.message)
         except FatalError as exc:
-            return str(exc)
+            return str(exc), None
         except Exception as exc:
             logger.debug("Unexpected error on %s", job.record_key, exc_info=True)
-            return internal_error(job.stream, job.record_key, exc)
+            return internal_error(job.stream, job.record_key, exc), None
         self._metrics.count_outcome(job.stream, outcome)
-        return None
+        return None, None
 
-    def _end(self, seq: int, *, delivered: bool, failure: str | None = None) -> None:
-        """Finishes a record, then writes any STATE that this freed, outside the lock."""
+    def _end(
+        self,
+        seq: int,
+        *,
+        delivered: bool,
+        failure: str | None = None,
+        rejection: tuple[str, str] | None = None,
+    ) -> None:
+        """Finishes a record, then writes any STATE that this freed, outside the lock.
+        `rejection`: the record was dead-lettered, with this (code, message)."""
         with self._lock:
             if failure is not None and (self._failure is None or seq < self._failure.seq):
                 self._failure = Failure(seq, failure)
                 # A submit waiting for room must raise now rather than wait.
                 self._room.notify_all()
+            if rejection is not None:
+                self._rejected_in_a_row += 1
+                self._rejection_codes.add(rejection[0])
+                self._last_rejection = f"{rejection[1]} ({rejection[0]})"
+                if 0 < self._max_rejected_in_a_row <= self._rejected_in_a_row:
+                    self._fail_systemic()
+            elif delivered:
+                self._rejected_in_a_row = 0
+                self._rejection_codes.clear()
+                self._delivered_any = True
+                if self._held is not None and self._unwritten is None:
+                    self._unwritten, self._held = self._held, None
             if delivered:
                 self.delivered += 1
             runnable, states = self._ledger.finish(seq, delivered=delivered)
@@ -213,7 +259,11 @@ class Delivery:
         tells the tap everything the older would have. So a stuck reader of stdout
         cannot make memory grow.
         """
-        if states and self._emit_state:
+        if not states or not self._emit_state:
+            return
+        if self._rejected_in_a_row:
+            self._held = states[-1]
+        else:
             self._unwritten = states[-1]
 
     def _drain(self) -> None:
@@ -239,6 +289,22 @@ class Delivery:
             with self._lock:
                 if self._unwritten is None:
                     return
+
+    def _fail_systemic(self) -> None:
+        """Every record of a run of rejections failed, maybe for one cause: the run stops,
+        and no STATE covering them is ever written (lock held)."""
+        if self._failure is None:
+            self._failure = Failure(
+                -1,
+                f"the last {self._rejected_in_a_row} records in a row were all rejected (the "
+                f"last: {self._last_rejection}); one cause rejecting every record is not bad "
+                "rows, so the run stops without a STATE past them: fix the cause and run "
+                "again (max_rejected_in_a_row sets how many in a row stop a run)",
+            )
+        self._emit_state = False
+        self._held = None
+        self._ledger.stop()
+        self._room.notify_all()
 
     def fail(self, message: str) -> None:
         """The run cannot go on (its output is gone): no record starts any more, and the
