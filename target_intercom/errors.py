@@ -45,3 +45,12 @@ class MappingError(RecordError):
 
 class Stopped(FatalError):
     """The run is stopping (a signal): no call starts and no retry waits any more."""
+
+
+class ContactNotYet(RecordError):
+    """The record needs a contact Intercom does not have (yet): it may come later in the
+    input, so the record waits for it, and is a record error only if it never comes."""
+
+    def __init__(self, message: str, contact_keys: tuple[str, ...]) -> None:
+        super().__init__(message, "contact_not_found")
+        self.contact_keys = contact_keys

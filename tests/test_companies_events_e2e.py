@@ -227,7 +227,9 @@ def test_record_errors_under_skip_are_dead_lettered_with_reasons(fake, tmp_path)
     run = run_target(config, messages, tmp_path)
     assert run.returncode == 0, run.stderr
     codes = [json.loads(line)["error_code"] for line in dead.read_text().splitlines()]
-    assert sorted(codes) == sorted(["no_company_id", "no_created_at", "no_identity", "not_found"])
+    assert sorted(codes) == sorted(
+        ["no_company_id", "no_created_at", "no_identity", "contact_not_found"]
+    )
     assert [e["event_name"] for e in fake.events()] == ["ok"]
     assert fake.companies() == []
     assert run.states == [{"at": "end"}]

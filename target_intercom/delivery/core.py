@@ -92,20 +92,27 @@ class Ledger:
         if record is None or record.waiting_for:
             raise ValueError(f"record {seq} is not running, so it cannot finish")
         del self._open[seq]
-        for key in record.keys:
-            if self._newest_by_key.get(key) == seq:
-                del self._newest_by_key[key]
-        runnable: list[int] = []
-        for dependent in record.dependents:
-            waiting = self._open[dependent]
-            waiting.waiting_for -= 1
-            if not waiting.waiting_for:
-                runnable.append(dependent)
+        runnable = self._release_keys(seq, record)
         if not delivered and (self._barrier is None or seq < self._barrier):
             self._barrier = seq
         if self._pending and seq >= self._pending[-1][0]:
             self._unfinished_after_newest -= 1
         return runnable, self._release()
+
+    def park(self, seq: int) -> list[int]:
+        """Sets a started record aside, unfinished: the records it let start.
+
+        A parked record waits for something that may come later in the input (its
+        contact). Records after it that share its keys must not wait for it, or the
+        input could never be read as far as what it waits for; but it still holds the
+        watermark, so no STATE covering it goes out until it is finished.
+        """
+        record = self._open.get(seq)
+        if record is None or record.waiting_for:
+            raise ValueError(f"record {seq} is not running, so it cannot be parked")
+        runnable = self._release_keys(seq, record)
+        record.keys, record.dependents = (), []
+        return runnable
 
     def state(self, value: State) -> list[State]:
         """A STATE covering every record added so far: the STATEs to write now."""
@@ -123,6 +130,19 @@ class Ledger:
             self._pending.append((position, value))
             self._unfinished_after_newest = 0
         return self._release()
+
+    def _release_keys(self, seq: int, record: _Open) -> list[int]:
+        """Lets the records waiting for this one go: those that now wait for nothing."""
+        for key in record.keys:
+            if self._newest_by_key.get(key) == seq:
+                del self._newest_by_key[key]
+        runnable: list[int] = []
+        for dependent in record.dependents:
+            waiting = self._open[dependent]
+            waiting.waiting_for -= 1
+            if not waiting.waiting_for:
+                runnable.append(dependent)
+        return runnable
 
     def stop(self) -> None:
         """From now on, no record starts: the ones not yet started are abandoned."""

@@ -18,13 +18,13 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery.core import Ledger, State
 from target_intercom.delivery.failures import Failure, RecordErrors, internal_error
-from target_intercom.errors import FatalError, RecordError
+from target_intercom.delivery.parking import Job, ParkingLot
+from target_intercom.errors import ContactNotYet, FatalError, RecordError
 from target_intercom.metrics import Metrics
 
 logger = logging.getLogger("target-intercom")
@@ -32,14 +32,9 @@ logger = logging.getLogger("target-intercom")
 # Outstanding records per worker: enough independent records to keep every worker busy
 # when the input holds chains (a user, then its company, then its events).
 _WINDOW_PER_WORKER = 8
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    stream: str
-    record_key: str
-    record: dict[str, Any]
-    work: Callable[[], str]
+# What a record's run ended in: (the run's failure, else None; the (code, message) it was
+# dead-lettered with, else None).
+_Ended = tuple[str | None, tuple[str, str] | None]
 
 
 class Delivery:
@@ -67,7 +62,11 @@ class Delivery:
         self._room = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._ready: deque[int] = deque()
-        self._jobs: dict[int, _Job] = {}
+        self._jobs: dict[int, Job] = {}
+        # Records waiting for a contact that may come later in the input; once the input
+        # has ended, a record that still cannot find its contact is a record error.
+        self._parking = ParkingLot()
+        self._input_ended = False
         self._outstanding = 0
         self._failure: Failure | None = None
         self._closing = False
@@ -104,9 +103,10 @@ class Delivery:
         work: Callable[[], str],
     ) -> None:
         """Takes one record's work; blocks while the window is full; raises once the run failed."""
+        keys = tuple(keys)
         with self._lock:
             seq, runnable = self._admit(keys)
-            self._jobs[seq] = _Job(stream, record_key, record, work)
+            self._jobs[seq] = Job(stream, record_key, record, keys, work)
             if runnable:
                 self._queue(seq)
 
@@ -133,8 +133,20 @@ class Delivery:
         A run that delivered nothing and rejected every record it read, two or more, all
         for one cause (one error code), fails here: that is not a green run."""
         with self._lock:
+            # Every record not parked ends first: the contacts parked records wait for
+            # may be among them.
             while self._outstanding:
                 self._idle.wait()
+            self._input_ended = True
+            while self._outstanding or len(self._parking):
+                # The last try of the records still waiting for a contact, a window at a time.
+                room = self._window - self._outstanding
+                if room > 0 and len(self._parking):
+                    for seq, job in self._parking.take_some(room):
+                        self._requeue(seq, job)
+                else:
+                    self._room.wait()
+            self._parking.close()
             if (
                 self._max_rejected_in_a_row
                 and self._rejected_in_a_row >= 2
@@ -178,11 +190,20 @@ class Delivery:
             seq, job = taken
             if job is None:
                 self._end(seq, delivered=False)
-            else:
-                failure, rejection = self._run(job)
-                self._end(seq, delivered=failure is None, failure=failure, rejection=rejection)
+                continue
+            ended = self._run(seq, job)
+            if ended is None:
+                continue  # parked: it ends later
+            failure, rejection = ended
+            self._end(
+                seq,
+                delivered=failure is None,
+                failure=failure,
+                rejection=rejection,
+                wakes=job.keys if failure is None and rejection is None else (),
+            )
 
-    def _take(self) -> tuple[int, _Job | None] | None:
+    def _take(self) -> tuple[int, Job | None] | None:
         """The next record to run, without its job when it is to be abandoned; None once closed.
 
         Whether to run or abandon is decided here, under the lock, so that a stop or a
@@ -197,11 +218,15 @@ class Delivery:
             job = self._jobs.pop(seq)
             return seq, None if self._ledger.abandons(seq) else job
 
-    def _run(self, job: _Job) -> tuple[str | None, tuple[str, str] | None]:
-        """Runs one record's work: (the run's failure, else None; why the record was
-        dead-lettered, else None)."""
+    def _run(self, seq: int, job: Job) -> _Ended | None:
+        """Runs one record's work: how it ended, or None when it was parked."""
         try:
             outcome = job.work()
+        except ContactNotYet as exc:
+            if self._park(seq, job, exc.contact_keys):
+                return None
+            failure = self._errors.settle(job.stream, job.record_key, job.record, exc)
+            return failure, None if failure else (exc.code, exc.message)
         except RecordError as exc:
             failure = self._errors.settle(job.stream, job.record_key, job.record, exc)
             return failure, None if failure else (exc.code, exc.message)
@@ -213,6 +238,28 @@ class Delivery:
         self._metrics.count_outcome(job.stream, outcome)
         return None, None
 
+    def _park(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> bool:
+        """Sets aside a record whose contact may still come later in the input: it leaves
+        the window (so the input goes on being read) but keeps its place under the
+        watermark. False once the input has ended: then it is a record error."""
+        with self._lock:
+            if self._input_ended or not waits_for or self._ledger.abandons(seq):
+                return False
+            for dependent in self._ledger.park(seq):
+                self._queue(dependent)
+            self._parking.put(seq, job, waits_for)
+            self._outstanding -= 1
+            self._room.notify_all()
+            if not self._outstanding:
+                self._idle.notify_all()
+            return True
+
+    def _requeue(self, seq: int, job: Job) -> None:
+        """A parked record goes back to the workers (lock held)."""
+        self._jobs[seq] = job
+        self._outstanding += 1
+        self._queue(seq)
+
     def _end(
         self,
         seq: int,
@@ -220,6 +267,7 @@ class Delivery:
         delivered: bool,
         failure: str | None = None,
         rejection: tuple[str, str] | None = None,
+        wakes: tuple[str, ...] = (),
     ) -> None:
         """Finishes a record, then writes any STATE that this freed, outside the lock.
         `rejection`: the record was dead-lettered, with this (code, message)."""
@@ -242,6 +290,9 @@ class Delivery:
                     self._unwritten, self._held = self._held, None
             if delivered:
                 self.delivered += 1
+            # A delivered record may be the contact that parked records wait for.
+            for parked_seq, parked in self._parking.take(wakes) if wakes else ():
+                self._requeue(parked_seq, parked)
             runnable, states = self._ledger.finish(seq, delivered=delivered)
             for dependent in runnable:
                 self._queue(dependent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from target_intercom import keys
 from target_intercom.client import Client
-from target_intercom.errors import RecordError
+from target_intercom.errors import ContactNotYet
 from target_intercom.mapping import CompanyPlan
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
@@ -40,10 +40,10 @@ class CompanyWriter:
         for user_id in plan.user_ids:
             member = self._contacts.user_id_of(user_id)
             if member is None:
-                raise RecordError(
+                raise ContactNotYet(
                     f"company {plan.company_id!r} lists user_id {user_id!r}, but no Intercom "
-                    "user has that external_id; load the users stream first",
-                    "contact_not_found",
+                    "user has that external_id, and none came in the input's users stream",
+                    (keys.contact_by_external_id(user_id),),
                 )
             self._client.request(
                 "POST",

@@ -1,13 +1,16 @@
 """Data events: one `POST /events` per record.
 
 Replays are harmless: Intercom ignores an event with the same contact, name and
-created_at, which is why the mapping refuses to invent a created_at.
+created_at, which is why the mapping refuses to invent a created_at. An event whose
+contact Intercom does not have waits for it (`ContactNotYet`): taps emit streams in
+their own order, often events before users.
 """
 
 from __future__ import annotations
 
+from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import RecordError
+from target_intercom.errors import ContactNotYet
 from target_intercom.mapping import EventPlan
 
 
@@ -23,10 +26,10 @@ class EventWriter:
             # the user hears about it.
             if exc.status == 404:
                 who = plan.payload.get("user_id") or plan.payload.get("email")
-                raise RecordError(
+                raise ContactNotYet(
                     f"event '{plan.payload.get('event_name')}' names contact {who!r}, which "
-                    "does not exist in Intercom; load it in the users stream first",
-                    exc.code,
+                    "is not in Intercom and did not come in the input's users stream",
+                    keys.contact(plan.payload.get("user_id"), plan.payload.get("email")),
                 ) from None
             raise
         return "sent"
