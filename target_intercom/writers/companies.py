@@ -2,10 +2,13 @@
 
 `POST /companies` is itself an upsert keyed by company_id, so a company costs one
 call. Attaching a contact needs Intercom's own company id, which the upsert answers
-with; the run remembers it, so companies named on many user records are looked up once.
+with; the run remembers it, so a company named on many user records is upserted once
+(and again only when a record changes it), while its users' attaches run side by side.
 """
 
 from __future__ import annotations
+
+import threading
 
 from target_intercom import keys
 from target_intercom.client import Client
@@ -15,6 +18,8 @@ from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import IdCache, Known, fingerprint
 from target_intercom.writers.lookup import ContactLookup
+
+_LOCK_STRIPES = 64
 
 
 class CompanyWriter:
@@ -29,6 +34,10 @@ class CompanyWriter:
         self._attributes = attributes
         self._contacts = contacts
         self._cache = cache
+        # Users of one company run side by side: a company's lock makes the first of them
+        # upsert it and the others find it in the cache. Striped, so memory does not grow
+        # with the number of companies.
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     def write(self, plan: CompanyPlan) -> str:
         """Applies one companies record: upsert, tags, then attach its user_ids."""
@@ -63,19 +72,22 @@ class CompanyWriter:
         if plan is not None:
             return self._upsert(plan)[1]
         key = keys.company(company_id)
-        known = self._cache.get([key])
-        if known is not None:
-            return known.intercom_id
-        found = request_unless_absent(
-            self._client, "GET", "/companies", params={"company_id": company_id}
-        )
-        if found is None and not create:
-            return None
-        if found is None:
-            found = self._client.request("POST", "/companies", json_body={"company_id": company_id})
-        intercom_id = str(found.body["id"])
-        self._cache.put([key], Known(intercom_id, 0))
-        return intercom_id
+        with self._lock_of(company_id):
+            known = self._cache.get([key])
+            if known is not None:
+                return known.intercom_id
+            found = request_unless_absent(
+                self._client, "GET", "/companies", params={"company_id": company_id}
+            )
+            if found is None and not create:
+                return None
+            if found is None:
+                found = self._client.request(
+                    "POST", "/companies", json_body={"company_id": company_id}
+                )
+            intercom_id = str(found.body["id"])
+            self._cache.put([key], Known(intercom_id, 0))
+            return intercom_id
 
     def _upsert(self, plan: CompanyPlan) -> tuple[str, str]:
         key = keys.company(plan.company_id)
@@ -84,10 +96,14 @@ class CompanyWriter:
         if custom:
             body["custom_attributes"] = custom
         print_ = fingerprint(body)
-        known = self._cache.get([key])
-        if known is not None and known.fingerprint == print_:
-            return "unchanged", known.intercom_id
-        company = self._client.request("POST", "/companies", json_body=body).body
-        intercom_id = str(company["id"])
-        self._cache.put([key], Known(intercom_id, print_))
-        return ("updated" if known is not None else "upserted"), intercom_id
+        with self._lock_of(plan.company_id):
+            known = self._cache.get([key])
+            if known is not None and known.fingerprint == print_:
+                return "unchanged", known.intercom_id
+            company = self._client.request("POST", "/companies", json_body=body).body
+            intercom_id = str(company["id"])
+            self._cache.put([key], Known(intercom_id, print_))
+            return ("updated" if known is not None else "upserted"), intercom_id
+
+    def _lock_of(self, company_id: str) -> threading.Lock:
+        return self._locks[hash(company_id) % _LOCK_STRIPES]
