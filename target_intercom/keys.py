@@ -27,6 +27,12 @@ def contact(external_id: str | None, email: str | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def contact_holding_email(email: str) -> str:
+    """Where the run notes which contact it wrote an email to, for look-ups by email that
+    are not an identity (a company listing its users by email)."""
+    return f"contact:holding-email:{email.lower()}"
+
+
 def contact_written(intercom_id: str) -> str:
     """Where the fingerprint of what was last written to a contact is kept."""
     return f"contact:written:{intercom_id}"
@@ -34,3 +40,12 @@ def contact_written(intercom_id: str) -> str:
 
 def company(company_id: str) -> str:
     return f"company:{company_id}"
+
+
+# Marks a key held shared: the delivery ledger lets records that hold one key shared run
+# side by side, and orders them against the records that hold it outright.
+SHARED = "shared:"
+
+
+def shared(key: str) -> str:
+    return SHARED + key

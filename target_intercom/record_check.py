@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
@@ -29,7 +30,8 @@ from singer_sdk.helpers._compat import (  # the SDK's own parsers: see README, H
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_intercom.errors import FatalError, RecordError
+from target_intercom.errors import FatalError, MappingError, RecordError
+from target_intercom.mapping import to_unix_seconds
 
 # Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
 # delete marker among them means anything to Intercom.
@@ -83,12 +85,27 @@ class RecordCheck(BaseJSONSchemaValidator):
         self._rejected: tuple[dict[str, Any], RecordError] | None = None
 
     def validate(self, record: dict[str, Any]) -> None:
+        self._rewrite_javascript_dates(record)
         error = self._problem(record)
         if error is not None:
             self._rejected = (copy.deepcopy(record), error)
             record.clear()
         for name in self._key_properties:
             record.setdefault(name, None)
+
+    def _rewrite_javascript_dates(self, record: dict[str, Any]) -> None:
+        """A JavaScript date text in a date-time column (`Mon May 19 2019 18:34:24 GMT+0000
+        (UTC)`, as Segment's and RudderStack's sources send) becomes the ISO-8601 text the
+        SDK parses; anything else is left for the check below to judge."""
+        for name, kind in self._dates.items():
+            value = record.get(name)
+            if kind != "date-time" or not isinstance(value, str) or "GMT" not in value:
+                continue
+            try:
+                seconds = to_unix_seconds(value, name)
+            except MappingError:
+                continue
+            record[name] = datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
     def take_rejected(self) -> tuple[dict[str, Any], RecordError] | None:
         """The record the last `validate` refused, as it arrived, and why; once."""

@@ -48,6 +48,7 @@ class Runtime:
             role=settings.contact_role,
             anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
             include_context=settings.include_context,
+            warehouse_columns=settings.warehouse_columns,
         )
         self.dead_letter = (
             DeadLetterFile(settings.dead_letter_path, secret=settings.access_token)
@@ -79,7 +80,7 @@ class Runtime:
             delete_mode=settings.delete_mode,
             stopping=self._stopping,
         )
-        self.events = EventWriter(client)
+        self.events = EventWriter(client, lookup)
         self.delivery = Delivery(
             max_concurrency=settings.max_concurrency,
             dead_letter=self.dead_letter,

@@ -121,6 +121,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Send context.device/os/app fields as custom attributes (device_type, ...).",
     ),
     th.Property(
+        "warehouse_columns",
+        th.BooleanType,
+        default=True,
+        description=(
+            "Read rows of Segment's and RudderStack's warehouse tables as they write them: "
+            "their bookkeeping columns (message id, received_at, sent_at, uuid_ts, "
+            "context_*, ...) are never sent, and context.traits fills in missing fields."
+        ),
+    ),
+    th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
@@ -269,6 +279,7 @@ class Settings:
     unknown_attributes: UnknownAttributes
     anonymous_id_as_user_id: bool
     include_context: bool
+    warehouse_columns: bool
     dry_run: bool
     on_record_error: OnRecordError
     dead_letter_path: str
@@ -297,6 +308,7 @@ class Settings:
             unknown_attributes=cast(UnknownAttributes, merged["unknown_attributes"]),
             anonymous_id_as_user_id=bool(merged["anonymous_id_as_user_id"]),
             include_context=bool(merged["include_context"]),
+            warehouse_columns=bool(merged["warehouse_columns"]),
             dry_run=bool(merged["dry_run"]),
             on_record_error=cast(OnRecordError, merged["on_record_error"]),
             dead_letter_path=str(merged["dead_letter_path"]),

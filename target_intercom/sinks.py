@@ -120,13 +120,13 @@ class UsersSink(IntercomSink):
 
 class CompaniesSink(IntercomSink):
     def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
-        company = map_company(record, self.record_schema)
+        company = map_company(record, self.record_schema, self.runtime.contact_options)
         return company, partial(self.runtime.companies.write, company)
 
 
 class EventsSink(IntercomSink):
     def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
-        event = map_event(record, self.record_schema)
+        event = map_event(record, self.record_schema, self.runtime.contact_options)
         return event, partial(self.runtime.events.write, event)
 
 

@@ -391,6 +391,13 @@ def test_no_identity_is_a_record_error(record: dict[str, Any]) -> None:
         contact(record)
     assert caught.value.code == "no_identity"
     assert caught.value.message == (
+        "User record has neither an external_id nor an email (looked in external_id, "
+        "user_id, userId, id, context.traits.user_id, context.traits.userId, email, "
+        "context.traits.email): add one of those fields"
+    )
+    with pytest.raises(MappingError) as caught:
+        contact(record, warehouse_columns=False)
+    assert caught.value.message == (
         "User record has neither an external_id nor an email "
         "(looked in external_id, user_id, userId, id, email): add one of those fields"
     )
@@ -432,7 +439,7 @@ def test_all_standard_fields_typed_for_intercom() -> None:
         "phone": 353871234567,
         "name": "Ann Lee",
         "avatar": "https://x/a.png",
-        "role": "lead",
+        "role": "user",
         "owner_id": 321,
         "signed_up_at": "2024-01-01T00:00:00Z",
         "last_seen_at": JAN_1_2024 * 1000,
@@ -441,7 +448,7 @@ def test_all_standard_fields_typed_for_intercom() -> None:
     assert contact(record).payload() == {
         "external_id": "1",
         "email": "a@x.com",
-        "role": "lead",
+        "role": "user",
         "name": "Ann Lee",
         "phone": "353871234567",
         "avatar": "https://x/a.png",
@@ -573,14 +580,14 @@ def test_a_standard_field_holding_an_object_is_refused() -> None:
     ],
 )
 def test_role_record_wins_when_valid(record_role: str | None, setting: str, expected: str) -> None:
-    plan = contact({"id": "u1", "role": record_role}, role=setting)
+    plan = contact({"email": "a@x.io", "role": record_role}, role=setting)
     assert plan.fields["role"] == expected
     assert plan.warnings == []
     assert plan.custom_attributes == {}
 
 
 def test_an_unknown_role_falls_back_to_the_setting_with_a_warning() -> None:
-    plan = contact({"id": "u1", "role": "admin"}, role="lead")
+    plan = contact({"email": "a@x.io", "role": "admin"}, role="lead")
     assert plan.fields["role"] == "lead"
     assert [warning.key for warning in plan.warnings] == ["role:contact:admin"]
 
@@ -815,7 +822,8 @@ def test_absent_companies_are_skipped(record: dict[str, Any]) -> None:
     [
         ({"company": {"name": "Acme"}}, "no_company_id"),
         ({"companies": [{"id": "c1"}, {"name": "Acme", "remove": True}]}, "no_company_id"),
-        ({"company": "Acme"}, "bad_company"),
+        ({"company": 42}, "bad_company"),
+        ({"company": ["Acme"]}, "bad_company"),
         ({"companies": {"id": "c1"}}, "bad_company"),
         ({"companies": ["c1"]}, "bad_company"),
         ({"company": {"id": "c1", "remove": "perhaps"}}, "bad_boolean"),

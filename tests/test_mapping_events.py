@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from target_intercom.errors import MappingError
-from target_intercom.mapping import RecordSchema, map_event
+from target_intercom.mapping import ContactOptions, RecordSchema, map_event
 
 EMPTY = RecordSchema({})
 JAN_1_2024 = 1704067200
 BASE = {"event": "Order Completed", "timestamp": JAN_1_2024, "user_id": "u1"}
 
 
-def event(record: dict[str, Any], schema: RecordSchema = EMPTY):
-    return map_event(record, schema)
+def event(record: dict[str, Any], schema: RecordSchema = EMPTY, **options: Any):
+    return map_event(record, schema, ContactOptions(**options))
 
 
 def metadata(properties: dict[str, Any], schema: RecordSchema = EMPTY) -> dict[str, Any]:
@@ -105,7 +105,8 @@ def test_created_at_aliases_and_forms(source: str, value: Any) -> None:
 def test_created_at_first_alias_wins_and_all_are_consumed(
     record: dict[str, Any], expected: int
 ) -> None:
-    plan = event({"event": "e", "user_id": "u1", **record})
+    # `original_timestamp` makes a row a warehouse row (see the warehouse tests): off here.
+    plan = event({"event": "e", "user_id": "u1", **record}, warehouse_columns=False)
     assert plan.payload["created_at"] == expected
     assert "metadata" not in plan.payload
 
@@ -161,7 +162,15 @@ def test_no_contact_is_a_record_error(record: dict[str, Any]) -> None:
     with pytest.raises(MappingError) as caught:
         event({"event": "e", "created_at": JAN_1_2024, **record})
     assert caught.value.code == "no_identity"
-    assert "user_id, userId, external_id, email" in caught.value.message
+    assert caught.value.message == (
+        "Event record names no contact (looked in user_id, userId, external_id, "
+        "context.traits.user_id, context.traits.userId, email, context.traits.email): add "
+        "the contact's external id or email; an anonymous id counts only with "
+        "anonymous_id_as_user_id"
+    )
+    with pytest.raises(MappingError) as caught:
+        event({"event": "e", "created_at": JAN_1_2024, **record}, warehouse_columns=False)
+    assert "(looked in user_id, userId, external_id, email)" in caught.value.message
 
 
 # --- metadata source ----------------------------------------------------------------------
@@ -190,7 +199,8 @@ def test_metadata_comes_from_remaining_fields_without_properties() -> None:
         "_sdc_received_at": "2024-01-01",
         "order_id": "o1",
     }
-    assert event(record).payload["metadata"] == {"order_id": "o1"}
+    # `original_timestamp` makes a row a warehouse row (see the warehouse tests): off here.
+    assert event(record, warehouse_columns=False).payload["metadata"] == {"order_id": "o1"}
 
 
 @pytest.mark.parametrize("properties", [{}, {"a": None, "b": {"c": None}}])
@@ -299,12 +309,43 @@ def test_revenue_overrides_price_with_a_warning() -> None:
     assert warning_keys(record) == ["price:event:Order Completed"]
 
 
-@pytest.mark.parametrize("revenue", ["free", True, [1], {"amount": 1}])
-def test_revenue_that_is_not_a_number_is_refused(revenue: Any) -> None:
-    with pytest.raises(MappingError) as caught:
-        metadata({"revenue": revenue})
-    assert caught.value.code == "bad_number"
-    assert caught.value.message.startswith("revenue is not a number")
+@pytest.mark.parametrize(
+    ("revenue", "expected"),
+    [
+        ("free", {"revenue": "free", "currency": "EUR"}),
+        (True, {"revenue": "true", "currency": "EUR"}),
+        ({"amount": 1}, {"revenue_amount": 1, "currency": "EUR"}),
+        ([1], {"currency": "EUR"}),
+    ],
+)
+def test_revenue_that_is_not_a_number_stays_a_property_with_a_warning(
+    revenue: Any, expected: dict[str, Any]
+) -> None:
+    record = {**BASE, "properties": {"revenue": revenue, "currency": "EUR"}}
+    plan = event(record)
+    assert plan.payload["metadata"] == expected
+    keys = [warning.key for warning in plan.warnings]
+    assert keys[0] == "revenue_not_a_number:event:Order Completed"
+    assert "revenue that is not a number" in plan.warnings[0].message
+    assert "\n" not in plan.warnings[0].message
+
+
+def test_a_price_that_is_already_money_is_kept_and_revenue_stays_a_property() -> None:
+    record = {
+        **BASE,
+        "properties": {
+            "revenue": Decimal("12.5"),
+            "currency": "usd",
+            "price": {"amount": 999, "currency": "EUR"},
+        },
+    }
+    plan = event(record)
+    assert plan.payload["metadata"] == {
+        "price": {"amount": 999, "currency": "eur"},
+        "revenue": 12.5,
+        "currency": "usd",
+    }
+    assert [warning.key for warning in plan.warnings] == ["price_kept:event:Order Completed"]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_intercom import keys
+
 State = dict[str, Any]
 
 
@@ -31,12 +33,22 @@ class _Open:
     dependents: list[int] = field(default_factory=list)
 
 
+def unshared(key: str) -> tuple[str, bool]:
+    """The key's name, and whether it is held shared."""
+    if key.startswith(keys.SHARED):
+        return key[len(keys.SHARED) :], True
+    return key, False
+
+
 class Ledger:
     """Sequence numbers, ordering keys, the STATE watermark and barriers of one run.
 
     Records are numbered in input order. A record sharing an ordering key with an
     earlier unfinished record waits for it, so an update never overtakes its create,
-    while records about different things run side by side.
+    while records about different things run side by side. A key may be held shared
+    (`keys.shared`): records holding it shared run side by side, and a record holding
+    it outright waits for all of them, as they wait for it (the users of one company,
+    and the companies record that changes it).
 
     A STATE covers every record added before it, so it may go out only once all of
     them are finished: the watermark is the oldest unfinished record. A record that
@@ -51,6 +63,8 @@ class Ledger:
         # The newest unfinished record per key: a new record only needs to wait for it,
         # because that one already waits for every earlier record with the key.
         self._newest_by_key: dict[str, int] = {}
+        # Per key, the unfinished records holding it shared since its newest outright holder.
+        self._sharing: dict[str, set[int]] = {}
         # Every unfinished record, smallest first (finished ones are dropped lazily): the
         # watermark is its head. Memory follows the records in flight, not the records
         # that finished behind a slow one.
@@ -70,11 +84,18 @@ class Ledger:
         self._next_seq += 1
         unique = tuple(dict.fromkeys(keys))
         # A set: two keys leading to the same earlier record make one wait, not two.
-        predecessors = {self._newest_by_key[k] for k in unique if k in self._newest_by_key}
+        predecessors: set[int] = set()
+        for key in unique:
+            name, shared = unshared(key)
+            if name in self._newest_by_key:
+                predecessors.add(self._newest_by_key[name])
+            if shared:
+                self._sharing.setdefault(name, set()).add(seq)
+            else:
+                predecessors.update(self._sharing.pop(name, ()))
+                self._newest_by_key[name] = seq
         for predecessor in predecessors:
             self._open[predecessor].dependents.append(seq)
-        for key in unique:
-            self._newest_by_key[key] = seq
         self._open[seq] = _Open(unique, len(predecessors))
         heapq.heappush(self._unfinished, seq)
         if self._pending:
@@ -134,8 +155,15 @@ class Ledger:
     def _release_keys(self, seq: int, record: _Open) -> list[int]:
         """Lets the records waiting for this one go: those that now wait for nothing."""
         for key in record.keys:
-            if self._newest_by_key.get(key) == seq:
-                del self._newest_by_key[key]
+            name, shared = unshared(key)
+            if shared:
+                holders = self._sharing.get(name)
+                if holders is not None:
+                    holders.discard(seq)
+                    if not holders:
+                        del self._sharing[name]
+            elif self._newest_by_key.get(name) == seq:
+                del self._newest_by_key[name]
         runnable: list[int] = []
         for dependent in record.dependents:
             waiting = self._open[dependent]

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,6 +53,15 @@ _JSON_TYPES = {
     "array": "string",
 }
 _DATE_FORMATS = frozenset({"date-time", "date"})
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# What JavaScript's `String(new Date())` writes, as Segment's and RudderStack's test data
+# and JavaScript sources send dates: "Mon May 19 2019 18:34:24 GMT+0000 (UTC)". The zone's
+# name in parentheses is optional (and free text: the offset before it is what counts).
+_JS_DATE = re.compile(
+    rf"({'|'.join(_WEEKDAYS)}) ({'|'.join(_MONTHS)}) (\d{{1,2}}) (\d{{4}}) "
+    r"(\d{2}):(\d{2}):(\d{2}) GMT([+-])(\d{2})(\d{2})(?: \([^()]*\))?"
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ class RecordSchema:
         """The Intercom data_type of attribute `name`: from the schema, else from the value."""
         known = self.types.get(name)
         return known if known is not None else _infer_data_type(value)
+
+    def declares(self, name: str) -> bool:
+        """Whether the stream's schema has a top-level property `name` (a column the
+        table has, even when this record leaves it out)."""
+        return name in self._properties
 
 
 def _resolve(prop: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
@@ -184,8 +198,9 @@ def describe_value(value: Any) -> str:
 def to_unix_seconds(value: Any, field: str) -> int:
     """Integer Unix seconds, the only date Intercom takes.
 
-    Accepts datetimes and dates (naive ones are UTC), ISO-8601 strings, and epoch seconds or
-    milliseconds as numbers or numeric strings (absolute value >= 1e11 means milliseconds).
+    Accepts datetimes and dates (naive ones are UTC), ISO-8601 strings, JavaScript date texts
+    (`Mon May 19 2019 18:34:24 GMT+0000 (UTC)`), and epoch seconds or milliseconds as numbers
+    or numeric strings (absolute value >= 1e11 means milliseconds).
     Time-only strings and durations are refused rather than completed with today's date.
     """
     if isinstance(value, date):
@@ -214,6 +229,9 @@ def _epoch_seconds(number: float | Decimal, field: str) -> int:
 def _text_seconds(text: str, field: str) -> int:
     if _NUMERIC_TEXT.fullmatch(text):
         return _epoch_seconds(Decimal(text), field)
+    javascript = _JS_DATE.fullmatch(text)
+    if javascript:
+        return _javascript_seconds(javascript, text, field)
     try:
         parsed = pendulum.parse(text, exact=True)
     except (ValueError, TypeError, OverflowError):
@@ -223,9 +241,31 @@ def _text_seconds(text: str, field: str) -> int:
     return _date_seconds(parsed)
 
 
+def _javascript_seconds(match: re.Match[str], text: str, field: str) -> int:
+    """A JavaScript `Date.prototype.toString()` text. Its weekday is not checked, as
+    JavaScript's own parser does not check it (hand-written test data often has it wrong:
+    "Mon May 19 2019" was a Sunday); a date that does not exist is refused."""
+    _weekday, month, day, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    try:
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        moment = datetime(
+            int(year),
+            _MONTHS.index(month) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone(-offset if sign == "-" else offset),
+        )
+    except ValueError:
+        raise _bad_date(text, field) from None
+    return _date_seconds(moment)
+
+
 def _bad_date(value: Any, field: str) -> MappingError:
     return MappingError(
         f"{field} is not a date ({describe_value(value)}): send an ISO-8601 date or date-time, "
+        "a JavaScript date text (Mon May 19 2019 18:34:24 GMT+0000), "
         "or Unix epoch seconds or milliseconds",
         "bad_date",
     )

@@ -6,8 +6,9 @@ what the writer does around that call: the tags to apply and the contacts to att
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from target_intercom import keys
@@ -24,8 +25,11 @@ from target_intercom.mapping.common import (
     to_text,
     to_unix_seconds,
 )
+from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.warehouse import CONTEXT, Row
 
 COMPANY_ID_SOURCES = ("company_id", "group_id", "groupId", "id")
+_GROUP_ID_COLUMNS = ("group_id", "groupId")
 _TEXT_SOURCES = {
     "name": ("name",),
     "website": ("website",),
@@ -35,11 +39,13 @@ _TEXT_SOURCES = {
 _INT_SOURCES = {"size": ("size", "employees"), "monthly_spend": ("monthly_spend", "monthlySpend")}
 _CREATED_SOURCES = ("remote_created_at", "remoteCreatedAt", "created_at", "createdAt")
 _USER_ID_SOURCES = ("user_id", "userId")
+_ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
 _CONSUMED = frozenset(
     COMPANY_ID_SOURCES
     + _CREATED_SOURCES
     + _USER_ID_SOURCES
-    + ("user_ids", "tags")
+    + _ANONYMOUS_ID_SOURCES
+    + ("user_ids", "user_email", "user_emails", "tags")
     + tuple(name for sources in _TEXT_SOURCES.values() for name in sources)
     + tuple(name for sources in _INT_SOURCES.values() for name in sources)
 )
@@ -55,6 +61,10 @@ class CompanyPlan:
     tags: list[str]
     user_ids: list[str]
     warnings: list[MappingWarning]
+    user_emails: list[str] = field(default_factory=list)
+    """Emails of contacts to attach, for those the record names by email rather than by
+    external_id (`user_email`, `user_emails`, or the call's `context.traits.email`); each
+    is looked up, as `user_ids` are."""
 
     @property
     def company_id(self) -> str:
@@ -66,6 +76,7 @@ class CompanyPlan:
         return (
             keys.company(self.company_id),
             *(keys.contact_by_external_id(user_id) for user_id in self.user_ids),
+            *(keys.contact_by_email(email) for email in self.user_emails),
         )
 
     def payload(self) -> dict[str, Any]:
@@ -76,33 +87,65 @@ class CompanyPlan:
         return body
 
 
-def company_id_of(record: Mapping[str, Any], where: str = "Company record") -> str:
+def company_id_of(
+    record: Mapping[str, Any],
+    where: str = "Company record",
+    sources: tuple[str, ...] = COMPANY_ID_SOURCES,
+) -> str:
     """The record's company id, as the string Intercom wants; `where` names it in the error."""
-    value = first_value(record, *COMPANY_ID_SOURCES)
+    value = first_value(record, *sources)
     if value is None:
         raise MappingError(
-            f"{where} has no company id (looked in {', '.join(COMPANY_ID_SOURCES)}): "
-            "add one of those fields",
+            f"{where} has no company id (looked in {', '.join(sources)}): add one of those fields",
             "no_company_id",
         )
     return to_text(value, "company_id")
 
 
-def map_company(record: Mapping[str, Any], schema: RecordSchema) -> CompanyPlan:
+def company_id_from_name(name: str) -> str:
+    """A company id for a company known only by its name: the MD5 of the name, in hex.
+
+    Stable across runs and machines, and the id RudderStack's Intercom destination gives
+    such a company (`company.id || md5(company.name)`), so both name it alike. Segment's
+    classic destination used a 32-bit `string-hash` of the name ("Legacy"), which collides
+    between companies long before a workspace is large.
+    """
+    return hashlib.md5(name.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def map_company(
+    record: Mapping[str, Any],
+    schema: RecordSchema,
+    options: ContactOptions = ContactOptions(),  # noqa: B008 (frozen: one shared default)
+) -> CompanyPlan:
     """Map one company record; every standard field's aliases are consumed, the rest are
-    custom attributes (model `company`)."""
-    fields: dict[str, Any] = {"company_id": company_id_of(record)}
+    custom attributes (model `company`).
+
+    In a row of a `groups` table (see warehouse.py) `id` is the group call's message id, not
+    the company's: the company id comes from `company_id`/`group_id`/`groupId` only.
+    """
+    row = Row(record, schema, options.warehouse_columns)
+    message_id = row.message_id_in(*_GROUP_ID_COLUMNS)
+    sources = tuple(s for s in COMPANY_ID_SOURCES if not (message_id and s == "id"))
+    fields: dict[str, Any] = {"company_id": company_id_of(record, sources=sources)}
     fields.update(_standard_fields(record))
-    attributes, types, warnings = custom_attributes(
-        {name: value for name, value in record.items() if name not in _CONSUMED}, schema, "company"
-    )
+    own = {
+        name: value
+        for name, value in record.items()
+        if name not in _CONSUMED
+        and not row.is_pipeline(name)
+        and not (row.enabled and name == CONTEXT)
+    }
+    attributes, types, warnings = custom_attributes(own, schema, "company")
+    user_ids, user_emails = _members(row, options)
     return CompanyPlan(
         fields=fields,
         custom_attributes=attributes,
         attribute_types=types,
         tags=tag_names(record.get("tags")),
-        user_ids=_user_ids(record),
+        user_ids=user_ids,
         warnings=warnings,
+        user_emails=user_emails,
     )
 
 
@@ -112,6 +155,26 @@ def _standard_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         | pick_fields(record, _INT_SOURCES, to_int)
         | pick_fields(record, {"remote_created_at": _CREATED_SOURCES}, to_unix_seconds)
     )
+
+
+def _members(row: Row, options: ContactOptions) -> tuple[list[str], list[str]]:
+    """The contacts to attach, by external id and by email.
+
+    When the record names no one by id or email of its own, the call's user stands in: its
+    anonymous id (with `anonymous_id_as_user_id`), else the email of its `context.traits`.
+    """
+    record = row.record
+    user_ids = _user_ids(record)
+    emails = _user_emails(record)
+    if user_ids or emails:
+        return user_ids, emails
+    anonymous = first_value(record, *_ANONYMOUS_ID_SOURCES)
+    if options.anonymous_id_as_user_id and anonymous is not None:
+        return [to_text(anonymous, "anonymous_id")], []
+    trait = row.trait_item(("email",))
+    if trait is not None:
+        return [], _emails([trait[1]], trait[0])
+    return [], []
 
 
 def _user_ids(record: Mapping[str, Any]) -> list[str]:
@@ -126,3 +189,39 @@ def _user_ids(record: Mapping[str, Any]) -> list[str]:
     candidates = ([single] if single is not None else []) + (listed or [])
     ids = (to_text(value, "user_ids") for value in candidates if value is not None)
     return list(dict.fromkeys(value for value in ids if value))
+
+
+def _user_emails(record: Mapping[str, Any]) -> list[str]:
+    """Emails of the contacts to attach: `user_email`, then a `user_emails` list."""
+    listed = record.get("user_emails")
+    if listed is not None and not isinstance(listed, list):
+        raise MappingError(
+            f"user_emails must be a list of contact emails, not {describe_value(listed)}",
+            "bad_user_emails",
+        )
+    single = first_value(record, "user_email")
+    emails = _emails([single] if single is not None else [], "user_email")
+    merged: dict[str, str] = {}
+    for email in emails + _emails(listed or [], "user_emails"):
+        merged.setdefault(email.lower(), email)
+    return list(merged.values())
+
+
+def _emails(values: list[Any], field_name: str) -> list[str]:
+    """Stripped emails, blanks skipped, each first spelling of an address kept once (Intercom
+    compares emails case-insensitively); a value that is no email is refused."""
+    seen: dict[str, str] = {}
+    for value in values:
+        if value is None:
+            continue
+        email = to_text(value, field_name).strip()
+        if not email:
+            continue
+        if "@" not in email:
+            raise MappingError(
+                f"{field_name} holds {describe_value(value)}, which is not an email address: "
+                "list the members' emails there (their external ids go in user_ids)",
+                "bad_user_emails",
+            )
+        seen.setdefault(email.lower(), email)
+    return list(seen.values())

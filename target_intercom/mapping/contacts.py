@@ -4,11 +4,15 @@ The mapping decides everything about a record that needs no call to Intercom: th
 fields, the custom attributes and their types, the tags, the companies to attach or detach
 (each a complete company plan typed by its own schema), whether the record is a soft delete,
 and the ordering keys. Finding the contact and sending the calls is the writers' job.
+
+Rows of Segment's and RudderStack's `identifies` and `users` tables, and messages carrying a
+`context`, are read as warehouse.py says: their bookkeeping columns are never sent, and
+`context.traits` fills in standard fields the record lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,25 +23,35 @@ from target_intercom.mapping.common import (
     RecordSchema,
     custom_attributes,
     describe_value,
-    first_value,
-    pick_fields,
+    first_item,
     tag_names,
     to_bool,
     to_text,
     to_unix_seconds,
 )
-from target_intercom.mapping.companies import CompanyPlan, company_id_of, map_company
+from target_intercom.mapping.companies import (
+    CompanyPlan,
+    company_id_from_name,
+    company_id_of,
+    map_company,
+)
+from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.warehouse import CONTEXT, MESSAGE_TIME_SOURCES, Row
 
 ROLES = ("user", "lead")
 EXTERNAL_ID_SOURCES = ("external_id", "user_id", "userId", "id")
+_USER_ID_COLUMNS = ("user_id", "userId")
+_TRAIT_USER_ID_SOURCES = ("user_id", "userId")
 _ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
-_FIRST_NAME_SOURCES = ("first_name", "firstName")
-_LAST_NAME_SOURCES = ("last_name", "lastName")
+# `firstname` is how a camelCase trait reaches a warehouse that lower-cases column names.
+_FIRST_NAME_SOURCES = ("first_name", "firstName", "firstname")
+_LAST_NAME_SOURCES = ("last_name", "lastName", "lastname")
 _TEXT_SOURCES = {"phone": ("phone",), "avatar": ("avatar",), "owner_id": ("owner_id", "ownerId")}
-_DATE_SOURCES = {
-    "signed_up_at": ("signed_up_at", "created_at", "createdAt"),
-    "last_seen_at": ("last_seen_at", "lastSeenAt"),
-}
+_SIGNED_UP_SOURCES = ("signed_up_at", "created_at", "createdAt")
+# Intercom's API before 2.0 called last_seen_at `last_request_at`; Segment's trait is
+# `lastRequestAt`.
+_LAST_SEEN_SOURCES = ("last_seen_at", "lastSeenAt", "last_request_at", "lastRequestAt")
+_LAST_REQUEST_SOURCES = ("lastRequestAt", "last_request_at")
 _UNSUBSCRIBED_SOURCES = ("unsubscribed_from_emails", "unsubscribedFromEmails")
 _CONTEXT_ATTRIBUTES = {
     "device_type": ("device", "type"),
@@ -54,20 +68,14 @@ _CONSUMED = frozenset(
     + _FIRST_NAME_SOURCES
     + _LAST_NAME_SOURCES
     + _UNSUBSCRIBED_SOURCES
-    + ("email", "name", "role", "context", "tags", "company", "companies")
+    + _SIGNED_UP_SOURCES
+    + _LAST_SEEN_SOURCES
+    + ("email", "name", "role", CONTEXT, "tags", "company", "companies")
     + tuple(name for sources in _TEXT_SOURCES.values() for name in sources)
-    + tuple(name for sources in _DATE_SOURCES.values() for name in sources)
 )
 _NESTED_COMPANY = "A company object on this user record"
 
-
-@dataclass(frozen=True)
-class ContactOptions:
-    """The target settings that change how a user record maps."""
-
-    role: str = "user"
-    anonymous_id_as_user_id: bool = False
-    include_context: bool = False
+__all__ = ["CompanyLink", "ContactOptions", "ContactPlan", "map_contact"]
 
 
 @dataclass
@@ -113,22 +121,30 @@ class ContactPlan:
 
     @property
     def ordering_keys(self) -> tuple[str, ...]:
-        """The contact and every company it links: records about any of them stay in order."""
-        return self.identities() + tuple(keys.company(c.company_id) for c in self.companies)
+        """The contact, and the companies it links held shared: the users of one company
+        run side by side (the company writer upserts it once, under its own lock), and a
+        companies record about it stays in order with them."""
+        return self.identities() + tuple(
+            keys.shared(keys.company(c.company_id)) for c in self.companies
+        )
 
 
 def map_contact(
     record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
 ) -> ContactPlan:
     """Map one user record; raises `MappingError` when it cannot be sent at all."""
+    row = Row(record, schema, options.warehouse_columns)
     warnings: list[MappingWarning] = []
-    fields = _identity(record, options)
-    fields["role"] = _role(record, options, warnings)
-    fields.update(_profile(record))
+    fields = _identity(row, options)
+    fields["role"] = _role(row, options, warnings)
+    if fields["role"] == "lead":
+        _lead_identity(fields, warnings)
+    used: set[str] = set()
+    fields.update(_profile(row, used, warnings))
     attributes, types, attribute_warnings = custom_attributes(
-        _attribute_values(record, options), schema, "contact"
+        _attribute_values(row, options, used), schema, "contact"
     )
-    companies = _company_links(record, schema)
+    companies = _company_links(record, schema, options)
     for link in companies:
         warnings.extend(link.company.warnings if link.company else [])
     return ContactPlan(
@@ -142,35 +158,51 @@ def map_contact(
     )
 
 
-def _identity(record: Mapping[str, Any], options: ContactOptions) -> dict[str, Any]:
-    sources: tuple[str, ...] = EXTERNAL_ID_SOURCES
-    if options.anonymous_id_as_user_id:
-        sources = (*EXTERNAL_ID_SOURCES, *_ANONYMOUS_ID_SOURCES)
+def _identity(row: Row, options: ContactOptions) -> dict[str, Any]:
+    """external_id and email. In a row of an `identifies` table (it has a `user_id` column)
+    `id` is the identify call's message id, never the user's."""
+    message_id = row.message_id_in(*_USER_ID_COLUMNS)
+    sources = tuple(s for s in EXTERNAL_ID_SOURCES if not (message_id and s == "id"))
+    item = first_item(row.record, *sources) or row.trait_item(_TRAIT_USER_ID_SOURCES)
+    if item is None and options.anonymous_id_as_user_id:
+        item = first_item(row.record, *_ANONYMOUS_ID_SOURCES)
     fields: dict[str, Any] = {}
-    external_id = first_value(record, *sources)
-    if external_id is not None:
-        fields["external_id"] = to_text(external_id, "external_id")
-    email = first_value(record, "email")
-    email = to_text(email, "email").strip() if email is not None else ""
+    if item is not None:
+        fields["external_id"] = to_text(item[1], "external_id")
+    email = _email(row)
     if email:
         fields["email"] = email
     if not fields:
+        looked = [*sources]
+        if row.enabled:
+            looked += [f"context.traits.{name}" for name in _TRAIT_USER_ID_SOURCES]
+        if options.anonymous_id_as_user_id:
+            looked += _ANONYMOUS_ID_SOURCES
+        looked += ["email", "context.traits.email"] if row.enabled else ["email"]
         raise MappingError(
             "User record has neither an external_id nor an email "
-            f"(looked in {', '.join((*sources, 'email'))}): add one of those fields",
+            f"(looked in {', '.join(looked)}): add one of those fields",
             "no_identity",
         )
     return fields
 
 
-def _role(
-    record: Mapping[str, Any], options: ContactOptions, warnings: list[MappingWarning]
-) -> str:
+def _email(row: Row) -> str:
+    """The record's email, else its `context.traits.email`; stripped, "" when neither."""
+    for item in (first_item(row.record, "email"), row.trait_item(("email",))):
+        email = to_text(item[1], item[0]).strip() if item is not None else ""
+        if email:
+            return email
+    return ""
+
+
+def _role(row: Row, options: ContactOptions, warnings: list[MappingWarning]) -> str:
     """The record's own role when it is one Intercom knows, else the `contact_role` setting."""
-    own = record.get("role")
-    if own in (None, ""):
+    item = row.field_item(("role",))
+    if item is None:
         return options.role
-    role = to_text(own, "role").strip().lower()
+    own = item[1]
+    role = to_text(own, item[0]).strip().lower()
     if role in ROLES:
         return role
     warnings.append(
@@ -183,49 +215,149 @@ def _role(
     return options.role
 
 
-def _profile(record: Mapping[str, Any]) -> dict[str, Any]:
-    name = _name(record)
-    return (
-        ({"name": name} if name else {})
-        | pick_fields(record, _TEXT_SOURCES, to_text)
-        | pick_fields(record, _DATE_SOURCES, to_unix_seconds)
-        | pick_fields(record, {"unsubscribed_from_emails": _UNSUBSCRIBED_SOURCES}, to_bool)
+def _lead_identity(fields: dict[str, Any], warnings: list[MappingWarning]) -> None:
+    """A lead is known by its email: Intercom takes `external_id` for users only (Segment's
+    Intercom action: "External IDs cannot be set if the role is lead"), so none is sent."""
+    if "external_id" not in fields:
+        return
+    if "email" not in fields:
+        raise MappingError(
+            "User record is a lead (role lead) with an external_id but no email: Intercom "
+            "takes external_id for users only, so a lead is known by its email; add an email, "
+            "or load the record as role user",
+            "no_identity",
+        )
+    del fields["external_id"]
+    warnings.append(
+        MappingWarning(
+            "lead_external_id:contact",
+            "Lead records (role lead) carry an external_id, which is not sent: Intercom takes "
+            "external_id for users only, so leads are created and found by their email",
+        )
     )
 
 
-def _name(record: Mapping[str, Any]) -> str:
-    """`name`, else first and last name joined by a space (either alone is fine)."""
-    name = first_value(record, "name")
-    if name is not None:
-        return to_text(name, "name")
-    parts = (first_value(record, *sources) for sources in (_FIRST_NAME_SOURCES, _LAST_NAME_SOURCES))
-    return " ".join(to_text(part, "name").strip() for part in parts if part is not None).strip()
+def _profile(row: Row, used: set[str], warnings: list[MappingWarning]) -> dict[str, Any]:
+    """The standard fields, each from the record's own columns first, then its context."""
+    fields: dict[str, Any] = {}
+    name = _name(row)
+    if name:
+        fields["name"] = name
+    for field, names in _TEXT_SOURCES.items():
+        item = row.field_item(names)
+        if item is not None:
+            fields[field] = to_text(item[1], item[0])
+    item = row.field_item(_SIGNED_UP_SOURCES)
+    if item is not None:
+        fields["signed_up_at"] = to_unix_seconds(item[1], item[0])
+    item = _last_seen(row, used, warnings)
+    if item is not None:
+        fields["last_seen_at"] = to_unix_seconds(item[1], item[0])
+    item = _unsubscribed(row)
+    if item is not None:
+        fields["unsubscribed_from_emails"] = to_bool(item[1], item[0])
+    return fields
 
 
-def _attribute_values(record: Mapping[str, Any], options: ContactOptions) -> dict[str, Any]:
+def _name(row: Row) -> str:
+    """`name`, else first and last name joined by a space (either alone is fine); from the
+    record's own columns, else from `context.traits`."""
+
+    def own(names: tuple[str, ...]) -> tuple[str, Any] | None:
+        return first_item(row.record, *names)
+
+    lookups: tuple[Callable[[tuple[str, ...]], tuple[str, Any] | None], ...] = (
+        own,
+        row.trait_item,
+    )
+    for lookup in lookups:
+        item = lookup(("name",))
+        if item is not None:
+            return to_text(item[1], item[0])
+        parts = (lookup(sources) for sources in (_FIRST_NAME_SOURCES, _LAST_NAME_SOURCES))
+        name = " ".join(to_text(p[1], p[0]).strip() for p in parts if p is not None).strip()
+        if name:
+            return name
+    return ""
+
+
+def _last_seen(row: Row, used: set[str], warnings: list[MappingWarning]) -> tuple[str, Any] | None:
+    """`last_seen_at` (or `lastRequestAt`) of the record, its context or its traits; else,
+    when the call's `context.active` is true, the call's own time (what Segment's Intercom
+    destination sends as last_request_at for an active call). A missing `active` is not
+    taken as true: a load of stored calls would make every contact "seen" at load."""
+    item = (
+        first_item(row.record, *_LAST_SEEN_SOURCES)
+        or row.context_item((), _LAST_REQUEST_SOURCES)
+        or row.trait_item(_LAST_SEEN_SOURCES)
+    )
+    if item is not None:
+        return item
+    active = row.context_item((), ("active",))
+    if active is None or not to_bool(active[1], active[0]):
+        return None
+    moment = first_item(row.record, *MESSAGE_TIME_SOURCES)
+    if moment is None:
+        warnings.append(
+            MappingWarning(
+                "active_without_time:contact",
+                "User records say context.active is true but carry no time of the call "
+                f"({', '.join(MESSAGE_TIME_SOURCES)}): last_seen_at is not set from them; "
+                "add the call's timestamp",
+            )
+        )
+        return None
+    used.add(moment[0])
+    return moment
+
+
+def _unsubscribed(row: Row) -> tuple[str, Any] | None:
+    """The record's own flag, else Segment's `context.Intercom.unsubscribedFromEmails`, else
+    `context.unsubscribedFromEmails`, else the traits in context."""
+    return (
+        first_item(row.record, *_UNSUBSCRIBED_SOURCES)
+        or row.context_item(("Intercom",), _UNSUBSCRIBED_SOURCES)
+        or row.context_item(("intercom",), _UNSUBSCRIBED_SOURCES)
+        or row.context_item((), _UNSUBSCRIBED_SOURCES)
+        or row.trait_item(_UNSUBSCRIBED_SOURCES)
+    )
+
+
+def _attribute_values(row: Row, options: ContactOptions, used: set[str]) -> dict[str, Any]:
     """The fields that become custom attributes; the record's own win over context ones."""
-    own = {name: value for name, value in record.items() if name not in _CONSUMED}
+    own = {
+        name: value
+        for name, value in row.record.items()
+        if name not in _CONSUMED and name not in used and not row.is_pipeline(name)
+    }
     if not options.include_context:
         return own
-    return {**_context_attributes(record.get("context")), **own}
+    return {**_context_attributes(row), **own}
 
 
-def _context_attributes(context: Any) -> dict[str, Any]:
-    if not isinstance(context, Mapping):
-        return {}
+def _context_attributes(row: Row) -> dict[str, Any]:
+    """Device, OS and app of the call: from a nested `context` (whatever warehouse_columns
+    says, as before it existed), else from a message row's `context_*` columns."""
+    context = row.record.get(CONTEXT)
     attributes = {}
     for attribute, (section, key) in _CONTEXT_ATTRIBUTES.items():
-        part = context.get(section)
+        part = context.get(section) if isinstance(context, Mapping) else None
         if isinstance(part, Mapping) and part.get(key) not in (None, ""):
             attributes[attribute] = part[key]
+            continue
+        item = row.context_item((section,), (key,))
+        if item is not None:
+            attributes[attribute] = item[1]
     return attributes
 
 
-def _company_links(record: Mapping[str, Any], schema: RecordSchema) -> list[CompanyLink]:
+def _company_links(
+    record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
+) -> list[CompanyLink]:
     """Links from `company` then `companies`; a company named twice keeps its first link."""
     links: dict[str, CompanyLink] = {}
     for obj, company_schema in _company_objects(record, schema):
-        link = _company_link(obj, company_schema)
+        link = _company_link(obj, company_schema, options)
         links.setdefault(link.company_id, link)
     return list(links.values())
 
@@ -242,28 +374,54 @@ def _company_objects(
             f"companies must be a list of company objects, not {describe_value(companies)}",
             "bad_company",
         )
-    objects += [(obj, schema.child("companies")) for obj in companies or []]
+    for obj in companies or []:
+        if isinstance(obj, str) and obj.strip():
+            # Unlike `company`, a list item given as text could be an id as well as a name.
+            raise MappingError(
+                f"companies holds {describe_value(obj)}, not a company object: send "
+                '[{"company_id": ..., "name": ...}], or one company\'s name as text in company',
+                "bad_company",
+            )
+        objects.append((obj, schema.child("companies")))
     return [(obj, obj_schema) for obj, obj_schema in objects if not _blank(obj)]
 
 
 def _blank(obj: Any) -> bool:
-    """An absent company: null, or an object of nulls (what an outer join leaves)."""
+    """An absent company: null, blank text, or an object of nulls (an outer join's leftovers)."""
     if isinstance(obj, Mapping):
         return all(value in (None, "") for value in obj.values())
+    if isinstance(obj, str):
+        return not obj.strip()
     return obj is None
 
 
-def _company_link(obj: Any, schema: RecordSchema) -> CompanyLink:
+def _company_link(obj: Any, schema: RecordSchema, options: ContactOptions) -> CompanyLink:
+    if isinstance(obj, str):
+        return _named_company_link(obj.strip(), options)
     if not isinstance(obj, Mapping):
         raise MappingError(
             f"{_NESTED_COMPANY} is {describe_value(obj)}, not an object: send "
-            '{"company_id": ..., "name": ...} or rename the field with stream_maps',
+            '{"company_id": ..., "name": ...}, or the company\'s name as text in company, '
+            "or rename the field with stream_maps",
             "bad_company",
         )
     body = {key: value for key, value in obj.items() if key != "remove"}
     company_id = company_id_of(body, _NESTED_COMPANY)
     if obj.get("remove") is not None and to_bool(obj["remove"], "company.remove"):
         return CompanyLink(company_id=company_id, remove=True, company=None)
-    plan = map_company(body, schema)
-    bare = plan.payload() == {"company_id": company_id} and not plan.tags and not plan.user_ids
+    plan = map_company(body, schema, options)
+    bare = (
+        plan.payload() == {"company_id": company_id}
+        and not plan.tags
+        and not plan.user_ids
+        and not plan.user_emails
+    )
     return CompanyLink(company_id=company_id, remove=False, company=None if bare else plan)
+
+
+def _named_company_link(name: str, options: ContactOptions) -> CompanyLink:
+    """`company: "Acme"`, as Segment's and RudderStack's identify traits allow: the company
+    is that name, its company_id derived from it (companies.company_id_from_name)."""
+    company_id = company_id_from_name(name)
+    plan = map_company({"company_id": company_id, "name": name}, RecordSchema({}), options)
+    return CompanyLink(company_id=company_id, remove=False, company=plan)

@@ -4,6 +4,13 @@ Intercom keeps at most 10 metadata keys and takes, besides strings and numbers, 
 of object: a rich link `{url, value}` and a monetary amount `{amount, currency}`. It treats a
 key as a date only when the key ends in `_date`. The mapping shapes metadata to those rules so
 that nothing is silently lost in Intercom: what it has to drop or cut, it warns about.
+
+A row of Segment's or RudderStack's `tracks` table or of a per-event table such as
+`order_completed` (warehouse.py) is read as those tools write it: the name is `event_text`
+(`event` is the table's slug, "order_completed" for "Order Completed"), the time is the
+call's `timestamp` (else `original_timestamp`, `sent_at`, `received_at`), `id` is the message
+id, and the bookkeeping and `context_*` columns are not metadata; `name` and `created_at`
+are then ordinary properties.
 """
 
 from __future__ import annotations
@@ -29,16 +36,21 @@ from target_intercom.mapping.common import (
     to_unix_seconds,
     truncate,
 )
+from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.warehouse import CONTEXT, MESSAGE_TIME_SOURCES, Row
 
 MAX_METADATA_KEYS = 10
 EVENT_NAME_SOURCES = ("event_name", "event", "name")
 CREATED_AT_SOURCES = ("created_at", "timestamp", "original_timestamp", "originalTimestamp")
 USER_ID_SOURCES = ("user_id", "userId", "external_id")
-_CONSUMED = frozenset(
-    EVENT_NAME_SOURCES
-    + CREATED_AT_SOURCES
-    + USER_ID_SOURCES
-    + ("email", "properties", "context", "anonymous_id", "anonymousId")
+MESSAGE_NAME_SOURCES = ("event_name", "event_text", "event")
+"""The event's name in a message row: `event_text` is the name as sent, `event` a slug."""
+_TRAIT_USER_ID_SOURCES = ("user_id", "userId")
+_ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
+_CONTACT_SOURCES = (*USER_ID_SOURCES, "email", "properties", CONTEXT, *_ANONYMOUS_ID_SOURCES)
+_CONSUMED = frozenset(EVENT_NAME_SOURCES + CREATED_AT_SOURCES + _CONTACT_SOURCES)
+_MESSAGE_CONSUMED = frozenset(
+    MESSAGE_NAME_SOURCES + MESSAGE_TIME_SOURCES + _CONTACT_SOURCES + ("id",)
 )
 _RICH_LINK_KEYS = frozenset({"url", "value"})
 _MONEY_KEYS = frozenset({"amount", "currency"})
@@ -58,39 +70,46 @@ class EventPlan:
         return keys.contact(self.payload.get("user_id"), self.payload.get("email"))
 
 
-def map_event(record: Mapping[str, Any], schema: RecordSchema) -> EventPlan:
+def map_event(
+    record: Mapping[str, Any],
+    schema: RecordSchema,
+    options: ContactOptions = ContactOptions(),  # noqa: B008 (frozen: one shared default)
+) -> EventPlan:
     """Map one event record; raises `MappingError` when it cannot be sent at all.
 
     When more than 10 metadata keys remain after shaping, `price` is kept first and then the
     other keys in sorted order, so every record of an event keeps the same keys.
     """
-    event_name = _event_name(record)
-    payload: dict[str, Any] = {"event_name": event_name, "created_at": _created_at(record)}
-    payload.update(_contact(record))
-    source, source_schema = _metadata_source(record, schema)
+    row = Row(record, schema, options.warehouse_columns)
+    event_name = _event_name(row)
+    payload: dict[str, Any] = {"event_name": event_name, "created_at": _created_at(row)}
+    payload.update(_contact(row, options))
+    source, source_schema = _metadata_source(row, schema)
     metadata, warnings = _metadata(source, source_schema, event_name)
     if metadata:
         payload["metadata"] = metadata
     return EventPlan(payload=payload, warnings=warnings)
 
 
-def _event_name(record: Mapping[str, Any]) -> str:
-    name = first_value(record, *EVENT_NAME_SOURCES)
-    if name is None:
+def _event_name(row: Row) -> str:
+    sources = MESSAGE_NAME_SOURCES if row.message else EVENT_NAME_SOURCES
+    item = first_item(row.record, *sources)
+    if item is None:
         raise MappingError(
-            f"Event record has no event name (looked in {', '.join(EVENT_NAME_SOURCES)}): "
+            f"Event record has no event name (looked in {', '.join(sources)}): "
             "add one of those fields",
             "no_event_name",
         )
-    return to_text(name, "event_name")
+    return to_text(item[1], "event_name")
 
 
-def _created_at(record: Mapping[str, Any]) -> int:
+def _created_at(row: Row) -> int:
     """When the event happened; never "now", which would defeat Intercom's duplicate check."""
-    item = first_item(record, *CREATED_AT_SOURCES)
+    sources = MESSAGE_TIME_SOURCES if row.message else CREATED_AT_SOURCES
+    item = first_item(row.record, *sources)
     if item is None:
         raise MappingError(
-            f"Event record has no time (looked in {', '.join(CREATED_AT_SOURCES)}): add when "
+            f"Event record has no time (looked in {', '.join(sources)}): add when "
             "the event happened; the target never uses the load time, since Intercom "
             "deduplicates events on it",
             "no_created_at",
@@ -98,29 +117,54 @@ def _created_at(record: Mapping[str, Any]) -> int:
     return to_unix_seconds(item[1], item[0])
 
 
-def _contact(record: Mapping[str, Any]) -> dict[str, str]:
-    """`user_id` (the contact's external_id) when the record has one, else `email`."""
-    user_id = first_value(record, *USER_ID_SOURCES)
-    if user_id is not None:
-        return {"user_id": to_text(user_id, "user_id")}
-    email = first_value(record, "email")
-    email = to_text(email, "email").strip() if email is not None else ""
-    if email:
-        return {"email": email}
+def _contact(row: Row, options: ContactOptions) -> dict[str, str]:
+    """`user_id` (the contact's external_id) when the record has one, else `email`.
+
+    The call's `context.traits` stand in for an id or email the record lacks, and with
+    `anonymous_id_as_user_id` its anonymous id is the user id when it has no other, as
+    for the users stream (so an event finds the contact its identify call created).
+    """
+    record = row.record
+    item = first_item(record, *USER_ID_SOURCES) or row.trait_item(_TRAIT_USER_ID_SOURCES)
+    if item is None and options.anonymous_id_as_user_id:
+        item = first_item(record, *_ANONYMOUS_ID_SOURCES)
+    if item is not None:
+        return {"user_id": to_text(item[1], "user_id")}
+    for email_item in (first_item(record, "email"), row.trait_item(("email",))):
+        email = to_text(email_item[1], email_item[0]).strip() if email_item else ""
+        if email:
+            return {"email": email}
+    looked = [*USER_ID_SOURCES]
+    if row.enabled:
+        looked += [f"context.traits.{name}" for name in _TRAIT_USER_ID_SOURCES]
+    if options.anonymous_id_as_user_id:
+        looked += _ANONYMOUS_ID_SOURCES
+    looked += ["email", "context.traits.email"] if row.enabled else ["email"]
+    hint = (
+        ""
+        if options.anonymous_id_as_user_id
+        else ("; an anonymous id counts only with anonymous_id_as_user_id")
+    )
     raise MappingError(
-        f"Event record names no contact (looked in {', '.join(USER_ID_SOURCES)}, email): "
-        "add the contact's external id or email",
+        f"Event record names no contact (looked in {', '.join(looked)}): "
+        f"add the contact's external id or email{hint}",
         "no_identity",
     )
 
 
-def _metadata_source(
-    record: Mapping[str, Any], schema: RecordSchema
-) -> tuple[Mapping[str, Any], RecordSchema]:
-    """The `properties` object when there is one, else the fields no event field consumed."""
+def _metadata_source(row: Row, schema: RecordSchema) -> tuple[Mapping[str, Any], RecordSchema]:
+    """The `properties` object when there is one, else the fields no event field consumed
+    (in a message row: nor the pipeline's own columns)."""
+    record = row.record
     properties = record.get("properties")
     if properties is None:
-        return {key: value for key, value in record.items() if key not in _CONSUMED}, schema
+        consumed = _MESSAGE_CONSUMED if row.message else _CONSUMED
+        rest = {
+            key: value
+            for key, value in record.items()
+            if key not in consumed and not row.is_pipeline(key)
+        }
+        return rest, schema
     if not isinstance(properties, Mapping):
         raise MappingError(
             f"properties must be an object, not {describe_value(properties)}", "bad_properties"
@@ -132,10 +176,9 @@ def _metadata(
     source: Mapping[str, Any], schema: RecordSchema, event_name: str
 ) -> tuple[dict[str, Any], list[MappingWarning]]:
     """Metadata in Intercom's shape: flat, typed, `price` from revenue, at most 10 keys."""
-    price = _price(source)
+    price, warnings = _price(source, event_name)
     rest = {key: value for key, value in source.items() if not (price and key in _REVENUE_KEYS)}
     metadata: dict[str, Any] = {}
-    warnings: list[MappingWarning] = []
     for key, value in flatten(rest, keep=_kept_whole).items():
         if value is None or key.startswith(SDC_PREFIX):
             continue
@@ -155,14 +198,37 @@ def _metadata(
     return _capped(metadata, event_name, warnings)
 
 
-def _price(source: Mapping[str, Any]) -> dict[str, Any] | None:
-    """`revenue` (+ `currency`, default usd) as Intercom's monetary amount, in cents."""
+def _price(
+    source: Mapping[str, Any], event_name: str
+) -> tuple[dict[str, Any] | None, list[MappingWarning]]:
+    """`revenue` (+ `currency`, default usd) as Intercom's monetary amount, in cents.
+
+    Two cases keep `revenue` as an ordinary property instead, with a warning once per event
+    name: a `price` that already is a monetary amount `{amount, currency}` (it is sent as it
+    is), and a revenue that is not a number (test data and hand-made events carry "free").
+    """
     revenue = first_value(source, "revenue")
     if revenue is None:
-        return None
-    cents = round_half_up(to_decimal(revenue, "revenue") * 100)
+        return None, []
+    price = source.get("price")
+    if isinstance(price, Mapping) and frozenset(price) == _MONEY_KEYS and _kept_whole(price):
+        message = (
+            f"Event {event_name!r} has a revenue and a price that is already a monetary "
+            "amount: price is sent as it is, and revenue as an ordinary property"
+        )
+        return None, [MappingWarning(f"price_kept:event:{event_name}", message)]
+    try:
+        amount = to_decimal(revenue, "revenue")
+    except MappingError:
+        message = (
+            f"Event {event_name!r} has a revenue that is not a number "
+            f"({describe_value(revenue)}): sent as an ordinary property, with no price; "
+            "send revenue as a number to get Intercom's price"
+        )
+        return None, [MappingWarning(f"revenue_not_a_number:event:{event_name}", message)]
     currency = first_value(source, "currency")
-    return {"amount": cents, "currency": to_text(currency or "usd", "currency").strip().lower()}
+    currency_text = to_text(currency or "usd", "currency").strip().lower()
+    return {"amount": round_half_up(amount * 100), "currency": currency_text}, []
 
 
 def _price_warnings(metadata: Mapping[str, Any], event_name: str) -> list[MappingWarning]:

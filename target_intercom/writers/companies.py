@@ -40,27 +40,47 @@ class CompanyWriter:
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     def write(self, plan: CompanyPlan) -> str:
-        """Applies one companies record: upsert, tags, then attach its user_ids."""
+        """Applies one companies record: its members found first (a record whose member is
+        not in Intercom yet waits before writing anything), then upsert, tags, attaches."""
+        members = [self._member_by_external_id(plan, user_id) for user_id in plan.user_ids]
+        members += [self._member_by_email(plan, email) for email in plan.user_emails]
         outcome, company_id = self._upsert(plan)
         for tag in plan.tags:
             self._client.request(
                 "POST", "/tags", json_body={"name": tag, "companies": [{"id": company_id}]}
             )
-        for user_id in plan.user_ids:
-            member = self._contacts.user_id_of(user_id)
-            if member is None:
-                raise ContactNotYet(
-                    f"company {plan.company_id!r} lists user_id {user_id!r}, but no Intercom "
-                    "user has that external_id, and none came in the input's users stream",
-                    (keys.contact_by_external_id(user_id),),
-                )
-            self._client.request(
-                "POST",
-                "/contacts/{contact_id}/companies",
-                path={"contact_id": member},
-                json_body={"id": company_id},
-            )
+        for member in members:
+            self.attach(member, company_id)
         return outcome
+
+    def _member_by_external_id(self, plan: CompanyPlan, user_id: str) -> str:
+        member = self._contacts.user_id_of(user_id)
+        if member is None:
+            raise ContactNotYet(
+                f"company {plan.company_id!r} lists user_id {user_id!r}, but no Intercom "
+                "user has that external_id, and none came in the input's users stream",
+                (keys.contact_by_external_id(user_id),),
+            )
+        return member
+
+    def _member_by_email(self, plan: CompanyPlan, email: str) -> str:
+        member = self._contacts.holder_of(email)
+        if member is None:
+            raise ContactNotYet(
+                f"company {plan.company_id!r} lists user email {email!r}, but no Intercom "
+                "contact has it, and none came in the input's users stream",
+                (keys.contact_by_email(email),),
+            )
+        return member
+
+    def attach(self, contact_id: str, company_id: str) -> None:
+        """Attaches a contact to a company (Intercom's ids); idempotent in Intercom."""
+        self._client.request(
+            "POST",
+            "/contacts/{contact_id}/companies",
+            path={"contact_id": contact_id},
+            json_body={"id": company_id},
+        )
 
     def ensure(self, company_id: str, plan: CompanyPlan | None, *, create: bool) -> str | None:
         """Intercom's id of a company named on a user record; upserts it when it has fields.

@@ -90,7 +90,7 @@ class ContactWriter:
                 "PUT",
                 "/contacts/{contact_id}",
                 path={"contact_id": known},
-                json_body=body,
+                json_body=_update_body(body),
             )
             if updated is not None:
                 return "updated", known
@@ -117,7 +117,10 @@ class ContactWriter:
                 "POST", "/contacts/{contact_id}/unarchive", path={"contact_id": contact_id}
             )
         self._client.request(
-            "PUT", "/contacts/{contact_id}", path={"contact_id": contact_id}, json_body=body
+            "PUT",
+            "/contacts/{contact_id}",
+            path={"contact_id": contact_id},
+            json_body=_update_body(body),
         )
         return "updated", contact_id
 
@@ -158,7 +161,10 @@ class ContactWriter:
                     ) from None
                 return "created", made
         self._client.request(
-            "PUT", "/contacts/{contact_id}", path={"contact_id": found}, json_body=body
+            "PUT",
+            "/contacts/{contact_id}",
+            path={"contact_id": found},
+            json_body=_update_body(body),
         )
         return "updated", found
 
@@ -200,9 +206,12 @@ class ContactWriter:
                 path={"contact_id": contact_id, "company_id": company_id},
             )
             return
-        self._client.request(
-            "POST",
-            "/contacts/{contact_id}/companies",
-            path={"contact_id": contact_id},
-            json_body={"id": company_id},
-        )
+        self._companies.attach(contact_id, company_id)
+
+
+def _update_body(body: dict[str, Any]) -> dict[str, Any]:
+    """An update never sends role "lead": a contact that is a user stays one (Intercom
+    does not turn users back into leads), and one that is a lead already is one."""
+    if body.get("role") != "lead":
+        return body
+    return {k: v for k, v in body.items() if k != "role"}

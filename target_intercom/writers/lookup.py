@@ -69,6 +69,12 @@ class ContactLookup:
         """The contact's id, and the fingerprint of what was just written to it."""
         self._cache.put(_identity(external_id, email), Known(intercom_id, 0))
         self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, written))
+        if email is not None:
+            holder = [keys.contact_holding_email(email)]
+            held = self._cache.get(holder)
+            # Two contacts written with one email: it names neither of them.
+            shared = held is not None and held.intercom_id != intercom_id
+            self._cache.put(holder, Known("" if shared else intercom_id, 0))
 
     def holds(self, intercom_id: str, fingerprint: int) -> bool:
         """Whether what this run last wrote to that contact had this fingerprint."""
@@ -109,21 +115,45 @@ class ContactLookup:
         return None
 
     def find_lead(self, email: str) -> str | None:
-        """The oldest lead with this email, if Intercom's search shows one."""
-        leads = self._search(
-            {
-                "operator": "AND",
-                "value": [
-                    {"field": "email", "operator": "=", "value": email},
-                    {"field": "role", "operator": "=", "value": "lead"},
-                ],
-            }
+        """The contact a lead record with this email is: the user with it, when one has
+        it (a lead that became a user stays a user), else the oldest lead with it."""
+        found = self._search({"field": "email", "operator": "=", "value": email})
+        users = [c for c in found if c.get("role") == "user"]
+        if len(users) > 1:
+            raise RecordError(
+                f"{len(users)} users in Intercom hold the email {email!r}; a lead record "
+                "with it names none of them",
+                "ambiguous_email",
+            )
+        leads = sorted(
+            (c for c in found if c.get("role") == "lead"), key=lambda c: c.get("created_at") or 0
         )
-        return str(min(leads, key=lambda c: c.get("created_at") or 0)["id"]) if leads else None
+        chosen = users or leads
+        return str(chosen[0]["id"]) if chosen else None
 
     def _search(self, query: dict[str, object]) -> list[dict]:
         hits = self._client.request("POST", "/contacts/search", json_body={"query": query}).body
         return list((hits or {}).get("data") or [])
+
+    def holder_of(self, email: str) -> str | None:
+        """Intercom's id of the one contact with this email, from what this run wrote, else
+        from a search (which lags behind creates); None when there is none."""
+        written = self.written_holder(email)
+        if written:
+            return written
+        if written is not None:
+            raise RecordError(
+                f"several contacts this run wrote hold the email {email!r}; it names none "
+                "of them (list the users by user_ids)",
+                "ambiguous_email",
+            )
+        return self.find(None, email) if "email" in self._lookup_fields else None
+
+    def written_holder(self, email: str) -> str | None:
+        """The id of the contact this run wrote this email to; "" when it wrote it to
+        several; None when to none."""
+        held = self._cache.get([keys.contact_holding_email(email)])
+        return None if held is None else held.intercom_id
 
     def user_id_of(self, external_id: str) -> str | None:
         """Intercom's id of the user with this external_id, from the run's cache or Intercom."""

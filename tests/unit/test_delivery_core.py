@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import pytest
 
+from target_intercom import keys
 from target_intercom.delivery.core import Ledger, State
 
 
@@ -326,3 +327,32 @@ def test_random_histories_keep_every_invariant(seed: int) -> None:
     assert len(ever_runnable) == len(set(ever_runnable))
     assert all(a != b for a, b in pairwise(written))
     assert written, "a history should have written some STATE"
+
+
+def test_records_holding_a_key_shared_run_together_and_around_its_outright_holders() -> None:
+    ledger = Ledger()
+    company = keys.company("c1")
+    first, runnable_first = ledger.add([keys.shared(company)])
+    second, runnable_second = ledger.add([keys.shared(company)])
+    update, runnable_update = ledger.add([company])
+    after, runnable_after = ledger.add([keys.shared(company)])
+    assert (runnable_first, runnable_second, runnable_update, runnable_after) == (
+        True,
+        True,
+        False,
+        False,
+    )
+    assert ledger.finish(first, delivered=True)[0] == []
+    assert ledger.finish(second, delivered=True)[0] == [update]
+    assert ledger.finish(update, delivered=True)[0] == [after]
+
+
+def test_a_parked_record_lets_the_records_behind_it_go_but_holds_the_watermark() -> None:
+    ledger = Ledger()
+    event, _ = ledger.add(["contact:u1"])
+    ledger.state({"at": 1})
+    later, runnable = ledger.add(["contact:u1"])
+    assert not runnable
+    assert ledger.park(event) == [later]
+    assert ledger.finish(later, delivered=True)[1] == []
+    assert ledger.finish(event, delivered=True)[1] == [{"at": 1}]
