@@ -21,7 +21,7 @@ from singer_sdk import typing as th
 from target_intercom.errors import FatalError
 
 Region = Literal["us", "eu", "au"]
-LookupField = Literal["external_id", "email"]
+LookupField = Literal["external_id", "email", "phone"]
 ContactRole = Literal["user", "lead"]
 UnknownAttributes = Literal["fail", "drop", "create"]
 OnRecordError = Literal["fail", "skip"]

@@ -131,3 +131,16 @@ def test_a_lead_whose_create_answer_was_lost_is_not_created_again(fake, tmp_path
     assert lead_emails(fake) == sorted(f"l{i}@acme.io" for i in range(40))
     dropped = [c for c in fake.calls() if c.route == "POST /contacts" and c.status == 0]
     assert len(dropped) >= 5
+
+
+def test_lookup_by_phone_finds_the_contact_a_delete_names(fake, tmp_path):
+    fake.seed_contact(phone="+33123456789")
+    messages = [
+        schema("users", {"id": STR, "phone": STR, "_sdc_deleted_at": DATETIME}, ["id"]),
+        record("users", {"id": "x9", "phone": "+33123456789", "_sdc_deleted_at": DELETED}),
+    ]
+    config = config_for(fake, lookup_fields=["external_id", "phone"])
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    [contact] = fake.contacts()
+    assert contact["archived"] is True

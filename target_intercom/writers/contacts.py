@@ -129,7 +129,7 @@ class ContactWriter:
         if match:
             return match.group(1)
         # A 409 that names no contact, on every try: look it up instead.
-        found = self._lookup.find(body.get("external_id"), body.get("email"))
+        found = self._lookup.find(body.get("external_id"), body.get("email"), body.get("phone"))
         if found is None:
             raise RecordError(
                 "Intercom answered every create with a conflict that names no contact "
@@ -180,7 +180,7 @@ class ContactWriter:
         if self._delete_mode == "ignore":
             return "delete_ignored"
         contact_id = self._lookup.known_id(plan.external_id, plan.email) or self._lookup.find(
-            plan.external_id, plan.email
+            plan.external_id, plan.email, plan.fields.get("phone")
         )
         self._lookup.removed(plan.external_id, plan.email, contact_id)
         if contact_id is None:

@@ -87,7 +87,9 @@ class ContactLookup:
         if intercom_id is not None:
             self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, _REMOVED))
 
-    def find(self, external_id: str | None, email: str | None) -> str | None:
+    def find(
+        self, external_id: str | None, email: str | None, phone: str | None = None
+    ) -> str | None:
         """An existing contact's id by lookup_fields, in order; None when not found."""
         for field in self._lookup_fields:
             if field == "external_id" and external_id:
@@ -112,7 +114,25 @@ class ContactLookup:
                     )
                 if data:
                     return str(data[0]["id"])
+            if field == "phone" and phone:
+                by_phone = self._by_phone(phone, external_id)
+                if by_phone is not None:
+                    return by_phone
         return None
+
+    def _by_phone(self, phone: str, external_id: str | None) -> str | None:
+        """The one contact with this phone (RudderStack's `lookup` by phone): like email,
+        one held by several contacts names none of them."""
+        data = self._search({"field": "phone", "operator": "=", "value": phone})
+        if external_id is not None:
+            data = [c for c in data if c.get("external_id") in (None, external_id)]
+        if len(data) > 1:
+            raise RecordError(
+                f"{len(data)} contacts in Intercom hold the phone {phone!r} and the record "
+                "names none of them by external_id; it was not applied to any",
+                "ambiguous_phone",
+            )
+        return str(data[0]["id"]) if data else None
 
     def find_lead(self, email: str) -> str | None:
         """The contact a lead record with this email is: the user with it, when one has
