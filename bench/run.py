@@ -18,6 +18,7 @@ See bench/README.md for what each scenario measures and how to read the table.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -61,6 +62,12 @@ SKEWED = {
 # 429s, as it does): "a skew of up to an hour changes nothing measurable".
 SKEW_RATIO_GOAL = 0.95
 
+# b2b-5k-100ms: the users' nested companies, and the calls allowed for what a run does
+# whatever its input (GET /me, GET /data_attributes, creating the users' two custom
+# attributes: 4 today).
+B2B_COMPANIES = 10
+PER_RUN_CALLS = 5
+
 STRING = {"type": ["string", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 PLANS = ("free", "pro", "enterprise")
@@ -74,7 +81,7 @@ class Scenario:
     """One row of the table: an input, the fake's behaviour, and the target's concurrency."""
 
     name: str
-    kind: str  # "users" or "mixed": which generator writes the input
+    kind: str  # "users", "b2b", "mixed" or "out-of-order": which generator writes the input
     records: int
     latency: float  # seconds the fake waits before each answer
     rate_limit: int | None = None  # calls allowed per rate_window, None for no limit
@@ -108,8 +115,10 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
 
     return [
         Scenario("users-5k-100ms", "users", n(5_000), latency=0.1),
+        Scenario("b2b-5k-100ms", "b2b", n(5_000), latency=0.1),
         Scenario("users-5k-ratelimited", "users", n(5_000), latency=0.02, rate_limit=1_000),
         Scenario("mixed-5k", "mixed", n(5_000), latency=0.1),
+        Scenario("out-of-order-5k", "out-of-order", n(5_000), latency=0.1),
         Scenario("users-5k-0ms", "users", n(5_000), latency=0.0),
         Scenario("users-200k-0ms", "users", n(200_000), latency=0.0),
         Scenario("sdk-noop-200k", "users", n(200_000), latency=0.0, noop=True),
@@ -160,6 +169,23 @@ def user(i: int) -> dict[str, Any]:
         "plan": PLANS[i % len(PLANS)],
         "seats": i % 50 + 1,
     }
+
+
+def b2b_users_schema() -> dict[str, Any]:
+    """The users SCHEMA with the nested `company` object of a B2B table."""
+    message = users_schema()
+    message["schema"]["properties"]["company"] = {
+        "type": ["object", "null"],
+        "properties": {"id": STRING, "name": STRING, "plan": STRING},
+    }
+    return message
+
+
+def b2b_user(i: int) -> dict[str, Any]:
+    """A user of company `c{i % 10}`: the companies' users interleave, as rows ordered by
+    user do, so users of one company are on the wire side by side."""
+    k = i % B2B_COMPANIES
+    return {**user(i), "company": {"id": f"c{k}", "name": f"Company {k}", "plan": PLANS[k % 3]}}
 
 
 def mixed_schemas() -> list[dict[str, Any]]:
@@ -233,6 +259,15 @@ def mixed_records() -> Iterator[tuple[str, dict[str, Any]]]:
         block += 1
 
 
+def in_stream_order(records: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`mixed_records`' first `records` records, stream by stream in alphabetical order, as
+    tap-postgres emits them: companies, then events, then users. Every company and event
+    names users that only come later."""
+    held = list(itertools.islice(mixed_records(), records))
+    held.sort(key=lambda item: item[0])  # stable: each stream keeps its own order
+    return iter(held)
+
+
 @dataclass(frozen=True)
 class Input:
     """A generated message file and what it should leave in the fake."""
@@ -241,6 +276,11 @@ class Input:
     records: int
     expected: dict[str, int]  # stream -> records of it
     final_state: dict[str, Any]
+    # (user id, company_id): every user attached to every company it should be, whether a
+    # companies record lists it in `user_ids` or its own record carries the company.
+    memberships: tuple[tuple[str, str], ...] = ()
+    # Companies named only on user records (B2B), which land besides the companies stream's.
+    companies_on_users: int = 0
 
 
 def churned_users_schema(revision: int) -> dict[str, Any]:
@@ -269,23 +309,47 @@ def write_input(
 
     `states_per_record` > 0 writes that many distinct STATEs after every record instead;
     `schema_every` > 0 re-sends the users SCHEMA, changed, before every so many records.
+    `out-of-order` writes each stream's SCHEMA before its first record and a STATE at the
+    end of each stream, as tap-postgres does.
     """
     path = directory / f"{kind}-{records}-s{states_per_record}-c{schema_every}.jsonl"
     expected: dict[str, int] = {}
+    memberships: list[tuple[str, str]] = []
+    companies_on_users: set[str] = set()
+    source: Iterator[tuple[str, dict[str, Any]]]
     if kind == "users":
         schemas = [users_schema()]
-        source: Iterator[tuple[str, dict[str, Any]]] = (("users", user(i)) for i in range(records))
+        source = (("users", user(i)) for i in range(records))
+    elif kind == "b2b":
+        schemas = [b2b_users_schema()]
+        source = (("users", b2b_user(i)) for i in range(records))
+    elif kind == "out-of-order":
+        schemas = mixed_schemas()
+        source = in_stream_order(records)
     else:
         schemas = mixed_schemas()
         source = mixed_records()
     state: dict[str, Any] = {}
+    last_stream = ""
     dumps = json.dumps
+    by_stream = kind == "out-of-order"
     with path.open("w") as out:
-        for message in schemas:
+        for message in [] if by_stream else schemas:
             out.write(dumps(message) + "\n")
         for count in range(1, records + 1):
             stream, record = next(source)
             expected[stream] = expected.get(stream, 0) + 1
+            if by_stream and stream != last_stream:
+                if last_stream and (count - 1) % STATE_EVERY:  # unless one was just written
+                    state = {"bookmarks": {"bench": {"records": count - 1}}}
+                    out.write(dumps({"type": "STATE", "value": state}) + "\n")
+                out.write(dumps(next(m for m in schemas if m["stream"] == stream)) + "\n")
+            last_stream = stream
+            if stream == "companies":
+                memberships += ((u, record["company_id"]) for u in record["user_ids"])
+            elif record.get("company"):
+                memberships.append((record["id"], record["company"]["id"]))
+                companies_on_users.add(record["company"]["id"])
             if schema_every and count % schema_every == 0:
                 out.write(dumps(churned_users_schema(count)) + "\n")
             out.write(dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
@@ -296,7 +360,7 @@ def write_input(
             elif count % STATE_EVERY == 0 or count == records:
                 state = {"bookmarks": {"bench": {"records": count}}}
                 out.write(dumps({"type": "STATE", "value": state}) + "\n")
-    return Input(path, records, expected, state)
+    return Input(path, records, expected, state, tuple(memberships), len(companies_on_users))
 
 
 # --------------------------------------------------------------------------- processes
@@ -506,6 +570,9 @@ class Result:
     ceiling_calls_s: float | None = None
     ratio: float | None = None
     clock_skew_s: float = 0.0  # the fake's clock ahead of the target's (--clock-skew)
+    streams: dict[str, int] = field(default_factory=dict)  # records of each stream
+    companies_on_users: int = 0  # companies named only on user records (B2B)
+    calls_by_endpoint: dict[str, int] = field(default_factory=dict)  # the SUMMARY's api_calls
     ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -613,6 +680,9 @@ def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: P
         rate_limited=summary.get("rate_limited"),
         retries=summary.get("retries"),
         clock_skew_s=scenario.clock_skew,
+        streams=dict(data.expected),
+        companies_on_users=data.companies_on_users,
+        calls_by_endpoint=dict(summary.get("api_calls") or {}),
     )
     if measured.returncode != 0:
         result.ok = False
@@ -622,10 +692,6 @@ def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: P
         result.ok = False
         result.notes.append("no SUMMARY line in the target's log")
         return result
-    if scenario.kind == "mixed":
-        result.notes.append(
-            ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
-        )
     result.notes.extend(input_notes(scenario, data, result))
     problems = check_landed(data, workspace, directory / f"{scenario.name}.out")
     result.notes.extend(problems)
@@ -638,6 +704,13 @@ def run_scenario(scenario: Scenario, concurrency: int, data: Input, directory: P
 def input_notes(scenario: Scenario, data: Input, result: Result) -> list[str]:
     """What sets a scenario's input or fake apart from the plain ones."""
     notes = []
+    if scenario.kind in ("mixed", "out-of-order"):
+        streams = ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
+        notes.append(streams + (", in that order" if scenario.kind == "out-of-order" else ""))
+    if data.companies_on_users:
+        notes.append(
+            f"{data.expected.get('users', 0):,} users of {data.companies_on_users:,} companies"
+        )
     if scenario.states_per_record:
         notes.append(f"{scenario.states_per_record * data.records:,} STATEs")
     if scenario.slow_call_every:
@@ -660,18 +733,48 @@ def skew_text(clock_skew: float) -> str:
 
 
 def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> list[str]:
-    """Every record in the fake, and the last state out (a bare value per line, as Singer
-    targets write it) is the last STATE in."""
+    """Every record in the fake, every user attached to its companies, and the last state
+    out (a bare value per line, as Singer targets write it) is the last STATE in."""
     problems = []
     where = {"users": "contacts", "companies": "companies", "events": "events"}
-    for stream, expected in sorted(data.expected.items()):
-        landed = len(workspace.get(where[stream]) or ())
+    wanted = {where[stream]: n for stream, n in data.expected.items()}
+    if data.companies_on_users:
+        wanted["companies"] = wanted.get("companies", 0) + data.companies_on_users
+    for collection, expected in sorted(wanted.items()):
+        landed = len(workspace.get(collection) or ())
         if landed != expected:
-            problems.append(f"MISSING: {where[stream]} {landed:,} of {expected:,}")
+            problems.append(f"MISSING: {collection} {landed:,} of {expected:,}")
+    if data.memberships:
+        problems.extend(check_memberships(data.memberships, workspace))
     states = [line for line in stdout_path.read_text().splitlines() if line.strip()]
     last = json.loads(states[-1]) if states else None
     if last != data.final_state:
         problems.append(f"STATE: last written {last}, expected {data.final_state}")
+    return problems
+
+
+def check_memberships(pairs: tuple[tuple[str, str], ...], workspace: dict[str, Any]) -> list[str]:
+    """Each (user id, company_id) pair attached in the fake, and no membership besides.
+
+    The fake's memberships are pairs of Intercom's own ids, so they are read through its
+    contacts (by external_id) and companies (by company_id).
+    """
+    contacts = {c["external_id"]: c["id"] for c in workspace.get("contacts") or ()}
+    companies = {c["company_id"]: c["id"] for c in workspace.get("companies") or ()}
+    held = {(contact, company) for contact, company in workspace.get("memberships") or ()}
+    missing = [
+        (user_id, company_id)
+        for user_id, company_id in pairs
+        if (contacts.get(user_id), companies.get(company_id)) not in held
+    ]
+    problems = []
+    if missing:
+        some = ", ".join(f"{u} to {c}" for u, c in missing[:3])
+        problems.append(
+            f"UNATTACHED: {len(missing):,} of {len(pairs):,} memberships (first: {some})"
+        )
+    if len(held) != len(set(pairs)):
+        problems.append(f"MEMBERSHIPS: {len(held):,} in the fake, expected {len(set(pairs)):,}")
     return problems
 
 
@@ -733,18 +836,7 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
         )
     else:
         out.append(Verdict("rate-limited", "not run or failed", ">= 0.95, 429s < 1 %", None))
-    if usable("users-5k-100ms"):
-        ratio = results["users-5k-100ms"].ratio or 0.0
-        out.append(
-            Verdict(
-                "latency-bound",
-                f"{ratio:.3f} of max_concurrency/latency",
-                ">= 0.90",
-                ratio >= 0.90,
-            )
-        )
-    else:
-        out.append(Verdict("latency-bound", "not run or failed", ">= 0.90", None))
+    out.append(latency_verdict(results, "latency-bound", "users-5k-100ms"))
     out.append(
         ratio_verdict(
             results,
@@ -796,7 +888,69 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
         )
     )
     out.extend(skew_verdict(results, name) for name in SKEWED)
+    out.append(latency_verdict(results, "B2B latency-bound", "b2b-5k-100ms"))
+    out.append(b2b_calls_verdict(results))
+    out.append(out_of_order_verdict(results))
     return out
+
+
+def latency_verdict(results: dict[str, Result], label: str, name: str) -> Verdict:
+    """A row with no rate limit keeps `max_concurrency` calls on the wire: >= 0.90 of the
+    calls `max_concurrency / latency` allows over its load."""
+    if not (name in results and results[name].ok):
+        return Verdict(label, "not run or failed", ">= 0.90", None)
+    ratio = results[name].ratio or 0.0
+    return Verdict(label, f"{ratio:.3f} of max_concurrency/latency", ">= 0.90", ratio >= 0.90)
+
+
+def b2b_calls_verdict(results: dict[str, Result]) -> Verdict:
+    """A user of a shared company costs its contact create and its attach; each company is
+    upserted once per run."""
+    label = "B2B calls"
+    goal = f"<= 2 per user + 1 per company + {PER_RUN_CALLS} per run"
+    name = "b2b-5k-100ms"
+    if not (name in results and results[name].ok) or results[name].api_calls is None:
+        return Verdict(label, "not run or failed", goal, None)
+    r = results[name]
+    users, companies = r.streams.get("users", 0), r.companies_on_users
+    most = 2 * users + companies + PER_RUN_CALLS
+    calls = r.api_calls or 0
+    return Verdict(
+        label,
+        f"{calls:,} calls for {users:,} users of {companies:,} companies "
+        f"({calls / users:.3f} per user; at most {most:,})",
+        goal,
+        calls <= most,
+    )
+
+
+def out_of_order_verdict(results: dict[str, Result]) -> Verdict:
+    """The same records as mixed-5k in tap-postgres's stream order: a company or an event
+    that comes before its users may cost one call more (its first try, which meets
+    Intercom's 404, or the look-up of a member not there yet), and no more."""
+    label = "out-of-order extra calls"
+    name, reference = "out-of-order-5k", "mixed-5k"
+    goal = f"<= 1 per record that waits for its users (vs {reference})"
+    if not all(n in results and results[n].ok for n in (name, reference)):
+        return Verdict(label, "not run or failed", goal, None)
+    r, ref = results[name], results[reference]
+    if r.streams != ref.streams or r.api_calls is None or ref.api_calls is None:
+        return Verdict(label, f"the inputs of {name} and {reference} differ", goal, None)
+    waiting = r.streams.get("companies", 0) + r.streams.get("events", 0)
+    extra = r.api_calls - ref.api_calls
+    over = extra - waiting
+    endpoints = r.calls_by_endpoint.keys() | ref.calls_by_endpoint.keys()
+    more = {e: r.calls_by_endpoint.get(e, 0) - ref.calls_by_endpoint.get(e, 0) for e in endpoints}
+    where = ", ".join(f"{n:+,} {e}" for e, n in sorted(more.items(), key=lambda i: -i[1]) if n)
+    return Verdict(
+        label,
+        f"{extra:,} calls more than {reference} ({where or 'none'}) for {waiting:,} waiting "
+        f"records: {'at most one each' if over <= 0 else f'{over:,} over one each'}; "
+        f"calls/record {r.calls_per_record or 0:.3f} vs {ref.calls_per_record or 0:.3f}, "
+        f"records/s {r.records_s:,.0f} vs {ref.records_s:,.0f}",
+        goal,
+        over <= 0,
+    )
 
 
 def skew_verdict(results: dict[str, Result], name: str) -> Verdict:
@@ -929,6 +1083,10 @@ def describe(scenario: Scenario, workers: int) -> str:
     if scenario.noop:
         return text + "bench/noop_target.py, no fake"
     text += f"max_concurrency {workers}, latency {scenario.latency * 1000:g} ms"
+    if scenario.kind == "b2b":
+        text += f", users of {B2B_COMPANIES} companies (a nested company on each)"
+    if scenario.kind == "out-of-order":
+        text += ", streams in alphabetical order (companies, events, users)"
     if scenario.rate_limit:
         text += f", limit {scenario.rate_limit}/{scenario.rate_window:g}s"
     if scenario.clock_skew:

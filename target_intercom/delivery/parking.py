@@ -45,7 +45,7 @@ class ParkingLot:
         self._in_memory = in_memory
         self._jobs: dict[int, Job] = {}
         self._waits: dict[str, set[int]] = {}
-        self._waits_of: dict[int, tuple[str, ...]] = {}
+        self._waits_of: dict[int, set[str]] = {}  # what each job still waits for
         self._disk: sqlite3.Connection | None = None
         self._on_disk = 0
         # The writers' methods of spilled jobs; a row names one by its place here.
@@ -59,15 +59,22 @@ class ParkingLot:
             self._spill(seq, job, waits_for, job.work)
             return
         self._jobs[seq] = job
-        self._waits_of[seq] = waits_for
+        self._waits_of[seq] = set(waits_for)
         for key in waits_for:
             self._waits.setdefault(key, set()).add(seq)
 
     def take(self, keys: Iterable[str]) -> list[tuple[int, Job]]:
-        """The jobs waiting for any of these keys, no longer parked."""
+        """These keys' contacts were delivered: the jobs that waited for nothing else, no
+        longer parked. A job waiting for several contacts stays until the last comes."""
         keys = list(keys)
-        seqs = {seq for key in keys for seq in self._waits.get(key, ())}
-        taken = [(seq, self._take_from_memory(seq)) for seq in sorted(seqs)]
+        ready: set[int] = set()
+        for key in keys:
+            for seq in self._waits.pop(key, ()):
+                pending = self._waits_of[seq]
+                pending.discard(key)
+                if not pending:
+                    ready.add(seq)
+        taken = [(seq, self._take_from_memory(seq)) for seq in sorted(ready)]
         if self._on_disk:
             taken += self._take_from_disk(keys)
         return taken
@@ -120,9 +127,15 @@ class ParkingLot:
         assert self._disk is not None
         seqs: set[int] = set()
         for key in keys:
-            rows = self._disk.execute("SELECT seq FROM waits WHERE key = ?", (key,))
+            rows = self._disk.execute("SELECT seq FROM waits WHERE key = ?", (key,)).fetchall()
+            self._disk.execute("DELETE FROM waits WHERE key = ?", (key,))
             seqs.update(seq for (seq,) in rows)
-        return [(seq, self._unspill(seq)) for seq in sorted(seqs)]
+        ready = [
+            seq
+            for seq in sorted(seqs)
+            if self._disk.execute("SELECT 1 FROM waits WHERE seq = ?", (seq,)).fetchone() is None
+        ]
+        return [(seq, self._unspill(seq)) for seq in ready]
 
     def _unspill(self, seq: int) -> Job:
         assert self._disk is not None

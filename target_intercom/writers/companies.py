@@ -40,10 +40,10 @@ class CompanyWriter:
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     def write(self, plan: CompanyPlan) -> str:
-        """Applies one companies record: its members found first (a record whose member is
-        not in Intercom yet waits before writing anything), then upsert, tags, attaches."""
-        members = [self._member_by_external_id(plan, user_id) for user_id in plan.user_ids]
-        members += [self._member_by_email(plan, email) for email in plan.user_emails]
+        """Applies one companies record: its members found first (a record whose members
+        are not in Intercom yet waits for all of them before writing anything), then
+        upsert, tags, attaches."""
+        members = self._members(plan)
         outcome, company_id = self._upsert(plan)
         for tag in plan.tags:
             self._client.request(
@@ -53,25 +53,44 @@ class CompanyWriter:
             self.attach(member, company_id)
         return outcome
 
-    def _member_by_external_id(self, plan: CompanyPlan, user_id: str) -> str:
-        member = self._contacts.user_id_of(user_id)
-        if member is None:
+    def _members(self, plan: CompanyPlan) -> list[str]:
+        """Intercom's ids of the contacts the record lists. Once one is missing, the rest
+        are only looked for in what this run wrote, so that a record waiting for several
+        contacts costs one look-up that fails, not one per contact."""
+        found: list[str] = []
+        missing: list[tuple[str, str]] = []  # (how the record names it, its contact key)
+        wanted: list[tuple[str, str, str | None, str | None]] = [
+            (f"user_id {u!r}", keys.contact_by_external_id(u), u, None) for u in plan.user_ids
+        ]
+        wanted += [
+            (f"user email {e!r}", keys.contact_by_email(e), None, e) for e in plan.user_emails
+        ]
+        for label, key, user_id, email in wanted:
+            if user_id is not None:
+                member = (
+                    self._contacts.known_id(user_id, None)
+                    if missing
+                    else self._contacts.user_id_of(user_id)
+                )
+            else:
+                assert email is not None
+                member = (
+                    self._contacts.written_holder(email) or None
+                    if missing
+                    else self._contacts.holder_of(email)
+                )
+            if member is None:
+                missing.append((label, key))
+            else:
+                found.append(member)
+        if missing:
+            names = ", ".join(label for label, _ in missing)
             raise ContactNotYet(
-                f"company {plan.company_id!r} lists user_id {user_id!r}, but no Intercom "
-                "user has that external_id, and none came in the input's users stream",
-                (keys.contact_by_external_id(user_id),),
+                f"company {plan.company_id!r} lists {names}, not in Intercom, and no such "
+                "contact came in the input's users stream",
+                tuple(key for _, key in missing),
             )
-        return member
-
-    def _member_by_email(self, plan: CompanyPlan, email: str) -> str:
-        member = self._contacts.holder_of(email)
-        if member is None:
-            raise ContactNotYet(
-                f"company {plan.company_id!r} lists user email {email!r}, but no Intercom "
-                "contact has it, and none came in the input's users stream",
-                (keys.contact_by_email(email),),
-            )
-        return member
+        return found
 
     def attach(self, contact_id: str, company_id: str) -> None:
         """Attaches a contact to a company (Intercom's ids); idempotent in Intercom."""

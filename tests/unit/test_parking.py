@@ -51,3 +51,14 @@ def test_a_job_waiting_for_two_keys_is_taken_once() -> None:
     assert [seq for seq, _ in lot.take(["contact:a", "contact:b"])] == [7]
     assert lot.take(["contact:b"]) == []
     assert len(lot) == 0
+
+
+def test_a_job_waiting_for_several_contacts_waits_for_the_last_of_them() -> None:
+    writer = Writer()
+    lot = ParkingLot(in_memory=1)
+    lot.put(1, job(writer, 1), ("contact:a", "contact:b"))
+    lot.put(2, job(writer, 2), ("contact:a", "contact:b"))  # past the bound: on disk
+    assert lot.take(["contact:a"]) == []
+    assert [seq for seq, _ in lot.take(["contact:b"])] == [1, 2]
+    assert len(lot) == 0
+    lot.close()
