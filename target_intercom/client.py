@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import backoff
 import requests
@@ -121,6 +121,8 @@ class IntercomClient:
         stopping: threading.Event | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Named in connection errors: the settings allow no userinfo in it, so no secret.
+        self.host = urlsplit(self.base_url).netloc
         self.timeout = timeout
         self.max_retries = max_retries
         self._stopping = stopping or threading.Event()
@@ -225,10 +227,14 @@ class IntercomClient:
                 )
             except requests.Timeout:
                 self.pacer.release()
-                raise _Transient(f"no answer within {self.timeout}s (request_timeout)") from None
+                raise _Transient(
+                    f"no answer from {self.host} within {self.timeout}s (request_timeout)"
+                ) from None
             except requests.RequestException as exc:
                 self.pacer.release()
-                raise _Transient(f"connection failed ({type(exc).__name__})") from None
+                raise _Transient(
+                    f"connection to {self.host} failed ({type(exc).__name__})"
+                ) from None
             self.pacer.release(response.headers, sent_at=sent_at)
             if response.status_code != 429:
                 return self._read(response, endpoint)

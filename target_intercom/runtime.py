@@ -17,12 +17,12 @@ from target_intercom.client import ApiError, Client, IntercomClient
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery import Delivery, Progress
 from target_intercom.dryrun import DryRunClient
-from target_intercom.errors import FatalError
+from target_intercom.errors import AuthError, FatalError
 from target_intercom.mapping import ContactOptions
 from target_intercom.metrics import Metrics
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
-from target_intercom.settings import Settings
+from target_intercom.settings import REGION_URLS, Settings
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import IdCache
 from target_intercom.writers.companies import CompanyWriter
@@ -101,6 +101,11 @@ class Runtime:
         (under `skip`, into the dead-letter file while STATE moves on)."""
         try:
             me = self.http.request("GET", "/me").body or {}
+        except AuthError as exc:
+            raise AuthError(
+                f"{exc} It was sent to {self.http.host}: a token of a workspace hosted in "
+                "another region needs that region's setting (region: us, eu or au)."
+            ) from None
         except ApiError as exc:
             raise FatalError(
                 f"{self.settings.base_url} answered {exc.status} to GET /me, where "
@@ -108,6 +113,12 @@ class Runtime:
                 "API's root (like https://api.intercom.io)?"
             ) from None
         app = me.get("app") if isinstance(me, dict) else None
+        region = str(app.get("region") or "").lower() if isinstance(app, dict) else ""
+        if region in REGION_URLS and self.settings.region_stated and region != self.settings.region:
+            raise FatalError(
+                f"the access token belongs to a workspace hosted in the {region.upper()} "
+                f"region, but region is {self.settings.region!r}: set region to {region!r}"
+            )
         if isinstance(app, dict):
             logger.info(
                 "Loading into Intercom workspace %r (region %s)",

@@ -8,6 +8,7 @@ so a misspelt comparison elsewhere is a type error, not a silent branch never ta
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
 import os
@@ -218,6 +219,28 @@ def _token(value: Any) -> str:
     return token
 
 
+def check_setting_names(config: dict[str, Any], known: set[str], sdk: set[str]) -> list[str]:
+    """Refuses a setting this target does not know, naming the closest one it does: a
+    misspelt `on_record_eror` would otherwise be ignored, and the run behave as `fail`.
+    Returns warnings for singer-sdk settings that other targets use and this one ignores."""
+    warnings = []
+    for name in sorted(config):
+        if name in known:
+            continue
+        if name in sdk:
+            warnings.append(
+                f"Setting {name!r} is a singer-sdk setting that target-intercom does not use; "
+                "it is ignored"
+            )
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FatalError(
+            f"unknown setting {name!r}{hint}; `target-intercom --about` lists every setting"
+        )
+    return warnings
+
+
 def declared_tokens(config: Any, parse_env: bool) -> list[str]:
     """Every access_token the config as given may carry, before anything reads it:
     a dict, or the JSON file(s) named, and the environment when it is read too. Only
@@ -270,6 +293,9 @@ class Settings:
     """The settings a run uses, with defaults applied and cross-checks done."""
 
     access_token: str
+    region: Region
+    # Whether the region picks the host (no api_base_url): then it says where the workspace is.
+    region_stated: bool
     base_url: str
     api_version: str
     request_timeout: float
@@ -299,6 +325,8 @@ class Settings:
         merged = {**DEFAULTS, **given}
         return cls(
             access_token=_token(merged["access_token"]),
+            region=cast(Region, merged["region"]),
+            region_stated=not merged.get("api_base_url"),
             base_url=resolve_base_url(merged),
             api_version=str(merged["api_version"]),
             request_timeout=float(merged["request_timeout"]),

@@ -19,6 +19,7 @@ from types import FrameType
 
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
+from singer_sdk.helpers import capabilities
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -29,10 +30,24 @@ from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
-from target_intercom.settings import CONFIG_SCHEMA, Settings, declared_tokens
+from target_intercom.settings import (
+    CONFIG_SCHEMA,
+    Settings,
+    check_setting_names,
+    declared_tokens,
+)
 from target_intercom.sinks import SINKS, IntercomSink
 
 logger = logging.getLogger("target-intercom")
+
+# Every setting singer-sdk defines for some plugin: one of these that this target does
+# not use is ignored with a warning, anything else is refused as unknown.
+_SDK_SETTINGS = {
+    name
+    for value in vars(capabilities).values()
+    if isinstance(value, dict) and isinstance(value.get("properties"), dict)
+    for name in value["properties"]
+}
 
 
 class Interrupted(FatalError):
@@ -93,6 +108,9 @@ class TargetIntercom(Target):
         super().__init__(*args, **kwargs)
         settings = Settings.from_config(dict(self.config))
         install_redaction(settings.access_token)
+        known = set(self.config_jsonschema.get("properties", {}))
+        for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
+            logger.warning(warning)
         self._stdout_lock = threading.Lock()
         self.runtime = Runtime(settings, write_state=self._emit_state)
         # The sinks' drains have nothing to do (the pool writes records as they come), so
