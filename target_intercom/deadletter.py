@@ -2,16 +2,19 @@
 
 One JSON object per line (stream, record, error code and message, time), appended
 across runs, so a user can read why and replay the lines as Singer RECORDs after a fix.
+The file is created at the first line written to it, so a run that skipped nothing
+leaves none; whether it can be written is checked at the start all the same.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
@@ -25,14 +28,30 @@ class DeadLetterFile:
         # Intercom's error messages may echo a request, and a dead letter carries them.
         self._secrets = [json.dumps(form)[1:-1] for form in written_forms(secret)] if secret else []
         self._lock = threading.Lock()
+        self._file: IO[str] | None = None
+        self._closed = False
+        # Lines written by this run.
+        self.written = 0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            self._check_writable()
         except OSError as exc:
             raise FatalError(
                 f"dead_letter_path {str(self.path)!r} cannot be opened for appending: "
                 f"{exc.strerror or exc}"
             ) from None
+
+    def _check_writable(self) -> None:
+        """Fails now, rather than at the first skipped record, for a path that cannot be
+        written: its folder is created (as a first line would need), and the file is
+        opened for appending when it exists, else created and removed again."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            with self.path.open("a", encoding="utf-8"):
+                return
+        with self.path.open("x", encoding="utf-8"):
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
     def write(self, stream: str, record: dict[str, Any], code: str, message: str) -> None:
         line = json.dumps(
@@ -49,12 +68,20 @@ class DeadLetterFile:
         )
         line = mask(line, self._secrets)
         with self._lock:
+            if self._closed:
+                raise ValueError("the dead-letter file is closed")
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
             self._file.write(line + "\n")
             # A dead letter counts as delivered for STATE, so it must be on disk first.
             self._file.flush()
+            self.written += 1
 
     def close(self) -> None:
         # Every line was flushed as it was written, so only a line whose write already
         # failed (and was reported as the run's failure) can fail here.
         with self._lock, contextlib.suppress(OSError):
-            self._file.close()
+            self._closed = True
+            if self._file is not None:
+                self._file.close()

@@ -6,6 +6,22 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
+# A record's outcome, as the writers and the record-error policy name it, says what it
+# did to Intercom. Outcomes not listed here (created, updated, upserted, sent, deleted,
+# archived) wrote to Intercom, or would have in a dry run.
+RECEIVED = "received"
+SKIPPED = "skipped"
+# Nothing needed sending: Intercom already held what the record says, there was nothing
+# to delete, or deletes are ignored.
+UNCHANGED = frozenset({"unchanged", "already_absent", "delete_ignored"})
+
+
+def outcome_label(outcome: str, *, dry_run: bool) -> str:
+    """How the summary names an outcome: in a dry run a write is only what would be done."""
+    if dry_run and outcome not in UNCHANGED and outcome not in (RECEIVED, SKIPPED):
+        return f"would be {outcome}"
+    return outcome
+
 
 class Metrics:
     """Thread-safe tallies: API calls by endpoint, retries, 429s, and record outcomes."""
@@ -32,6 +48,31 @@ class Metrics:
     def count_outcome(self, stream: str, outcome: str, n: int = 1) -> None:
         with self._lock:
             self.outcomes[stream][outcome] += n
+
+    def record_totals(self, *, dry_run: bool) -> dict[str, int]:
+        """Every stream's records by what they did to Intercom.
+
+        `records_delivered` counts only records written to Intercom (or confirmed there),
+        never a dead-lettered one (`records_skipped`) nor, in a dry run, one that would
+        have been written (`records_would_send`). `records_unfinished` were read but not
+        finished: the one that failed the run, and those a failure or a stop abandoned.
+        """
+        with self._lock:
+            done: Counter[str] = Counter()
+            for outcomes in self.outcomes.values():
+                done.update(outcomes)
+        received = done.pop(RECEIVED, 0)
+        skipped = done.pop(SKIPPED, 0)
+        unchanged = sum(done.pop(outcome, 0) for outcome in UNCHANGED)
+        written = sum(done.values())
+        return {
+            "records_received": received,
+            "records_delivered": 0 if dry_run else written,
+            "records_would_send": written if dry_run else 0,
+            "records_skipped": skipped,
+            "records_unchanged": unchanged,
+            "records_unfinished": max(0, received - written - skipped - unchanged),
+        }
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -36,7 +36,7 @@ import yaml
 from tests.conftest import ROOT, TOKEN
 
 MELTANO_YML = ROOT / "meltano.yml"
-HUB_YML = ROOT / "hub" / "loaders" / "target-intercom" / "meltanolabs.yml"
+HUB_YML = ROOT / "hub" / "loaders" / "target-intercom" / "target-intercom.yml"
 TAP_DIR = ROOT / "tests" / "meltano"
 LOADER = "target-intercom"
 EXTRACTOR = "tap-demo-users"
@@ -44,11 +44,12 @@ STATE_ID = f"dev:{EXTRACTOR}-to-{LOADER}"
 # tap-demo-users' data: user i signs up at EPOCH + i minutes, their event 30 s later.
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
-# Setting kinds a JSON schema type can be given as. Meltano Hub writes numbers as integer.
+# Setting kinds a JSON schema type can be given as (password is deprecated in Meltano 4:
+# string with sensitive: true; integer would refuse a number such as 2.5).
 KINDS = {
-    "string": {"string", "password", "options", "date_iso8601", "email", "file"},
+    "string": {"string", "options", "date_iso8601", "email", "file"},
     "integer": {"integer"},
-    "number": {"integer", "decimal"},
+    "number": {"decimal"},
     "boolean": {"boolean"},
     "array": {"array"},
     "object": {"object"},
@@ -59,10 +60,7 @@ HUB_FIELDS = {
     "variant",
     "label",
     "description",
-    "logo_url",
     "pip_url",
-    "repo",
-    "docs",
     "capabilities",
     "settings",
     "settings_group_validation",
@@ -175,9 +173,14 @@ def test_meltano_yml_hub_definition_and_about_agree():
         definition["capabilities"].remove("validate-records")
     jsonschema.validate(checked, json.loads(schema))
 
-    # The Hub file has the Hub's fields and is named after its variant.
+    # The Hub file has the Hub's fields and is named after its variant, our own: it claims
+    # no Hub page, repository or logo that does not exist, and installs from the place
+    # README.md has the user name.
     assert set(hub) >= HUB_FIELDS, f"missing: {HUB_FIELDS - set(hub)}"
-    assert hub["variant"] == HUB_YML.stem
+    assert hub["variant"] == HUB_YML.stem == LOADER
+    assert not {"docs", "repo", "logo_url"} & set(hub)
+    assert "meltanolabs" not in HUB_YML.read_text().lower()
+    assert hub["pip_url"] == "${INTERCOM_LOADER_PIP_URL}"
     assert hub["maintenance_status"] in {"active", "beta", "development", "inactive", "unknown"}
     for setting in hub["settings"]:
         assert {"name", "kind", "label", "description"} <= set(setting), setting["name"]
@@ -195,21 +198,18 @@ def test_meltano_yml_hub_definition_and_about_agree():
     assert LOADER in scripts
     assert loader["pip_url"] == "-e ."
 
-    # Same settings in both files, with the same kinds (bar the Hub's password kind).
+    # Same settings in both files, with the same kinds.
     def shape(settings: list[dict[str, Any]]) -> dict[str, tuple]:
-        return {
-            s["name"]: (
-                "string" if s["kind"] == "password" else s["kind"],
-                bool(s.get("sensitive")),
-                s.get("value"),
-            )
-            for s in settings
-        }
+        return {s["name"]: (s["kind"], bool(s.get("sensitive")), s.get("value")) for s in settings}
 
     assert shape(loader["settings"]) == shape(hub["settings"])
     token = next(s for s in loader["settings"] if s["name"] == "access_token")
     assert token["sensitive"] is True
     assert info["settings"]["properties"]["access_token"].get("secret") is True
+
+    # The demo project writes only to the fake on this machine, never to a real workspace.
+    assert loader["config"] == {"api_base_url": "http://127.0.0.1:8000"}
+    assert not [e for e in project["environments"] if "config" in e]
 
     # The extractor runs from the repository, offline, and resumes from state.
     tap = plugin(project, "extractors", EXTRACTOR)
@@ -307,7 +307,6 @@ def run_env(project: Path, fake, **extra: Any) -> dict[str, str]:
         project,
         TARGET_INTERCOM_ACCESS_TOKEN=TOKEN,
         TARGET_INTERCOM_API_BASE_URL=fake.url,
-        TARGET_INTERCOM_REQUEST_TIMEOUT=5,
         **extra,
     )
 

@@ -297,7 +297,6 @@ def run_env(project: Path, fake, postgres, database: str) -> dict[str, str]:
             "TAP_POSTGRES_DATABASE": database,
             "TARGET_INTERCOM_ACCESS_TOKEN": TOKEN,
             "TARGET_INTERCOM_API_BASE_URL": fake.url,
-            "TARGET_INTERCOM_REQUEST_TIMEOUT": "5",
         }
     )
     return env

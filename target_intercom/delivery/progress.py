@@ -27,7 +27,8 @@ class Progress:
             done = self._delivery.delivered
             elapsed = time.monotonic() - self._started
             logger.info(
-                "Progress: %d records delivered in %.0fs (%.1f records/s)",
+                # Finished: delivered, dead-lettered or unchanged; the summary splits them.
+                "Progress: %d records finished in %.0fs (%.1f records/s)",
                 done,
                 elapsed,
                 done / elapsed if elapsed else 0.0,

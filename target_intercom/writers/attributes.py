@@ -29,8 +29,11 @@ _FIX = {
 
 
 class DataAttributes:
-    def __init__(self, client: Client, policy: UnknownAttributes, notices: Notices) -> None:
+    def __init__(
+        self, client: Client, policy: UnknownAttributes, notices: Notices, *, dry_run: bool = False
+    ) -> None:
         self._client = client
+        self._created = "Would create" if dry_run else "Created"
         self._policy = policy
         self._notices = notices
         self._known: dict[str, set[str]] = {}
@@ -132,7 +135,9 @@ class DataAttributes:
                 names.add(name)
                 return
             names.add(name)
-            logger.info("Created %s attribute '%s' (%s) in Intercom", model, name, data_type)
+            logger.info(
+                "%s %s attribute '%s' (%s) in Intercom", self._created, model, name, data_type
+            )
 
     def _why_taken(self, model: Model, name: str) -> RecordError | None:
         """Why a name Intercom says it already has cannot be written, if it cannot: it is

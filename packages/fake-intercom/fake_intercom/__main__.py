@@ -17,13 +17,47 @@ from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES
 from fake_intercom.faults import EXTRA_FAULT_KINDS, FAULT_KINDS, Faults
 from fake_intercom.server import FakeIntercom
 
+DEFAULT_TOKEN = "secret-token"
+
+DESCRIPTION = f"""\
+A fake Intercom REST API on 127.0.0.1, for tests, the benchmark and the offline demo.
+
+Once listening it prints one JSON line, {{"url": "http://127.0.0.1:PORT"}}, then serves
+until SIGTERM or Ctrl-C. It accepts only "Authorization: Bearer {DEFAULT_TOKEN}" (the
+default access token; --token changes it) and answers any other token with Intercom's 401.
+"""
+
+EPILOG = """\
+control endpoints (no token needed, JSON in and out):
+  GET  /_fake/state      what the workspace holds: contacts, companies, memberships,
+                         tags, events, data attributes, API call counts and request
+                         bodies that broke Intercom's OpenAPI description
+  POST /_fake/reset      empty the workspace and the call log
+  POST /_fake/configure  change behaviour while serving, e.g. {"latency": 0.1,
+                         "rate_limit": 1000, "faults": {"rate": 0.05}}
+  POST /_fake/merge      merge one contact into another, as Intercom's UI does:
+                         {"from_id": "...", "into_id": "..."}
+
+example:
+  fake-intercom --port 8000 --latency 0.05 &
+  curl -H "Authorization: Bearer secret-token" http://127.0.0.1:8000/me
+  curl http://127.0.0.1:8000/_fake/state
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fake-intercom", description="A fake Intercom API on 127.0.0.1."
+        prog="fake-intercom",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose")
-    parser.add_argument("--token", default="secret-token", help="the only accepted Bearer token")
+    parser.add_argument(
+        "--token",
+        default=DEFAULT_TOKEN,
+        help=f"the only accepted Bearer token (default {DEFAULT_TOKEN})",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to responses")
     parser.add_argument("--rate-limit", type=int, default=None, help="calls per window")
     parser.add_argument("--rate-window", type=float, default=10.0, help="window in seconds")

@@ -2,25 +2,33 @@
 
 Starts the fake on 127.0.0.1, pipes a small Singer stream (users with their companies,
 companies with tags, product events, STATE messages) through the real `target-intercom`
-command, and prints what the fake workspace holds afterwards.
+command, passes the target's log (stderr) and its STATE lines (stdout) through as they
+come, and ends with what the fake workspace holds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, Any
 
 from fake_intercom import FakeIntercom
 
 DEMO_TOKEN = "demo-token-not-a-real-secret"
+MELTANO_POINTER = "To load your own data with Meltano, see README.md → Using it with Meltano."
 
 
 def demo_messages(users: int) -> list[dict]:
-    """A tap's output: three streams and a STATE after each batch of ten users."""
+    """A tap's output: three streams, a STATE after each batch of ten users and a last one
+    after the last user, as a tap ends."""
     string = {"type": ["string", "null"]}
     messages: list[dict] = [
         {
@@ -117,9 +125,97 @@ def demo_messages(users: int) -> list[dict]:
                 },
             }
         )
-        if i % 10 == 9:
+        if i % 10 == 9 or i == users - 1:
             messages.append({"type": "STATE", "value": {"bookmarks": {"users": {"last": i}}}})
     return messages
+
+
+def say(text: str = "") -> None:
+    """A line of the demo's own, out at once (stdout is block-buffered when piped)."""
+    print(text, flush=True)
+
+
+def _feed(stdin: IO[str], lines: Iterable[str]) -> None:
+    """Writes the tap's output to the target; a target that stopped early ends it."""
+    try:
+        for line in lines:
+            stdin.write(line)
+        stdin.close()
+    except OSError:  # BrokenPipeError among them
+        pass  # the target exited; its log says why
+
+
+def _pass_through(source: IO[str], sink: IO[str]) -> None:
+    for line in source:
+        sink.write(line)
+        sink.flush()
+
+
+def _users_confirmed(state: Any) -> int | None:
+    """How many demo users are in Intercom once the target has written this STATE."""
+    try:
+        return int(state["bookmarks"]["users"]["last"]) + 1
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def run_target(config_path: Path, messages: list[dict], users: int) -> tuple[int, list[Any], bool]:
+    """Runs `target-intercom` on the messages, its log and STATE lines shown as they come;
+    returns its exit code, the STATEs it wrote, and whether Ctrl-C stopped it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    target = subprocess.Popen(
+        [sys.executable, "-m", "target_intercom", "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env=env,
+    )
+    assert target.stdin is not None and target.stdout is not None
+    assert target.stderr is not None
+    threads = [
+        threading.Thread(
+            target=_feed, args=(target.stdin, (json.dumps(m) + "\n" for m in messages))
+        ),
+        threading.Thread(target=_pass_through, args=(target.stderr, sys.stderr)),
+    ]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    states: list[Any] = []
+
+    def show(line: str) -> None:
+        if not line.strip():
+            return
+        try:
+            state = json.loads(line)
+        except ValueError:
+            say(f"target-intercom stdout: {line.rstrip()}")
+            return
+        states.append(state)
+        confirmed = _users_confirmed(state)
+        note = f"  <- {confirmed} of {users} users are in Intercom" if confirmed is not None else ""
+        say(f"STATE {json.dumps(state)}{note}")
+
+    interrupted = False
+    while True:
+        try:
+            for line in target.stdout:
+                show(line)
+            break
+        except KeyboardInterrupt:
+            # Ctrl-C reached the target too: it lets the calls in flight finish and writes
+            # its last STATE, which is worth seeing. A second Ctrl-C stops the demo at once.
+            if interrupted:
+                target.kill()
+                raise
+            interrupted = True
+            say("Ctrl-C: target-intercom is stopping; its last STATE follows.")
+    returncode = target.wait()
+    for thread in threads:
+        thread.join(timeout=5)
+    return returncode, states, interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,31 +234,50 @@ def main(argv: list[str] | None = None) -> int:
         }
         config_path = Path(tmp) / "config.json"
         config_path.write_text(json.dumps(config))
-        print(f"Fake Intercom listening on {fake.url}; loading {args.users} users...")
-        lines = "".join(json.dumps(m) + "\n" for m in demo_messages(args.users))
-        done = subprocess.run(
-            [sys.executable, "-m", "target_intercom", "--config", str(config_path)],
-            input=lines,
-            capture_output=True,
-            text=True,
-            check=False,
+        say(f"Fake Intercom listening on {fake.url}; loading {args.users} users into it.")
+        say("The target's log and the STATE lines it writes follow as they come.")
+        say()
+        started = time.monotonic()
+        returncode, states, interrupted = run_target(
+            config_path, demo_messages(args.users), args.users
         )
-        sys.stderr.write(done.stderr)
-        states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-        print()
-        print(f"target-intercom exited with {done.returncode}")
-        last = json.dumps(states[-1]) if states else "none"
-        print(f"STATE messages written: {len(states)}; last: {last}")
-        print(f"Contacts in the fake workspace:    {len(fake.contacts())}")
-        print(f"Companies:                         {len(fake.companies())}")
-        print(f"Memberships (contact -> company):  {len(fake.memberships())}")
-        print(f"Events:                            {len(fake.events())}")
-        print(f"Contact tags:                      {len(fake.contact_tags())}")
+        elapsed = time.monotonic() - started
+        say()
         calls = fake.call_counts()
-        print(f"API calls: {sum(calls.values())}")
+        say(f"API calls the target made: {sum(calls.values())}")
         for endpoint, n in sorted(calls.items()):
-            print(f"  {n:6d}  {endpoint}")
-        return done.returncode
+            say(f"  {n:6d}  {endpoint}")
+        say()
+        if interrupted:
+            say(f"target-intercom stopped by Ctrl-C after {elapsed:.1f} s.")
+        elif returncode == 0:
+            say(f"target-intercom finished in {elapsed:.1f} s.")
+        else:
+            say(
+                f"target-intercom failed (exit code {returncode}) after {elapsed:.1f} s; "
+                "its log above says why."
+            )
+        say(
+            f"Loaded into the fake Intercom: {len(fake.contacts())} contacts, "
+            f"{len(fake.companies())} companies, {len(fake.memberships())} memberships, "
+            f"{len(fake.events())} events and {len(fake.contact_tags())} contact tags "
+            f"(the demo's input: {args.users} users, 3 companies, {args.users} events)."
+        )
+        if states:
+            confirmed = _users_confirmed(states[-1])
+            meaning = (
+                f" (user-{confirmed - 1} and everything the demo sent before it are in Intercom)"
+                if confirmed is not None
+                else ""
+            )
+            say(
+                f"The last STATE the target wrote was {json.dumps(states[-1])}{meaning}: "
+                "Meltano would store it and the next run would resume after it."
+            )
+        else:
+            say("The target wrote no STATE: a next run would start from the beginning.")
+        say(MELTANO_POINTER)
+        return 130 if interrupted else returncode
 
 
 if __name__ == "__main__":
