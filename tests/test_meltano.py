@@ -508,3 +508,17 @@ def test_killed_target_resumes_from_the_last_stored_state(fake, project, tmp_pat
         f"\nkilled with {at_kill} contacts in the fake; stored STATE at user {users_done}, "
         f"event {events_done}; run 2 calls: {dict(sorted(sent.items()))}"
     )
+
+
+@pytest.mark.slow
+def test_under_meltano_run_a_failure_shows_as_an_error_line(fake, project):
+    env = {**run_env(project, fake), "TARGET_INTERCOM_ACCESS_TOKEN": "tok_wrong_0123456789abcdef"}
+
+    done = meltano(project, "run", EXTRACTOR, LOADER, env=env)
+
+    assert done.returncode != 0
+    lines = (done.stdout + done.stderr).splitlines()
+    failed = [line for line in lines if "target-intercom failed:" in line]
+    assert failed, "\n".join(lines[-40:])
+    assert all("error" in line.lower() and "[info" not in line for line in failed), failed
+    assert "tok_wrong_0123456789abcdef" not in done.stdout + done.stderr
