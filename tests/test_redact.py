@@ -5,47 +5,49 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
+
+import pytest
 
 from target_intercom.redact import MASK, install_redaction
 from target_intercom.settings import declared_tokens
 
 
-def test_token_in_any_log_line_is_masked():
-    secret = "tok_live_abcdefghijklmnop"
+@pytest.fixture
+def root_log() -> Iterator[io.StringIO]:
+    """What the root logger writes, as a handler of the SDK's would see it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        install_redaction(secret)
-        logger = logging.getLogger("some.library")
-        logger.warning("request failed: Authorization: Bearer %s", secret)
-        logger.warning(f"config was {{'access_token': '{secret}'}}")
-        try:
-            raise ValueError(f"bad header {secret}")
-        except ValueError:
-            logger.exception("boom")
+        yield stream
     finally:
         root.removeHandler(handler)
-    output = stream.getvalue()
+
+
+def test_token_in_any_log_line_is_masked(root_log):
+    secret = "tok_live_abcdefghijklmnop"
+    install_redaction(secret)
+    logger = logging.getLogger("some.library")
+    logger.warning("request failed: Authorization: Bearer %s", secret)
+    logger.warning(f"config was {{'access_token': '{secret}'}}")
+    try:
+        raise ValueError(f"bad header {secret}")
+    except ValueError:
+        logger.exception("boom")
+    output = root_log.getvalue()
     assert secret not in output
     assert output.count(MASK) == 3
 
 
-def test_escaped_forms_of_the_token_are_masked_too():
+def test_escaped_forms_of_the_token_are_masked_too(root_log):
     secret = 'tok"with\\quote-é'
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        install_redaction(secret)
-        logger = logging.getLogger("some.library")
-        logger.warning("echoed body: %s", json.dumps({"token": secret}))
-        logger.warning("repr: %r", secret)
-    finally:
-        root.removeHandler(handler)
-    output = stream.getvalue()
+    install_redaction(secret)
+    logger = logging.getLogger("some.library")
+    logger.warning("echoed body: %s", json.dumps({"token": secret}))
+    logger.warning("repr: %r", secret)
+    output = root_log.getvalue()
     assert json.dumps(secret)[1:-1] not in output
     assert repr(secret)[1:-1] not in output
     assert output.count(MASK) == 2

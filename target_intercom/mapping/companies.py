@@ -26,7 +26,7 @@ from target_intercom.mapping.common import (
     to_unix_seconds,
 )
 from target_intercom.mapping.options import ContactOptions
-from target_intercom.mapping.warehouse import CONTEXT, Row
+from target_intercom.mapping.warehouse import ANONYMOUS_ID_SOURCES, CONTEXT, Row
 
 COMPANY_ID_SOURCES = ("company_id", "group_id", "groupId", "id")
 _GROUP_ID_COLUMNS = ("group_id", "groupId")
@@ -39,12 +39,11 @@ _TEXT_SOURCES = {
 _INT_SOURCES = {"size": ("size", "employees"), "monthly_spend": ("monthly_spend", "monthlySpend")}
 _CREATED_SOURCES = ("remote_created_at", "remoteCreatedAt", "created_at", "createdAt")
 _USER_ID_SOURCES = ("user_id", "userId")
-_ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
 _CONSUMED = frozenset(
     COMPANY_ID_SOURCES
     + _CREATED_SOURCES
     + _USER_ID_SOURCES
-    + _ANONYMOUS_ID_SOURCES
+    + ANONYMOUS_ID_SOURCES
     + ("user_ids", "user_email", "user_emails", "tags")
     + tuple(name for sources in _TEXT_SOURCES.values() for name in sources)
     + tuple(name for sources in _INT_SOURCES.values() for name in sources)
@@ -168,7 +167,7 @@ def _members(row: Row, options: ContactOptions) -> tuple[list[str], list[str]]:
     emails = _user_emails(record)
     if user_ids or emails:
         return user_ids, emails
-    anonymous = first_value(record, *_ANONYMOUS_ID_SOURCES)
+    anonymous = first_value(record, *ANONYMOUS_ID_SOURCES)
     if options.anonymous_id_as_user_id and anonymous is not None:
         return [to_text(anonymous, "anonymous_id")], []
     trait = row.trait_item(("email",))

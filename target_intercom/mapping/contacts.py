@@ -36,13 +36,19 @@ from target_intercom.mapping.companies import (
     map_company,
 )
 from target_intercom.mapping.options import ContactOptions
-from target_intercom.mapping.warehouse import CONTEXT, MESSAGE_TIME_SOURCES, Row
+from target_intercom.mapping.warehouse import (
+    ANONYMOUS_ID_SOURCES,
+    CONTEXT,
+    MESSAGE_TIME_SOURCES,
+    Row,
+    email_of,
+    identity_sources,
+    user_id_item,
+)
 
 ROLES = ("user", "lead")
 EXTERNAL_ID_SOURCES = ("external_id", "user_id", "userId", "id")
 _USER_ID_COLUMNS = ("user_id", "userId")
-_TRAIT_USER_ID_SOURCES = ("user_id", "userId")
-_ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
 # `firstname` is how a camelCase trait reaches a warehouse that lower-cases column names.
 _FIRST_NAME_SOURCES = ("first_name", "firstName", "firstname")
 _LAST_NAME_SOURCES = ("last_name", "lastName", "lastname")
@@ -64,7 +70,7 @@ _CONTEXT_ATTRIBUTES = {
 }
 _CONSUMED = frozenset(
     EXTERNAL_ID_SOURCES
-    + _ANONYMOUS_ID_SOURCES
+    + ANONYMOUS_ID_SOURCES
     + _FIRST_NAME_SOURCES
     + _LAST_NAME_SOURCES
     + _UNSUBSCRIBED_SOURCES
@@ -163,37 +169,21 @@ def _identity(row: Row, options: ContactOptions) -> dict[str, Any]:
     `id` is the identify call's message id, never the user's."""
     message_id = row.message_id_in(*_USER_ID_COLUMNS)
     sources = tuple(s for s in EXTERNAL_ID_SOURCES if not (message_id and s == "id"))
-    item = first_item(row.record, *sources) or row.trait_item(_TRAIT_USER_ID_SOURCES)
-    if item is None and options.anonymous_id_as_user_id:
-        item = first_item(row.record, *_ANONYMOUS_ID_SOURCES)
+    item = user_id_item(row, sources, options.anonymous_id_as_user_id)
     fields: dict[str, Any] = {}
     if item is not None:
         fields["external_id"] = to_text(item[1], "external_id")
-    email = _email(row)
+    email = email_of(row)
     if email:
         fields["email"] = email
     if not fields:
-        looked = [*sources]
-        if row.enabled:
-            looked += [f"context.traits.{name}" for name in _TRAIT_USER_ID_SOURCES]
-        if options.anonymous_id_as_user_id:
-            looked += _ANONYMOUS_ID_SOURCES
-        looked += ["email", "context.traits.email"] if row.enabled else ["email"]
+        looked = identity_sources(row, sources, options.anonymous_id_as_user_id)
         raise MappingError(
             "User record has neither an external_id nor an email "
             f"(looked in {', '.join(looked)}): add one of those fields",
             "no_identity",
         )
     return fields
-
-
-def _email(row: Row) -> str:
-    """The record's email, else its `context.traits.email`; stripped, "" when neither."""
-    for item in (first_item(row.record, "email"), row.trait_item(("email",))):
-        email = to_text(item[1], item[0]).strip() if item is not None else ""
-        if email:
-            return email
-    return ""
 
 
 def _role(row: Row, options: ContactOptions, warnings: list[MappingWarning]) -> str:

@@ -37,7 +37,15 @@ from target_intercom.mapping.common import (
     truncate,
 )
 from target_intercom.mapping.options import ContactOptions
-from target_intercom.mapping.warehouse import CONTEXT, MESSAGE_TIME_SOURCES, Row
+from target_intercom.mapping.warehouse import (
+    ANONYMOUS_ID_SOURCES,
+    CONTEXT,
+    MESSAGE_TIME_SOURCES,
+    Row,
+    email_of,
+    identity_sources,
+    user_id_item,
+)
 
 MAX_METADATA_KEYS = 10
 EVENT_NAME_SOURCES = ("event_name", "event", "name")
@@ -45,9 +53,7 @@ CREATED_AT_SOURCES = ("created_at", "timestamp", "original_timestamp", "original
 USER_ID_SOURCES = ("user_id", "userId", "external_id")
 MESSAGE_NAME_SOURCES = ("event_name", "event_text", "event")
 """The event's name in a message row: `event_text` is the name as sent, `event` a slug."""
-_TRAIT_USER_ID_SOURCES = ("user_id", "userId")
-_ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
-_CONTACT_SOURCES = (*USER_ID_SOURCES, "email", "properties", CONTEXT, *_ANONYMOUS_ID_SOURCES)
+_CONTACT_SOURCES = (*USER_ID_SOURCES, "email", "properties", CONTEXT, *ANONYMOUS_ID_SOURCES)
 _CONSUMED = frozenset(EVENT_NAME_SOURCES + CREATED_AT_SOURCES + _CONTACT_SOURCES)
 _MESSAGE_CONSUMED = frozenset(
     MESSAGE_NAME_SOURCES + MESSAGE_TIME_SOURCES + _CONTACT_SOURCES + ("id",)
@@ -124,22 +130,13 @@ def _contact(row: Row, options: ContactOptions) -> dict[str, str]:
     `anonymous_id_as_user_id` its anonymous id is the user id when it has no other, as
     for the users stream (so an event finds the contact its identify call created).
     """
-    record = row.record
-    item = first_item(record, *USER_ID_SOURCES) or row.trait_item(_TRAIT_USER_ID_SOURCES)
-    if item is None and options.anonymous_id_as_user_id:
-        item = first_item(record, *_ANONYMOUS_ID_SOURCES)
+    item = user_id_item(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
     if item is not None:
         return {"user_id": to_text(item[1], "user_id")}
-    for email_item in (first_item(record, "email"), row.trait_item(("email",))):
-        email = to_text(email_item[1], email_item[0]).strip() if email_item else ""
-        if email:
-            return {"email": email}
-    looked = [*USER_ID_SOURCES]
-    if row.enabled:
-        looked += [f"context.traits.{name}" for name in _TRAIT_USER_ID_SOURCES]
-    if options.anonymous_id_as_user_id:
-        looked += _ANONYMOUS_ID_SOURCES
-    looked += ["email", "context.traits.email"] if row.enabled else ["email"]
+    email = email_of(row)
+    if email:
+        return {"email": email}
+    looked = identity_sources(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
     hint = (
         ""
         if options.anonymous_id_as_user_id

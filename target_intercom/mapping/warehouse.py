@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from target_intercom.mapping.common import RecordSchema, first_item
+from target_intercom.mapping.common import RecordSchema, first_item, to_text
 
 MESSAGE_MARKERS = ("received_at", "uuid_ts", "original_timestamp", "event_text")
 """Columns every (or nearly every) table of both tools has, and ordinary tables rarely do."""
@@ -121,6 +121,44 @@ class Row:
     def field_item(self, names: tuple[str, ...]) -> tuple[str, Any] | None:
         """A standard field: the record's own column first, else `context.traits`."""
         return first_item(self.record, *names) or self.trait_item(names)
+
+
+ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
+TRAIT_USER_ID_SOURCES = ("user_id", "userId")
+
+
+def user_id_item(
+    row: Row, sources: tuple[str, ...], anonymous_id_as_user_id: bool
+) -> tuple[str, Any] | None:
+    """The contact's external id, as users and events read it alike: the first of
+    `sources`, else the call's `context.traits` id, else (only with the setting) its
+    anonymous id, so that an event finds the contact its identify call created."""
+    item = first_item(row.record, *sources) or row.trait_item(TRAIT_USER_ID_SOURCES)
+    if item is None and anonymous_id_as_user_id:
+        item = first_item(row.record, *ANONYMOUS_ID_SOURCES)
+    return item
+
+
+def email_of(row: Row) -> str:
+    """The record's email, else its `context.traits.email`; stripped, "" when neither."""
+    for item in (first_item(row.record, "email"), row.trait_item(("email",))):
+        email = to_text(item[1], item[0]).strip() if item is not None else ""
+        if email:
+            return email
+    return ""
+
+
+def identity_sources(
+    row: Row, sources: tuple[str, ...], anonymous_id_as_user_id: bool
+) -> list[str]:
+    """Where `user_id_item` and `email_of` look, in order, for a message naming none."""
+    looked = [*sources]
+    if row.enabled:
+        looked += [f"context.traits.{name}" for name in TRAIT_USER_ID_SOURCES]
+    if anonymous_id_as_user_id:
+        looked += ANONYMOUS_ID_SOURCES
+    looked += ["email", "context.traits.email"] if row.enabled else ["email"]
+    return looked
 
 
 def _is_context_column(name: str) -> bool:

@@ -8,7 +8,9 @@ with; the run remembers it, so a company named on many user records is upserted 
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 
 from target_intercom import keys
 from target_intercom.client import Client
@@ -57,28 +59,30 @@ class CompanyWriter:
         """Intercom's ids of the contacts the record lists. Once one is missing, the rest
         are only looked for in what this run wrote, so that a record waiting for several
         contacts costs one look-up that fails, not one per contact."""
-        found: list[str] = []
-        missing: list[tuple[str, str]] = []  # (how the record names it, its contact key)
-        wanted: list[tuple[str, str, str | None, str | None]] = [
-            (f"user_id {u!r}", keys.contact_by_external_id(u), u, None) for u in plan.user_ids
+        contacts = self._contacts
+        # (how the record names it, its contact key, a look-up, a look in this run's cache)
+        wanted: list[tuple[str, str, Callable[[], str | None], Callable[[], str | None]]] = [
+            (
+                f"user_id {u!r}",
+                keys.contact_by_external_id(u),
+                functools.partial(contacts.user_id_of, u),
+                functools.partial(contacts.known_id, u, None),
+            )
+            for u in plan.user_ids
         ]
         wanted += [
-            (f"user email {e!r}", keys.contact_by_email(e), None, e) for e in plan.user_emails
+            (
+                f"user email {e!r}",
+                keys.contact_by_email(e),
+                functools.partial(contacts.holder_of, e),
+                functools.partial(contacts.written_holder, e),
+            )
+            for e in plan.user_emails
         ]
-        for label, key, user_id, email in wanted:
-            if user_id is not None:
-                member = (
-                    self._contacts.known_id(user_id, None)
-                    if missing
-                    else self._contacts.user_id_of(user_id)
-                )
-            else:
-                assert email is not None
-                member = (
-                    self._contacts.written_holder(email) or None
-                    if missing
-                    else self._contacts.holder_of(email)
-                )
+        found: list[str] = []
+        missing: list[tuple[str, str]] = []
+        for label, key, look_up, cached in wanted:
+            member = (cached() if missing else look_up()) or None
             if member is None:
                 missing.append((label, key))
             else:

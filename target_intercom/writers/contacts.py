@@ -116,12 +116,7 @@ class ContactWriter:
             self._client.request(
                 "POST", "/contacts/{contact_id}/unarchive", path={"contact_id": contact_id}
             )
-        self._client.request(
-            "PUT",
-            "/contacts/{contact_id}",
-            path={"contact_id": contact_id},
-            json_body=_update_body(body),
-        )
+        self._update(contact_id, body)
         return "updated", contact_id
 
     def _conflicting_id(self, exc: ApiError, body: dict[str, Any]) -> str:
@@ -160,13 +155,16 @@ class ContactWriter:
                         "lead_unconfirmed",
                     ) from None
                 return "created", made
+        self._update(found, body)
+        return "updated", found
+
+    def _update(self, contact_id: str, body: dict[str, Any]) -> None:
         self._client.request(
             "PUT",
             "/contacts/{contact_id}",
-            path={"contact_id": found},
+            path={"contact_id": contact_id},
             json_body=_update_body(body),
         )
-        return "updated", found
 
     def _await_lead(self, email: str) -> str | None:
         for wait in _LEAD_SEARCH_WAITS:

@@ -102,35 +102,27 @@ class ContactLookup:
                 if found is not None:
                     return str(found.body["id"])
             if field == "email" and email:
-                data = self._search({"field": "email", "operator": "=", "value": email})
-                if external_id is not None:
-                    data = [c for c in data if c.get("external_id") in (None, external_id)]
-                if len(data) > 1:
-                    raise RecordError(
-                        f"{len(data)} contacts in Intercom hold the email {email!r} and the "
-                        "record names none of them by external_id; it was not applied to "
-                        "any (give the record an external_id)",
-                        "ambiguous_email",
-                    )
-                if data:
-                    return str(data[0]["id"])
+                by_email = self._one_holding("email", email, external_id)
+                if by_email is not None:
+                    return by_email
             if field == "phone" and phone:
-                by_phone = self._by_phone(phone, external_id)
+                by_phone = self._one_holding("phone", phone, external_id)
                 if by_phone is not None:
                     return by_phone
         return None
 
-    def _by_phone(self, phone: str, external_id: str | None) -> str | None:
-        """The one contact with this phone (RudderStack's `lookup` by phone): like email,
-        one held by several contacts names none of them."""
-        data = self._search({"field": "phone", "operator": "=", "value": phone})
+    def _one_holding(self, field: str, value: str, external_id: str | None) -> str | None:
+        """The one contact whose `field` is `value`, and whose external_id is none or the
+        record's: one held by several contacts names none of them."""
+        data = self._search({"field": field, "operator": "=", "value": value})
         if external_id is not None:
             data = [c for c in data if c.get("external_id") in (None, external_id)]
         if len(data) > 1:
             raise RecordError(
-                f"{len(data)} contacts in Intercom hold the phone {phone!r} and the record "
-                "names none of them by external_id; it was not applied to any",
-                "ambiguous_phone",
+                f"{len(data)} contacts in Intercom hold the {field} {value!r} and the record "
+                "names none of them by external_id; it was not applied to any (give the "
+                "record an external_id)",
+                f"ambiguous_{field}",
             )
         return str(data[0]["id"]) if data else None
 
