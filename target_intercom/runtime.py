@@ -23,12 +23,15 @@ from target_intercom.metrics import Metrics, outcome_label
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
+from target_intercom.syncstore import store_at
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import IdCache
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
 from target_intercom.writers.events import EventWriter
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.modes import WriteModes
+from target_intercom.writers.tags import Tags
 
 logger = logging.getLogger("target-intercom")
 
@@ -75,14 +78,29 @@ class Runtime:
         attributes = DataAttributes(
             client, settings.unknown_attributes, self.notices, dry_run=settings.dry_run
         )
-        lookup = ContactLookup(client, settings.lookup_fields, IdCache())
-        self.companies = CompanyWriter(client, attributes, lookup, IdCache())
+        # Opened in `open_store`, once the token's workspace is known; a dry run reads it
+        # but writes nothing to it, as it writes nothing to Intercom.
+        self.store = store_at(
+            settings.sync_store_path, settings.sync_store_url, read_only=settings.dry_run
+        )
+        modes = WriteModes(
+            update_only=settings.write_mode == "update_only",
+            full_resync=settings.full_resync,
+            mirror=settings.mirror_tags_and_companies,
+        )
+        tags = Tags(client)
+        lookup = ContactLookup(client, settings.lookup_fields, IdCache(), self.store)
+        self.companies = CompanyWriter(
+            client, attributes, lookup, IdCache(), self.store, tags, modes
+        )
         self.contacts = ContactWriter(
             client,
             attributes,
             self.companies,
             lookup,
+            tags,
             delete_mode=settings.delete_mode,
+            modes=modes,
             stopping=self._stopping,
         )
         self.events = EventWriter(client, lookup)
@@ -100,10 +118,17 @@ class Runtime:
         self.progress = Progress(self.delivery, every=progress_every)
         self._closed = False
 
-    def check_access(self) -> None:
+    def start(self) -> None:
+        """Before any record is read: the token and the sync store, each one clear line
+        when it cannot be used."""
+        workspace = self.check_access()
+        self.store.open(workspace)
+
+    def check_access(self) -> str | None:
         """One cheap call before any record: a bad token or a wrong api_base_url fails the
         run here, as its first and only error, instead of failing every record after it
-        (under `skip`, into the dead-letter file while STATE moves on)."""
+        (under `skip`, into the dead-letter file while STATE moves on). Returns the
+        workspace's id, which the sync store is kept for."""
         try:
             me = self.http.request("GET", "/me").body or {}
         except AuthError as exc:
@@ -124,12 +149,12 @@ class Runtime:
                 f"the access token belongs to a workspace hosted in the {region.upper()} "
                 f"region, but region is {self.settings.region!r}: set region to {region!r}"
             )
-        if isinstance(app, dict):
-            logger.info(
-                "Loading into Intercom workspace %r (region %s)",
-                app.get("name"),
-                app.get("region"),
-            )
+        if not isinstance(app, dict):
+            return None
+        logger.info(
+            "Loading into Intercom workspace %r (region %s)", app.get("name"), app.get("region")
+        )
+        return str(app.get("id_code") or "") or None
 
     def close(self, *, wait: bool) -> None:
         """Ends the run: with wait, every queued record is delivered first; then the summary."""
@@ -150,6 +175,7 @@ class Runtime:
         finally:
             self.progress.stop()
             self.http.close()
+            self.store.close()
             if self.dead_letter is not None:
                 self.dead_letter.close()
             self.log_summary()

@@ -27,6 +27,7 @@ ContactRole = Literal["user", "lead"]
 UnknownAttributes = Literal["fail", "drop", "create"]
 OnRecordError = Literal["fail", "skip"]
 DeleteMode = Literal["archive", "delete", "ignore"]
+WriteMode = Literal["upsert", "update_only"]
 
 REGION_URLS: dict[Region, str] = {
     "us": "https://api.intercom.io",
@@ -171,6 +172,55 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="What a users record with _sdc_deleted_at set does to its contact.",
     ),
     th.Property(
+        "sync_store_path",
+        th.StringType,
+        default="target-intercom-sync.db",
+        description=(
+            "SQLite file, kept across runs, of what was written to Intercom (ids, "
+            "fingerprints, tags, memberships), so a re-sync sends only what changed. "
+            "Relative to the working directory (the Meltano project under meltano run)."
+        ),
+    ),
+    th.Property(
+        "sync_store_url",
+        th.StringType,
+        secret=True,
+        description=(
+            "Secret. A database URL for the sync store instead of the file, for runners "
+            "without a persistent disk: postgresql+psycopg://user:password@host/db "
+            "(pip install 'target-intercom[postgres]')."
+        ),
+    ),
+    th.Property(
+        "full_resync",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Send every record again, even unchanged ones (after edits by hand in "
+            "Intercom), keeping the Intercom ids the sync store knows."
+        ),
+    ),
+    th.Property(
+        "write_mode",
+        th.StringType,
+        default="upsert",
+        allowed_values=list(get_args(WriteMode)),
+        description=(
+            "upsert: create or update. update_only: update contacts and companies that "
+            "exist in Intercom, never create one (rows naming none are counted "
+            "not_in_intercom)."
+        ),
+    ),
+    th.Property(
+        "mirror_tags_and_companies",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Remove tags and company memberships that this target made earlier and that "
+            "a record no longer lists; ones made by anyone else are never touched."
+        ),
+    ),
+    th.Property(
         "max_concurrency",
         th.IntegerType(minimum=1, maximum=256),
         default=DEFAULT_MAX_CONCURRENCY,
@@ -253,10 +303,21 @@ def declared_tokens(config: Any, parse_env: bool) -> list[str]:
                 source = json.loads(Path(source).read_text(encoding="utf-8"))
         if isinstance(source, dict):
             found.append(source.get("access_token"))
+            found.append(_url_password(source.get("sync_store_url")))
     if parse_env:
         found.append(os.environ.get("TARGET_INTERCOM_ACCESS_TOKEN"))
+        found.append(_url_password(os.environ.get("TARGET_INTERCOM_SYNC_STORE_URL")))
     tokens = {form for value in found if value for form in (str(value), str(value).strip())}
     return sorted(t for t in tokens if len(t.strip()) >= MIN_TOKEN_LENGTH)
+
+
+def _url_password(url: Any) -> str | None:
+    """The password inside a database URL, masked in logs like the token."""
+    if not isinstance(url, str):
+        return None
+    with contextlib.suppress(ValueError):
+        return urlsplit(url).password
+    return None
 
 
 def resolve_base_url(config: dict[str, Any]) -> str:
@@ -311,6 +372,11 @@ class Settings:
     dead_letter_path: str
     max_rejected_in_a_row: int
     delete_mode: DeleteMode
+    sync_store_path: str
+    sync_store_url: str | None
+    full_resync: bool
+    write_mode: WriteMode
+    mirror_tags_and_companies: bool
     max_concurrency: int
     requests_per_minute: int | None
 
@@ -342,6 +408,11 @@ class Settings:
             dead_letter_path=str(merged["dead_letter_path"]),
             max_rejected_in_a_row=int(merged["max_rejected_in_a_row"]),
             delete_mode=cast(DeleteMode, merged["delete_mode"]),
+            sync_store_path=str(merged["sync_store_path"]),
+            sync_store_url=merged.get("sync_store_url") or None,
+            full_resync=bool(merged["full_resync"]),
+            write_mode=cast(WriteMode, merged["write_mode"]),
+            mirror_tags_and_companies=bool(merged["mirror_tags_and_companies"]),
             max_concurrency=int(merged["max_concurrency"]),
             requests_per_minute=merged.get("requests_per_minute"),
         )

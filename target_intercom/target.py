@@ -201,7 +201,7 @@ class TargetIntercom(Target):
             if self._log_failure is not None:
                 raise FatalError(self._log_failure)
             assert self.runtime is not None
-            self.runtime.check_access()
+            self.runtime.start()
             self.listen(file_input)
         except Interrupted:
             self._close(wait=False)

@@ -4,15 +4,19 @@ as the real CLI in a subprocess (`run_cli`, for tests about the process itself).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +54,23 @@ def fake() -> Iterator[FakeIntercom]:
         server.stop()
 
 
+# Each fake workspace gets its own sync store, shared by the runs of one test against it
+# (a second run is a re-sync, as in production) and by no other test.
+_STORE_DIR = Path(tempfile.mkdtemp(prefix="target-intercom-tests-"))
+atexit.register(shutil.rmtree, _STORE_DIR, ignore_errors=True)
+_store_paths: dict[FakeIntercom, str] = {}
+
+
+def store_path_for(fake: FakeIntercom) -> str:
+    return _store_paths.setdefault(fake, str(_STORE_DIR / f"sync-{uuid.uuid4().hex}.db"))
+
+
 def config_for(fake: FakeIntercom, **settings: Any) -> dict[str, Any]:
     return {
         "access_token": TOKEN,
         "api_base_url": fake.url,
         "request_timeout": 5,
+        "sync_store_path": store_path_for(fake),
         **settings,
     }
 

@@ -273,6 +273,70 @@ def test_create_by_email_shared_by_several_users_names_no_contact(
     assert len(fake.contacts()) == 4
 
 
+def test_email_match_on_create_switch(api: Api, fake: FakeIntercom) -> None:
+    """A new external_id plus the email of a user without one: 409 or a second user."""
+    assert fake.email_match_on_create == "conflict"
+    ann = create(api, email="ann@x.io")
+    body = {"external_id": "u1", "email": "ANN@x.io"}
+    named = f"A contact matching those details already exists with id={ann['id']}"
+    assert error_of(api("POST", "/contacts", body)) == (409, "conflict", named)
+    fake.configure(email_match_on_create="duplicate")
+    second = create(api, **body)
+    assert second["id"] != ann["id"] and second["external_id"] == "u1"
+    assert sorted((c["external_id"] or "", c["email"]) for c in fake.contacts()) == [
+        ("", "ann@x.io"),
+        ("u1", "ANN@x.io"),
+    ]
+    # Everything else is as before: external ids collide, and so does email alone (now
+    # shared by two users, so the 409 names nobody); updates still meet the email.
+    taken = {"external_id": "u1", "email": "other@x.io"}
+    assert error_of(api("POST", "/contacts", taken))[:2] == (409, "conflict")
+    several = error_of(api("POST", "/contacts", {"email": "ann@x.io"}))
+    assert several[:2] == (409, "conflict") and "Multiple existing users" in several[2]
+    bob = create(api, external_id="u2", email="bob@x.io")
+    moved = api("PUT", f"/contacts/{bob['id']}", {"email": "carl@x.io"})
+    assert moved.status_code == 200
+    carl = create(api, email="dora@x.io")
+    clash = api("PUT", f"/contacts/{carl['id']}", {"email": "ann@x.io"})
+    assert error_of(clash)[:2] == (409, "conflict")
+    # Switched back over HTTP, as the benchmark or demo would.
+    control = api.url + "/_fake/email_match_on_create"
+    assert requests.post(control, json={"mode": "conflict"}, timeout=5).json() == {"ok": True}
+    assert fake.email_match_on_create == "conflict"
+    third = api("POST", "/contacts", {"external_id": "u3", "email": "dora@x.io"})
+    assert error_of(third) == (
+        409,
+        "conflict",
+        f"A contact matching those details already exists with id={carl['id']}",
+    )
+    for bad in ({"mode": "merge"}, {}, ["duplicate"]):
+        assert requests.post(control, json=bad, timeout=5).status_code == 400
+    with pytest.raises(ValueError):
+        fake.email_match_on_create = "merge"  # type: ignore[assignment]
+    # A plain attribute too; the choice survives a reset.
+    fake.email_match_on_create = "duplicate"
+    fake.reset()
+    ann = create(api, email="ann@x.io")
+    assert create(api, external_id="u1", email="ann@x.io")["id"] != ann["id"]
+    configure = {"email_match_on_create": "merge", "max_event_names": 1}
+    assert requests.post(api.url + "/_fake/configure", json=configure, timeout=5).status_code == 400
+    configure = {"email_match_on_create": "conflict"}
+    assert requests.post(api.url + "/_fake/configure", json=configure, timeout=5).ok
+    refused = api("POST", "/contacts", {"external_id": "u2", "email": "ann@x.io"})
+    assert error_of(refused)[:2] == (409, "conflict")
+
+
+def test_email_match_on_create_constructor_option() -> None:
+    with pytest.raises(ValueError):
+        FakeIntercom(email_match_on_create="merge")  # type: ignore[arg-type]
+    with FakeIntercom(token=TOKEN, email_match_on_create="duplicate") as fake:
+        assert fake.url is not None and fake.email_match_on_create == "duplicate"
+        api = Api(fake.url)
+        create(api, email="ann@x.io")
+        create(api, external_id="u1", email="ann@x.io")
+        assert len(fake.contacts()) == 2
+
+
 def test_leads_may_share_an_email(api: Api, fake: FakeIntercom) -> None:
     first = create(api, email="visitor@x.io", role="lead")
     second = create(api, email="visitor@x.io", role="lead")
@@ -341,6 +405,168 @@ def test_merge_control_endpoint(api: Api, fake: FakeIntercom) -> None:
     with pytest.raises(ValueError):
         fake.merge_contacts(bob["id"], "0" * 24)
     assert [c["id"] for c in fake.contacts()] == [bob["id"]]
+
+
+def test_delete_a_contact_by_hand(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1", email="ann@x.io")
+    bob = create(api, external_id="u2")
+    acme = api("POST", "/companies", {"company_id": "c1"}).json()
+    assert api("POST", f"/contacts/{ann['id']}/companies", {"id": acme["id"]}).ok
+    assert api("POST", "/tags", {"name": "vip", "users": [{"id": ann["id"]}]}).ok
+    api("POST", f"/contacts/{bob['id']}/archive")
+    calls = len(fake.calls())
+    fake.delete_contact(ann["id"])
+    fake.delete_contact(bob["id"])  # archived contacts too
+    assert len(fake.calls()) == calls  # not an API call
+    assert error_of(api("GET", f"/contacts/{ann['id']}")) == (404, "not_found", "User Not Found")
+    assert api("GET", "/contacts/find_by_external_id/u1").status_code == 404
+    by_id = {"field": "id", "operator": "=", "value": ann["id"]}
+    assert search(api, by_id)["data"] == []
+    assert fake.contacts() == [] and fake.memberships() == set() and fake.contact_tags() == set()
+    assert api("GET", f"/companies/{acme['id']}").json()["user_count"] == 0
+    assert fake.merged_contacts() == {}
+    assert create(api, external_id="u1", email="ann@x.io")["id"] != ann["id"]  # free again
+    with pytest.raises(ValueError):
+        fake.delete_contact(ann["id"])
+    # Over HTTP, for a fake in another process.
+    control = api.url + "/_fake/delete_contact"
+    (again,) = fake.contacts()
+    assert requests.post(control, json={"contact_id": again["id"]}, timeout=5).json() == {
+        "ok": True
+    }
+    assert fake.contacts() == []
+    bad: Any
+    for bad in ({"contact_id": again["id"]}, {"id": again["id"]}, []):
+        assert requests.post(control, json=bad, timeout=5).status_code == 400
+
+
+def test_delete_a_company_by_hand(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1")
+    acme = api("POST", "/companies", {"company_id": "c1", "name": "Acme"}).json()
+    other = api("POST", "/companies", {"company_id": "c2"}).json()
+    for company in (acme, other):
+        assert api("POST", f"/contacts/{ann['id']}/companies", {"id": company["id"]}).ok
+    assert api("POST", "/tags", {"name": "paying", "companies": [{"id": acme["id"]}]}).ok
+    assert fake.delete_company("c1") == acme["id"]
+    assert [c["company_id"] for c in fake.companies()] == ["c2"]
+    assert fake.memberships() == {(ann["id"], other["id"])}
+    assert fake.company_tags() == set()
+    listed = api("GET", f"/contacts/{ann['id']}/companies").json()["companies"]
+    assert [c["id"] for c in listed] == [other["id"]]
+    rendered = api("GET", f"/contacts/{ann['id']}").json()["companies"]["data"]
+    assert [c["id"] for c in rendered] == [other["id"]]
+    gone = (404, "company_not_found", "Company Not Found")
+    naming_acme: list[tuple[str, str, Any]] = [
+        ("GET", f"/companies/{acme['id']}", None),
+        ("POST", f"/contacts/{ann['id']}/companies", {"id": acme["id"]}),
+        ("DELETE", f"/contacts/{ann['id']}/companies/{acme['id']}", None),
+        ("POST", "/tags", {"name": "paying", "companies": [{"id": acme["id"]}]}),
+        ("POST", "/tags", {"name": "x", "companies": [{"id": acme["id"], "untag": True}]}),
+        ("POST", "/tags", {"name": "paying", "companies": [{"company_id": "c1"}]}),
+    ]
+    for method, path, body in naming_acme:
+        assert error_of(api(method, path, body)) == gone, (method, path, body)
+    assert error_of(api("GET", "/companies", params={"company_id": "c1"})) == gone
+    with pytest.raises(ValueError):
+        fake.delete_company("c1")
+    # The company_id is free again: an upsert makes a new company.
+    again = api("POST", "/companies", {"company_id": "c1"}).json()
+    assert again["id"] != acme["id"] and again["name"] is None
+    # Over HTTP, for a fake in another process; it answers the Intercom id.
+    control = api.url + "/_fake/delete_company"
+    deleted = requests.post(control, json={"company_id": "c1"}, timeout=5).json()
+    assert deleted == {"ok": True, "id": again["id"]}
+    for bad in ({"company_id": "c1"}, {"id": other["id"]}, "c2"):
+        assert requests.post(control, json=bad, timeout=5).status_code == 400
+    assert [c["company_id"] for c in fake.companies()] == ["c2"]
+
+
+def list_contacts(api: Api, **params: Any) -> dict[str, Any]:
+    response = api("GET", "/contacts", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_list_contacts_in_creation_order_with_cursors(api: Api, fake: FakeIntercom) -> None:
+    assert list_contacts(api) == {
+        "type": "list",
+        "data": [],
+        "total_count": 0,
+        "pages": {"type": "pages", "page": 1, "per_page": 50, "total_pages": 0},
+    }
+    ids = [create(api, external_id=f"u{n}")["id"] for n in range(3)]
+    ids.append(fake.seed_contact(external_id="seeded", searchable=False))  # no search lag here
+    ids += [create(api, external_id=f"u{n}")["id"] for n in range(3, 7)]
+    lead = create(api, email="lead@x.io", role="lead")["id"]
+    api("POST", f"/contacts/{ids[1]}/archive")  # archived: not listed
+    fake.merge_contacts(ids[2], ids[0])  # merged: not listed
+    listed = [i for i in ids if i not in (ids[1], ids[2])] + [lead]  # 7 contacts
+
+    first = list_contacts(api, per_page=3)
+    assert [c["id"] for c in first["data"]] == listed[:3]
+    assert first["total_count"] == 7
+    assert first["data"][0] == api("GET", f"/contacts/{ids[0]}").json()  # full contacts
+    cursor = first["pages"]["next"]["starting_after"]
+    assert first["pages"] == {
+        "type": "pages",
+        "page": 1,
+        "per_page": 3,
+        "total_pages": 3,
+        "next": {"per_page": 3, "starting_after": cursor},
+    }
+    # Paging stays stable while contacts come and go: a contact created meanwhile comes
+    # last, one deleted before its page is skipped, and nothing already seen comes back.
+    newcomer = create(api, external_id="late")["id"]
+    fake.delete_contact(listed[4])
+    second = list_contacts(api, per_page=3, starting_after=cursor)
+    assert [c["id"] for c in second["data"]] == [listed[3], listed[5], listed[6]]
+    assert (second["pages"]["page"], second["pages"]["total_pages"]) == (2, 3)
+    third = list_contacts(api, **second["pages"]["next"])
+    assert [c["id"] for c in third["data"]] == [newcomer]
+    assert third["pages"]["page"] == 3 and "next" not in third["pages"]
+    # A page's last contact deleted under the cursor: the next page still follows on.
+    fake.delete_contact(listed[6])
+    after_gone = list_contacts(
+        api, per_page=3, starting_after=second["pages"]["next"]["starting_after"]
+    )
+    assert [c["id"] for c in after_gone["data"]] == [newcomer]
+    # Unarchived contacts are listed again, in their place.
+    api("POST", f"/contacts/{ids[1]}/unarchive")
+    everyone = list_contacts(api)
+    assert [c["id"] for c in everyone["data"]] == [
+        listed[0],
+        ids[1],
+        *listed[1:4],
+        listed[5],
+        newcomer,
+    ]
+    assert everyone["total_count"] == 7 and "next" not in everyone["pages"]
+    # Counted under its own name, not as GET /contacts/{contact_id}.
+    counts = fake.call_counts()
+    assert (counts["GET /contacts"], counts["GET /contacts/{contact_id}"]) == (6, 1)
+
+
+def test_list_contacts_page_size_and_bad_parameters(api: Api, fake: FakeIntercom) -> None:
+    for n in range(160):
+        fake.seed_contact(external_id=f"s{n}")
+    default = list_contacts(api)
+    assert len(default["data"]) == 50 and default["pages"]["total_pages"] == 4
+    biggest = list_contacts(api, per_page=1000)  # capped, not refused
+    assert len(biggest["data"]) == 150 and biggest["pages"]["per_page"] == 150
+    rest = list_contacts(api, **biggest["pages"]["next"])
+    assert [c["external_id"] for c in rest["data"]] == [f"s{n}" for n in range(150, 160)]
+    assert rest["pages"]["page"] == 2 and "next" not in rest["pages"]
+    for per_page in ("0", "-1", "ten"):
+        refused = api("GET", "/contacts", params={"per_page": per_page})
+        assert error_of(refused)[:2] == (400, "parameter_invalid"), per_page
+    for cursor in ("nope", "MTIz", "WzE3MTk0OTM3NTcuMCwgIjEyMyJd"):
+        refused = api("GET", "/contacts", params={"starting_after": cursor})
+        assert error_of(refused) == (
+            400,
+            "client_error",
+            "Invalid starting_after param. Please try again using a starting_after value"
+            " from a paginated response",
+        ), cursor
 
 
 def test_find_by_external_id_finds_users_only(api: Api) -> None:
@@ -578,6 +804,46 @@ def test_tags_on_contacts_and_companies(api: Api, fake: FakeIntercom) -> None:
     assert {t["name"] for t in api("GET", "/tags").json()["data"]} == {"vip", "beta", "customer"}
 
 
+def test_untag_and_detach_the_ways_the_target_does(api: Api, fake: FakeIntercom) -> None:
+    ann = create(api, external_id="u1")
+    acme = api("POST", "/companies", {"company_id": "c1"}).json()
+    assert api("POST", f"/contacts/{ann['id']}/companies", {"id": acme["id"]}).ok
+    vip = api("POST", "/tags", {"name": "vip", "users": [{"id": ann["id"]}]}).json()
+    assert vip["users"] == [{"id": ann["id"], "tagged": True}]
+    tagged = api("POST", "/tags", {"name": "vip", "companies": [{"id": acme["id"]}]}).json()
+    assert tagged["companies"] == [{"id": acme["id"], "tagged": True}]
+    assert fake.contact_tags() == {(ann["id"], "vip")}
+    assert fake.company_tags() == {("c1", "vip")}
+    # Untag a contact: the tag object comes back, the tag itself stays.
+    untagged = api("DELETE", f"/contacts/{ann['id']}/tags/{vip['id']}")
+    assert untagged.json() == {"type": "tag", "id": vip["id"], "name": "vip"}
+    assert fake.contact_tags() == set()
+    assert api("GET", f"/contacts/{ann['id']}/tags").json()["data"] == []
+    assert api("GET", f"/contacts/{ann['id']}").json()["tags"]["data"] == []
+    assert api("DELETE", f"/contacts/{ann['id']}/tags/{vip['id']}").status_code == 200  # again
+    unknown_tag = api("DELETE", f"/contacts/{ann['id']}/tags/999")
+    assert error_of(unknown_tag) == (404, "not_found", "Resource Not Found")
+    # Untag a company by Intercom id, in the description's "untag company" form.
+    body = {"name": "vip", "companies": [{"id": acme["id"], "untag": True}]}
+    answer = api("POST", "/tags", body).json()
+    assert (answer["id"], answer["companies"]) == (vip["id"], [{"id": acme["id"], "tagged": False}])
+    assert fake.company_tags() == set()
+    assert api("GET", f"/companies/{acme['id']}").json()["tags"]["tags"] == []
+    # Detach: the company comes back with one user fewer.
+    detached = api("DELETE", f"/contacts/{ann['id']}/companies/{acme['id']}").json()
+    assert (detached["id"], detached["user_count"]) == (acme["id"], 0)
+    assert fake.memberships() == set()
+    assert api("GET", f"/contacts/{ann['id']}/companies").json()["companies"] == []
+    assert api("GET", f"/contacts/{ann['id']}").json()["companies"]["data"] == []
+    nobody = api("DELETE", "/contacts/" + "0" * 24 + f"/companies/{acme['id']}")
+    assert error_of(nobody) == (404, "not_found", "User Not Found")
+    no_company = api("DELETE", f"/contacts/{ann['id']}/companies/" + "0" * 24)
+    assert error_of(no_company) == (404, "company_not_found", "Company Not Found")
+    # Every body above fits the description.
+    assert fake.validation_errors() == []
+    assert {t["name"] for t in fake.tags()} == {"vip"}
+
+
 # --------------------------------------------------------------------- events
 
 
@@ -606,7 +872,7 @@ def test_events_need_an_existing_contact_and_ignore_duplicates(
 def test_event_metadata_rules(api: Api, fake: FakeIntercom) -> None:
     create(api, external_id="u1")
     base = {"event_name": "bought", "created_at": 1, "user_id": "u1"}
-    metadata = {f"k{n:02}": n for n in range(12)}
+    metadata: dict[str, Any] = {f"k{n:02}": n for n in range(12)}
     metadata["k00"] = {"url": "https://x.io/1", "value": "Order 1"}
     metadata["k01"] = {"amount": 3499, "currency": "eur"}
     metadata["k02"] = True
@@ -868,6 +1134,20 @@ CLI_ARGS = (
     "--port 0 --token T --latency 0 --rate-limit 1000 --rate-window 10 --search-lag 0"
     " --fault-rate 0 --no-validate"
 )
+
+
+def test_cli_help_lists_the_control_endpoints() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "fake_intercom", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    for endpoint in ("reset", "configure", "merge", "delete_contact", "delete_company"):
+        assert f"POST /_fake/{endpoint}" in shown
+    assert "POST /_fake/email_match_on_create" in shown
+    assert "--email-match-on-create {conflict,duplicate}" in shown
 
 
 def test_cli_prints_its_url_and_serves_state() -> None:

@@ -91,14 +91,18 @@ AFTER = {
 }
 
 
-@pytest.mark.parametrize("one_run", [True, False], ids=["one run", "two runs"])
+@pytest.mark.parametrize(
+    "runs", ["one run", "two runs", "two runs, store lost"], ids=lambda runs: runs
+)
 @pytest.mark.parametrize("pair", sorted(AFTER))
-def test_every_pair_of_identity_shapes_ends_as_the_rule_says(fake, tmp_path, pair, one_run):
+def test_every_pair_of_identity_shapes_ends_as_the_rule_says(fake, tmp_path, pair, runs):
     first = record("users", {**SHAPES[pair[0]], "name": "N1"})
     second = record("users", {**SHAPES[pair[1]], "name": "N2"})
-    batches = [[USERS, first, second]] if one_run else [[USERS, first], [USERS, second]]
-    for messages in batches:
-        run = run_target(config_for(fake), messages, tmp_path)
+    batches = [[USERS, first, second]] if runs == "one run" else [[USERS, first], [USERS, second]]
+    for n, messages in enumerate(batches):
+        # "store lost": the second run has a new sync store, as on a runner with no disk.
+        store = {"sync_store_path": str(tmp_path / f"{n}.db")} if "lost" in runs else {}
+        run = run_target(config_for(fake, **store), messages, tmp_path)
         assert run.returncode == 0, run.stderr
     held = {(c["external_id"], c["email"], c["name"]) for c in fake.contacts()}
     assert held == AFTER[pair]
@@ -116,11 +120,22 @@ def lead_emails(fake) -> list[str]:
 
 
 def test_leads_replayed_are_found_not_created_again(fake, tmp_path):
+    """With the sync store lost between the runs, so that search has to find them."""
+    for n in range(2):
+        store = str(tmp_path / f"{n}.db")
+        run = run_target(config_for(fake, sync_store_path=store), [LEADS, *leads(5)], tmp_path)
+        assert run.returncode == 0, run.stderr
+    assert lead_emails(fake) == [f"l{i}@acme.io" for i in range(5)]
+    assert '"updated": 5' in run.stderr
+
+
+def test_leads_replayed_with_the_store_kept_cost_no_call(fake, tmp_path):
     for _ in range(2):
         run = run_target(config_for(fake), [LEADS, *leads(5)], tmp_path)
         assert run.returncode == 0, run.stderr
     assert lead_emails(fake) == [f"l{i}@acme.io" for i in range(5)]
-    assert '"updated": 5' in run.stderr
+    assert '"unchanged": 5' in run.stderr
+    assert '"api_calls_total": 1,' in run.stderr  # GET /me
 
 
 def test_a_lead_whose_create_answer_was_lost_is_not_created_again(fake, tmp_path):

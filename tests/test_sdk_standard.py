@@ -21,7 +21,7 @@ from singer_sdk.testing.suites import SingerTestSuite
 
 from target_intercom.errors import FatalError
 from target_intercom.target import TargetIntercom
-from tests.conftest import OPENAPI_PATH, TOKEN
+from tests.conftest import OPENAPI_PATH, TOKEN, store_path_for
 
 # The standard suite takes its config when the class is built, so the fake starts here.
 FAKE = FakeIntercom(token=TOKEN, openapi_path=OPENAPI_PATH if OPENAPI_PATH.exists() else None)
@@ -62,6 +62,7 @@ for name, key in [
 CONFIG = {
     "access_token": TOKEN,
     "api_base_url": FAKE.url,
+    "sync_store_path": store_path_for(FAKE),
     "unknown_attributes": "create",
     "stream_maps": STREAM_MAPS,
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from target_intercom.syncstore import Known
 
 # Enough for the records that repeat within a run, small enough that a load of
 # millions keeps flat memory (about 200 bytes an entry).
@@ -14,14 +16,12 @@ DEFAULT_MAX_ENTRIES = 50_000
 
 
 def fingerprint(*parts: object) -> int:
-    """A cheap identity of what a record wrote, to skip writing the same thing twice."""
-    return hash(json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")))
-
-
-@dataclass(frozen=True)
-class Known:
-    intercom_id: str
-    fingerprint: int  # hash of what was last written, to skip identical writes
+    """A cheap identity of what a record wrote, to skip writing the same thing twice. The
+    same in every process (Python's hash() is not), since the sync store keeps it across
+    runs; 8 bytes, so that it fits a signed 64-bit column."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class IdCache:

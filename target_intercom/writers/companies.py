@@ -4,6 +4,8 @@
 call. Attaching a contact needs Intercom's own company id, which the upsert answers
 with; the run remembers it, so a company named on many user records is upserted once
 (and again only when a record changes it), while its users' attaches run side by side.
+The sync store keeps the id, what was written, and the tags and members this target
+applied, so a re-sync upserts only changed companies and sends only new tags and members.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import threading
 from collections.abc import Callable
 
 from target_intercom import keys
-from target_intercom.client import Client
+from target_intercom.client import ApiError, Client
 from target_intercom.errors import ContactNotYet
 from target_intercom.mapping import CompanyPlan
+from target_intercom.syncstore import Known, SyncStore
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import IdCache, Known, fingerprint
+from target_intercom.writers.cache import IdCache, fingerprint
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.modes import WriteModes
+from target_intercom.writers.tags import Tags
 
 _LOCK_STRIPES = 64
 
@@ -31,11 +36,17 @@ class CompanyWriter:
         attributes: DataAttributes,
         contacts: ContactLookup,
         cache: IdCache,
+        store: SyncStore,
+        tags: Tags,
+        modes: WriteModes,
     ) -> None:
         self._client = client
         self._attributes = attributes
         self._contacts = contacts
         self._cache = cache
+        self._store = store
+        self._tags = tags
+        self._modes = modes
         # Users of one company run side by side: a company's lock makes the first of them
         # upsert it and the others find it in the cache. Striped, so memory does not grow
         # with the number of companies.
@@ -46,14 +57,29 @@ class CompanyWriter:
         are not in Intercom yet waits for all of them before writing anything), then
         upsert, tags, attaches."""
         members = self._members(plan)
-        outcome, company_id = self._upsert(plan)
-        for tag in plan.tags:
-            self._client.request(
-                "POST", "/tags", json_body={"name": tag, "companies": [{"id": company_id}]}
-            )
-        for member in members:
-            self.attach(member, company_id)
-        return outcome
+        upserted = self._upsert(plan)
+        if upserted is None:
+            return "not_in_intercom"
+        outcome, known = upserted
+        company_id = known.intercom_id
+        tags, sent = self._tags.apply_to_company(
+            company_id, plan.tags, known.tags, mirror=self._modes.mirror
+        )
+        attached = set(known.links)
+        for member in dict.fromkeys(members):
+            if member not in attached:
+                self.attach(member, company_id, plan.company_id)
+                attached.add(member)
+                sent = True
+        if self._modes.mirror:
+            for stale in sorted(attached - set(members)):
+                self._detach_by_id(stale, company_id)
+                attached.discard(stale)
+                sent = True
+        self._remember(
+            plan.company_id, Known(company_id, known.fingerprint, tags, tuple(sorted(attached)))
+        )
+        return "updated" if outcome == "unchanged" and sent else outcome
 
     def _members(self, plan: CompanyPlan) -> list[str]:
         """Intercom's ids of the contacts the record lists. Once one is missing, the rest
@@ -96,57 +122,123 @@ class CompanyWriter:
             )
         return found
 
-    def attach(self, contact_id: str, company_id: str) -> None:
-        """Attaches a contact to a company (Intercom's ids); idempotent in Intercom."""
+    def attach(self, contact_id: str, intercom_company_id: str, company_id: str) -> None:
+        """Attaches a contact to a company (Intercom's ids); idempotent in Intercom. A
+        company deleted in Intercom since its id was kept is made again, then attached."""
+        try:
+            self._attach(contact_id, intercom_company_id)
+        except ApiError as exc:
+            if exc.status not in (404, 410) or "company" not in exc.code:
+                raise
+            self._forget(company_id)
+            again, _ = self.ensure(company_id, None, create=True)
+            assert again is not None
+            self._attach(contact_id, again)
+
+    def _attach(self, contact_id: str, intercom_company_id: str) -> None:
         self._client.request(
             "POST",
             "/contacts/{contact_id}/companies",
             path={"contact_id": contact_id},
-            json_body={"id": company_id},
+            json_body={"id": intercom_company_id},
         )
 
-    def ensure(self, company_id: str, plan: CompanyPlan | None, *, create: bool) -> str | None:
-        """Intercom's id of a company named on a user record; upserts it when it has fields.
+    def detach(self, contact_id: str, company_id: str) -> bool:
+        """Detaches a contact from a company (our company_id) when the company exists;
+        whether a call was made."""
+        intercom_id, looked_up = self.ensure(company_id, None, create=False)
+        if intercom_id is None:
+            return looked_up
+        self._detach_by_id(contact_id, intercom_id)
+        return True
+
+    def _detach_by_id(self, contact_id: str, intercom_company_id: str) -> None:
+        request_unless_absent(
+            self._client,
+            "DELETE",
+            "/contacts/{contact_id}/companies/{company_id}",
+            path={"contact_id": contact_id, "company_id": intercom_company_id},
+        )
+
+    def ensure(
+        self, company_id: str, plan: CompanyPlan | None, *, create: bool
+    ) -> tuple[str | None, bool]:
+        """Intercom's id of a company named on a user record, upserted when it has fields
+        that changed; and whether a call was made.
 
         A bare company (an id and nothing else) is looked up, and created only when the
         contact is to be attached to it: detaching from a company that does not exist is
         already done.
         """
         if plan is not None:
-            return self._upsert(plan)[1]
-        key = keys.company(company_id)
+            upserted = self._upsert(plan)
+            if upserted is None:
+                return None, True
+            outcome, written = upserted
+            return written.intercom_id, outcome != "unchanged"
         with self._lock_of(company_id):
-            known = self._cache.get([key])
+            known = self._known(company_id)
             if known is not None:
-                return known.intercom_id
+                return known.intercom_id, False
             found = request_unless_absent(
                 self._client, "GET", "/companies", params={"company_id": company_id}
             )
             if found is None and not create:
-                return None
+                return None, True
             if found is None:
                 found = self._client.request(
                     "POST", "/companies", json_body={"company_id": company_id}
                 )
             intercom_id = str(found.body["id"])
-            self._cache.put([key], Known(intercom_id, 0))
-            return intercom_id
+            self._remember(company_id, Known(intercom_id, None))
+            return intercom_id, True
 
-    def _upsert(self, plan: CompanyPlan) -> tuple[str, str]:
-        key = keys.company(plan.company_id)
+    def _upsert(self, plan: CompanyPlan) -> tuple[str, Known] | None:
+        """The company as it stands after this record: (outcome, what is known of it), or
+        None when update_only finds no such company."""
         custom = self._attributes.prepare("company", plan.custom_attributes, plan.attribute_types)
         body = dict(plan.fields)
         if custom:
             body["custom_attributes"] = custom
         print_ = fingerprint(body)
         with self._lock_of(plan.company_id):
-            known = self._cache.get([key])
-            if known is not None and known.fingerprint == print_:
-                return "unchanged", known.intercom_id
+            known = self._known(plan.company_id)
+            if known is not None and known.fingerprint == print_ and not self._modes.full_resync:
+                return "unchanged", known
+            if known is None and self._modes.update_only:
+                found = request_unless_absent(
+                    self._client, "GET", "/companies", params={"company_id": plan.company_id}
+                )
+                if found is None:
+                    return None
             company = self._client.request("POST", "/companies", json_body=body).body
             intercom_id = str(company["id"])
-            self._cache.put([key], Known(intercom_id, print_))
-            return ("updated" if known is not None else "upserted"), intercom_id
+            same = known is not None and known.intercom_id == intercom_id
+            written = Known(
+                intercom_id,
+                print_,
+                known.tags if same and known else (),
+                known.links if same and known else (),
+            )
+            self._remember(plan.company_id, written)
+            return ("updated" if known is not None else "upserted"), written
+
+    def _known(self, company_id: str) -> Known | None:
+        key = [keys.company(company_id)]
+        known = self._cache.get(key)
+        if known is None:
+            known = self._store.company(company_id)
+            if known is not None:
+                self._cache.put(key, known)
+        return known
+
+    def _remember(self, company_id: str, known: Known) -> None:
+        self._cache.put([keys.company(company_id)], known)
+        self._store.put_company(company_id, known)
+
+    def _forget(self, company_id: str) -> None:
+        self._cache.forget([keys.company(company_id)])
+        self._store.put_company(company_id, None)
 
     def _lock_of(self, company_id: str) -> threading.Lock:
         return self._locks[hash(company_id) % _LOCK_STRIPES]

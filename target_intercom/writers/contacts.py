@@ -3,9 +3,10 @@
 Create first: a new contact costs one `POST /contacts`. Intercom answers 409 when the
 contact exists and names its id ("... already exists with id=X"), so an existing one
 costs a second call (`PUT`), an archived one a third (`unarchive`). Search is not used
-to decide create-or-update, because it lags minutes behind creates. Contacts seen
-earlier in the run are remembered, so they cost one `PUT`, or nothing when the record
-is unchanged.
+to decide create-or-update, because it lags minutes behind creates. Contacts met
+before, in this run or (through the sync store) an earlier one, cost one `PUT` by their
+id, or nothing when the record is unchanged; only tags and companies not applied before
+are sent.
 
 Two exceptions, because Intercom's 409 cannot be relied on for them:
 - A lead known only by email never gets a 409, so it is searched for before it is
@@ -22,14 +23,17 @@ from typing import Any
 
 from target_intercom.client import ApiError, Client, Unanswered
 from target_intercom.errors import RecordError
-from target_intercom.mapping import CompanyLink, ContactPlan
+from target_intercom.mapping import ContactPlan
 from target_intercom.pacing import pause
 from target_intercom.settings import DeleteMode
+from target_intercom.syncstore import Known
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import fingerprint
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.modes import WriteModes
+from target_intercom.writers.tags import Tags
 
 _CONFLICT_ID = re.compile(r"id=([A-Za-z0-9_-]+)")
 # Waits before each new try of a create answered by a 409 that names no contact.
@@ -46,8 +50,10 @@ class ContactWriter:
         attributes: DataAttributes,
         companies: CompanyWriter,
         lookup: ContactLookup,
+        tags: Tags,
         *,
         delete_mode: DeleteMode,
+        modes: WriteModes,
         stopping: threading.Event | None = None,
     ) -> None:
         self._stopping = stopping or threading.Event()
@@ -55,7 +61,9 @@ class ContactWriter:
         self._attributes = attributes
         self._companies = companies
         self._lookup = lookup
+        self._tags = tags
         self._delete_mode = delete_mode
+        self._modes = modes
 
     def write(self, plan: ContactPlan) -> str:
         """Applies one users record; returns its outcome for the run summary."""
@@ -65,36 +73,49 @@ class ContactWriter:
         body = dict(plan.fields)
         if custom:
             body["custom_attributes"] = custom
-        links = [
-            (link.company_id, link.remove, link.company.payload() if link.company else None)
-            for link in plan.companies
-        ]
-        print_ = fingerprint(body, plan.tags, links)
-        known = self._lookup.known_id(plan.external_id, plan.email)
-        if known is not None and self._lookup.holds(known, print_):
-            return "unchanged"
-        outcome, contact_id = self._upsert(body, known)
-        for tag in plan.tags:
-            self._client.request(
-                "POST", "/tags", json_body={"name": tag, "users": [{"id": contact_id}]}
-            )
-        for link in plan.companies:
-            self._link_company(contact_id, link)
-        self._lookup.remember(plan.external_id, plan.email, contact_id, print_)
+        print_ = fingerprint(body)
+        known = self._lookup.known(plan.external_id, plan.email)
+        if known is not None and self._modes.full_resync:
+            known = Known(known.intercom_id, None)  # keep the id, forget what was sent
+        if known is not None and known.fingerprint == print_:
+            outcome, contact_id = "unchanged", known.intercom_id
+        else:
+            upserted = self._upsert(body, known)
+            if upserted is None:
+                return "not_in_intercom"
+            outcome, contact_id = upserted
+            if known is None or known.intercom_id != contact_id:
+                # A new contact, or the old one gone: nothing was applied to this one.
+                known = Known(contact_id, None)
+        tags, sent_tags = self._tags.apply_to_contact(
+            contact_id, plan.tags, known.tags, mirror=self._modes.mirror
+        )
+        links, sent_links = self._link_companies(contact_id, plan, known.links)
+        self._lookup.remember(plan.external_id, plan.email, Known(contact_id, print_, tags, links))
+        if outcome == "unchanged" and (sent_tags or sent_links):
+            return "updated"
         return outcome
 
-    def _upsert(self, body: dict[str, Any], known: str | None) -> tuple[str, str]:
+    def _upsert(self, body: dict[str, Any], known: Known | None) -> tuple[str, str] | None:
+        """Updates the contact known by id, else creates it (or, in update_only, finds
+        it): (outcome, Intercom id), or None when update_only finds no contact."""
         if known is not None:
             updated = request_unless_absent(
                 self._client,
                 "PUT",
                 "/contacts/{contact_id}",
-                path={"contact_id": known},
+                path={"contact_id": known.intercom_id},
                 json_body=_update_body(body),
             )
             if updated is not None:
-                return "updated", known
+                return "updated", known.intercom_id
             # Deleted or merged since we saw it: fall through to a create.
+        if self._modes.update_only:
+            found = self._lookup.find(body.get("external_id"), body.get("email"), body.get("phone"))
+            if found is None:
+                return None
+            self._update(found, body)
+            return "updated", found
         if body.get("role") == "lead" and "external_id" not in body and body.get("email"):
             return self._upsert_lead(body, str(body["email"]))
         for wait in (*_CONFLICT_RETRY_WAITS, None):
@@ -192,19 +213,35 @@ class ContactWriter:
         )
         return outcome if done is not None else "already_absent"
 
-    def _link_company(self, contact_id: str, link: CompanyLink) -> None:
-        company_id = self._companies.ensure(link.company_id, link.company, create=not link.remove)
-        if company_id is None:
-            return
-        if link.remove:
-            request_unless_absent(
-                self._client,
-                "DELETE",
-                "/contacts/{contact_id}/companies/{company_id}",
-                path={"contact_id": contact_id, "company_id": company_id},
+    def _link_companies(
+        self, contact_id: str, plan: ContactPlan, attached: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], bool]:
+        """Upserts the record's companies that changed, attaches the contact to those it
+        was not attached to by this target, detaches it from those the record removes
+        (and, under mirror, from those this target attached that the record no longer
+        lists). Returns the companies now attached by this target, and whether any call
+        was made."""
+        now = set(attached)
+        sent = False
+        listed = {link.company_id for link in plan.companies if not link.remove}
+        for link in plan.companies:
+            if link.remove:
+                sent |= self._companies.detach(contact_id, link.company_id)
+                now.discard(link.company_id)
+                continue
+            company_id, wrote = self._companies.ensure(
+                link.company_id, link.company, create=not self._modes.update_only
             )
-            return
-        self._companies.attach(contact_id, company_id)
+            sent |= wrote
+            if company_id is not None and link.company_id not in now:
+                self._companies.attach(contact_id, company_id, link.company_id)
+                now.add(link.company_id)
+                sent = True
+        if self._modes.mirror:
+            for stale in sorted(now - listed):
+                sent |= self._companies.detach(contact_id, stale)
+                now.discard(stale)
+        return tuple(sorted(now)), sent
 
 
 def _update_body(body: dict[str, Any]) -> dict[str, Any]:

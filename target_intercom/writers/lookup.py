@@ -14,6 +14,9 @@ per run and given to both, applies one identity rule everywhere:
   answers 409 for a lead (several leads may share an email).
 - What was last written is remembered per Intercom contact, whatever key the record
   came by, so "unchanged, skip it" compares with what that very contact holds.
+
+What this run learned sits in a bounded cache in front of the sync store, which keeps
+it for the next run; both are written only after Intercom confirmed.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from target_intercom import keys
 from target_intercom.client import Client
 from target_intercom.errors import RecordError
 from target_intercom.settings import LookupField
+from target_intercom.syncstore import Known, SyncStore
 from target_intercom.writers.absent import request_unless_absent
-from target_intercom.writers.cache import IdCache, Known
+from target_intercom.writers.cache import IdCache
 
 # Stands for "archived or deleted by this run" where a fingerprint is kept: Python's hash()
 # never returns -1, so no fingerprint can equal it.
@@ -40,50 +44,71 @@ def _identity(external_id: str | None, email: str | None) -> list[str]:
 
 class ContactLookup:
     def __init__(
-        self, client: Client, lookup_fields: Sequence[LookupField], cache: IdCache
+        self,
+        client: Client,
+        lookup_fields: Sequence[LookupField],
+        cache: IdCache,
+        store: SyncStore,
     ) -> None:
         self._client = client
         self._lookup_fields = tuple(lookup_fields)
         # One bounded cache for both ids and fingerprints, so memory stays where it was.
         self._cache = cache
+        self._store = store
 
     @property
     def lookup_fields(self) -> tuple[LookupField, ...]:
         return self._lookup_fields
 
-    def known_id(self, external_id: str | None, email: str | None) -> str | None:
-        """The contact's Intercom id as this run last met it, by the identity rule."""
-        known = self._cache.get(_identity(external_id, email))
-        if known is None:
+    def known(self, external_id: str | None, email: str | None) -> Known | None:
+        """What was last written to the contact the record names, by the identity rule:
+        as this run last met it, else as the sync store kept it from an earlier run."""
+        identity = _identity(external_id, email)
+        if not identity:
             return None
-        written = self._cache.get([keys.contact_written(known.intercom_id)])
+        hit = self._cache.get(identity)
+        stored = None
+        if hit is None:
+            stored = self._store.contact(identity[0])
+            if stored is None:
+                return None
+            hit = stored
+        written = self._cache.get([keys.contact_written(hit.intercom_id)])
         if written is not None and written.fingerprint == _REMOVED:
             # Removed by a record that named it another way (by email, say): the next
             # write must meet Intercom's answer for an archived contact, not update blindly.
             return None
-        return known.intercom_id
+        if stored is not None:
+            self._cache.put(identity, Known(stored.intercom_id, None))
+            self._cache.put([keys.contact_written(stored.intercom_id)], stored)
+            return stored
+        return written or Known(hit.intercom_id, None)
 
-    def remember(
-        self, external_id: str | None, email: str | None, intercom_id: str, written: int
-    ) -> None:
-        """The contact's id, and the fingerprint of what was just written to it."""
-        self._cache.put(_identity(external_id, email), Known(intercom_id, 0))
-        self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, written))
+    def known_id(self, external_id: str | None, email: str | None) -> str | None:
+        """The contact's Intercom id as this run or an earlier one met it."""
+        known = self.known(external_id, email)
+        return None if known is None else known.intercom_id
+
+    def remember(self, external_id: str | None, email: str | None, written: Known) -> None:
+        """The contact's id, and what was just written to it (Intercom confirmed it)."""
+        intercom_id = written.intercom_id
+        identity = _identity(external_id, email)
+        self._cache.put(identity, Known(intercom_id, None))
+        self._cache.put([keys.contact_written(intercom_id)], written)
+        if identity:
+            self._store.put_contact(identity[0], written)
         if email is not None:
             holder = [keys.contact_holding_email(email)]
             held = self._cache.get(holder)
             # Two contacts written with one email: it names neither of them.
             shared = held is not None and held.intercom_id != intercom_id
-            self._cache.put(holder, Known("" if shared else intercom_id, 0))
-
-    def holds(self, intercom_id: str, fingerprint: int) -> bool:
-        """Whether what this run last wrote to that contact had this fingerprint."""
-        known = self._cache.get([keys.contact_written(intercom_id)])
-        return known is not None and known.fingerprint == fingerprint
+            self._cache.put(holder, Known("" if shared else intercom_id, None))
 
     def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
         """The contact was archived or deleted: whatever key names it, it is not current."""
         self._cache.forget(_identity(external_id, email))
+        for key in keys.contact(external_id, email):
+            self._store.put_contact(key, None)
         if intercom_id is not None:
             self._cache.put([keys.contact_written(intercom_id)], Known(intercom_id, _REMOVED))
 
@@ -165,7 +190,10 @@ class ContactLookup:
         """The id of the contact this run wrote this email to; "" when it wrote it to
         several; None when to none."""
         held = self._cache.get([keys.contact_holding_email(email)])
-        return None if held is None else held.intercom_id
+        if held is not None:
+            return held.intercom_id
+        stored = self._store.contact(keys.contact_by_email(email))
+        return None if stored is None else stored.intercom_id
 
     def user_id_of(self, external_id: str) -> str | None:
         """Intercom's id of the user with this external_id, from the run's cache or Intercom."""
@@ -174,5 +202,6 @@ class ContactLookup:
             return known
         found = self.find(external_id, None) if "external_id" in self._lookup_fields else None
         if found is not None:
-            self._cache.put(_identity(external_id, None), Known(found, 0))
+            self._cache.put(_identity(external_id, None), Known(found, None))
+            self._store.put_contact(keys.contact_by_external_id(external_id), Known(found, None))
         return found

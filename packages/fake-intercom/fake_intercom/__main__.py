@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES
+from fake_intercom.contacts import EMAIL_MATCH_MODES, check_email_match
 from fake_intercom.faults import EXTRA_FAULT_KINDS, FAULT_KINDS, Faults
 from fake_intercom.server import FakeIntercom
 
@@ -37,6 +38,16 @@ control endpoints (no token needed, JSON in and out):
                          "rate_limit": 1000, "faults": {"rate": 0.05}}
   POST /_fake/merge      merge one contact into another, as Intercom's UI does:
                          {"from_id": "...", "into_id": "..."}
+  POST /_fake/delete_contact
+                         delete a contact by hand, as in Intercom's UI:
+                         {"contact_id": "<Intercom id>"}
+  POST /_fake/delete_company
+                         delete a company by hand, with its memberships and tags:
+                         {"company_id": "<your company_id>"}; answers its Intercom id
+  POST /_fake/email_match_on_create
+                         {"mode": "conflict" | "duplicate"}: what a create with a new
+                         external_id and the email of a user without one does (see
+                         --email-match-on-create)
 
 example:
   fake-intercom --port 8000 --latency 0.05 &
@@ -83,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         default=MAX_CUSTOM_ATTRIBUTES,
         help="custom attributes per model, archived ones included",
     )
+    parser.add_argument(
+        "--email-match-on-create",
+        choices=EMAIL_MATCH_MODES,
+        default="conflict",
+        help="a create with a new external_id and the email of a user without one: 409"
+        " naming that user (conflict, the default) or a second user (duplicate); Intercom"
+        " does not document which",
+    )
     return parser
 
 
@@ -107,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         validate=not args.no_validate,
         max_event_names=args.max_event_names,
         max_custom_attributes=args.max_custom_attributes,
+        email_match_on_create=check_email_match(args.email_match_on_create),
         port=args.port,
     )
     stopping = threading.Event()

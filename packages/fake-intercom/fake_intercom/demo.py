@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             "access_token": DEMO_TOKEN,
             "api_base_url": fake.url,
             "unknown_attributes": "create",
+            # Each demo loads a new fake workspace: a store kept from an earlier demo would
+            # hold the ids of one that is gone.
+            "sync_store_path": str(Path(tmp) / "sync.db"),
         }
         config_path = Path(tmp) / "config.json"
         config_path.write_text(json.dumps(config))

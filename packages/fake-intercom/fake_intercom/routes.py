@@ -66,6 +66,7 @@ ME: dict[str, Any] = {
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/me", lambda ws, r: ME),
     Route("POST", "/contacts", lambda ws, r: ws.contacts.create(r.body), takes_body=True),
+    Route("GET", "/contacts", lambda ws, r: ws.contacts.listing(r.query)),
     Route("POST", "/contacts/search", lambda ws, r: ws.contacts.search(r.body, r.search_lag), True),
     Route(
         "GET",

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES
+from fake_intercom.contacts import EmailMatch, check_email_match
 from fake_intercom.faults import FaultPicker, Faults
 from fake_intercom.gateway import Call, Gateway, Reply, Settings, envelope
 from fake_intercom.openapi import default_openapi_path, load_description
@@ -47,6 +48,13 @@ class FakeIntercom:
     repository (`../shared/intercom-openapi/`) if present, else no body validation.
     `max_event_names` and `max_custom_attributes` (per model, archived ones included) are
     Intercom's caps, lowered by tests that want to reach them quickly.
+
+    `email_match_on_create` picks the answer to a case Intercom does not document: a
+    create carrying a new external_id plus the email of a user that has no external_id.
+    "conflict" (the default) answers 409 naming that user; "duplicate" creates a second
+    user with the same email. A target must end with one contact either way, so its
+    tests can run both. It can be changed while serving (the attribute, `configure` or
+    `POST /_fake/email_match_on_create`) and survives `reset`.
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class FakeIntercom:
         validate: bool = True,
         max_event_names: int = 120,
         max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES,
+        email_match_on_create: EmailMatch = "conflict",
         port: int = 0,
     ) -> None:
         path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
@@ -70,6 +79,7 @@ class FakeIntercom:
         picker = FaultPicker(faults or Faults())
         self._max_event_names = max_event_names
         self._max_custom_attributes = max_custom_attributes
+        self._email_match_on_create = check_email_match(email_match_on_create)
         self._gateway = Gateway(token, settings, picker, description, self._new_workspace())
         self._port = port
         self._server: _Server | None = None
@@ -118,6 +128,19 @@ class FakeIntercom:
         """Whether request bodies are checked against the description right now."""
         return self._gateway.settings.validate and self._gateway.description is not None
 
+    @property
+    def email_match_on_create(self) -> EmailMatch:
+        """ "conflict" or "duplicate": see the class docstring."""
+        return self._email_match_on_create
+
+    @email_match_on_create.setter
+    def email_match_on_create(self, mode: EmailMatch) -> None:
+        """Takes effect from the next request; anything but the two modes is ValueError."""
+        mode = check_email_match(mode)
+        with self._gateway.lock:
+            self._email_match_on_create = mode
+            self._gateway.workspace.contacts.email_match_on_create = mode
+
     def configure(
         self,
         *,
@@ -130,6 +153,7 @@ class FakeIntercom:
         validate: bool | _Keep = KEEP,
         max_event_names: int | _Keep = KEEP,
         max_custom_attributes: int | _Keep = KEEP,
+        email_match_on_create: EmailMatch | _Keep = KEEP,
     ) -> None:
         """Change behaviour while serving; requests already under way keep the old one.
         `faults` may be a dict of Faults' fields (as `POST /_fake/configure` sends it),
@@ -144,6 +168,8 @@ class FakeIntercom:
         }
         changes = {k: v for k, v in given.items() if v is not KEEP}
         settings = dataclasses.replace(self._gateway.settings, **changes)
+        if email_match_on_create is not KEEP:  # checked before anything changes
+            email_match_on_create = check_email_match(email_match_on_create)
         if faults is None:
             faults = Faults()
         elif isinstance(faults, dict):
@@ -158,10 +184,14 @@ class FakeIntercom:
             with self._gateway.lock:
                 self._max_custom_attributes = max_custom_attributes
                 self._gateway.workspace.attributes.max_custom = max_custom_attributes
+        if email_match_on_create is not KEEP:
+            self.email_match_on_create = email_match_on_create
         self._gateway.settings = settings
 
     def _new_workspace(self) -> Workspace:
-        return Workspace(self._max_event_names, self._max_custom_attributes)
+        return Workspace(
+            self._max_event_names, self._max_custom_attributes, self._email_match_on_create
+        )
 
     def reset(self) -> None:
         """Empty the workspace, the call log and the validation errors."""
@@ -286,6 +316,26 @@ class FakeIntercom:
         with self._gateway.lock:
             self._gateway.workspace.merge_contacts(from_id, into_id)
 
+    def delete_contact(self, contact_id: str) -> None:
+        """Delete a contact (archived or not) by its Intercom id behind the client's back,
+        as someone in Intercom's UI would: what `DELETE /contacts/{id}` does, without a
+        call being logged. The contact leaves `contacts()`, search, every lookup, its
+        memberships and tags; its id answers 404 "User Not Found" from now on, and its
+        external_id is free again. An unknown or merged id raises ValueError."""
+        with self._gateway.lock:
+            ws = self._gateway.workspace
+            if contact_id not in ws.contacts.by_id:
+                raise ValueError(f"no contact with id {contact_id!r} to delete")
+            ws.delete_contact(contact_id)
+
+    def delete_company(self, company_id: str) -> str:
+        """Delete a company by its company_id (the caller's id, not Intercom's) behind the
+        client's back, and return its Intercom id. Its memberships and tags go with it,
+        and calls naming that Intercom id answer 404 `company_not_found` (get, attach,
+        detach, tag). An unknown company_id raises ValueError."""
+        with self._gateway.lock:
+            return self._gateway.workspace.delete_company(company_id)
+
     # ------------------------------------------------------------------ control
 
     def _control(self, method: str, path: str, raw: bytes) -> Reply:
@@ -297,22 +347,33 @@ class FakeIntercom:
                 self.reset()
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/configure"):
-                changes = json.loads(raw or b"{}")
-                if not isinstance(changes, dict):
-                    raise ValueError("the body must be a JSON object")
-                self.configure(**changes)
+                self.configure(**_json_object(raw))
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/merge"):
-                ids = json.loads(raw or b"{}")  # {"from_id": ..., "into_id": ...}
-                if not isinstance(ids, dict):
-                    raise ValueError("the body must be a JSON object")
-                self.merge_contacts(**ids)
+                self.merge_contacts(**_json_object(raw))  # {"from_id": ..., "into_id": ...}
+                payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/delete_contact"):
+                self.delete_contact(**_json_object(raw))  # {"contact_id": ...}
+                payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/delete_company"):
+                payload = {"ok": True, "id": self.delete_company(**_json_object(raw))}
+            elif (method, path) == ("POST", "/_fake/email_match_on_create"):
+                mode = _json_object(raw).get("mode")  # {"mode": "conflict" | "duplicate"}
+                self.email_match_on_create = check_email_match(mode)
                 payload = {"ok": True}
             else:
                 return Reply(404, envelope("not_found", f"No control endpoint {method} {path}"))
         except (TypeError, ValueError) as exc:
             return Reply(400, envelope("parameter_invalid", str(exc)))
         return Reply(200, json.dumps(payload).encode())
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A control request's body, which must be a JSON object (ValueError otherwise)."""
+    body = json.loads(raw or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
 
 
 _MAX_HEADERS = 100

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES, DataAttributes
-from fake_intercom.contacts import Contacts
+from fake_intercom.contacts import Contacts, EmailMatch
 from fake_intercom.errors import ApiError, company_not_found, invalid
 from fake_intercom.events import EventLog, parse_event
 from fake_intercom.records import (
@@ -32,12 +32,15 @@ class Workspace:
     """One Intercom workspace's data and rules."""
 
     def __init__(
-        self, max_event_names: int = 120, max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES
+        self,
+        max_event_names: int = 120,
+        max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES,
+        email_match_on_create: EmailMatch = "conflict",
     ) -> None:
         self.attributes = DataAttributes(max_custom_attributes)
         self.event_log = EventLog(max_event_names)
         self._ids = IdMaker()
-        self.contacts = Contacts(self.attributes, self._ids)
+        self.contacts = Contacts(self.attributes, self._ids, email_match_on_create)
         self.companies: dict[str, Company] = {}
         self.tags: dict[str, str] = {}  # tag id -> name
         self._by_company_id: dict[str, Company] = {}
@@ -110,6 +113,28 @@ class Workspace:
             company.last_request_at = now
         merge_custom_attributes(company.custom_attributes, custom)
         company.updated_at = now
+
+    def delete_company(self, company_id: str) -> str:
+        """Remove the company whose company_id (the caller's id) this is, as someone in
+        Intercom's UI might, and return its Intercom id; ValueError if there is none.
+
+        Its memberships and tags go with it, and every call naming its Intercom id answers
+        404 `company_not_found`, the description's answer for an unknown company on get,
+        attach, detach and tag. Intercom's own delete (`DELETE /companies/{id}`) archives
+        the company and detaches its contacts; whether an archived company answers 404
+        too is not documented. Its company_id is free again here: a later
+        `POST /companies` with it makes a new company with a new Intercom id (whether
+        Intercom would revive the archived one instead is not documented either).
+        """
+        company = self._by_company_id.pop(company_id, None)
+        if company is None:
+            raise ValueError(f"no company with company_id {company_id!r} to delete")
+        del self.companies[company.id]
+        for contact_id in company.contact_ids:
+            contact = self.contacts.by_id.get(contact_id)
+            if contact is not None:
+                contact.company_ids.pop(company.id, None)
+        return company.id
 
     def get_company(self, company_id: str) -> dict[str, Any]:
         company = self.companies.get(company_id)

@@ -1,0 +1,361 @@
+"""What this target wrote to Intercom, kept across runs so that a re-sync sends only what changed.
+
+A daily load of an unchanged table would otherwise cost more than the first one (every
+create answers 409 and is followed by an update). The store holds, per contact and per
+company, Intercom's id and a fingerprint of what was last written, with the tags and
+memberships this target made, so an unchanged row costs no call and a changed one the
+update by id.
+
+A row is only ever put here after Intercom confirmed the write it describes, so the store
+never claims more than Intercom holds: a kill loses at most the rows not yet flushed, which
+costs calls on the next run, never a record. Writes are batched for the same reason they
+can be: losing a batch is cheap, a commit per record is not.
+
+SQLite by default (a file beside the Meltano project), any SQLAlchemy URL for runners with
+no persistent disk (PostgreSQL). The schema carries its version and migrates forward; a
+store written by a newer target is refused rather than rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from target_intercom.errors import FatalError
+
+SCHEMA_VERSION = 1
+# Rows kept in memory before a flush: a kill costs at most this many records' calls again.
+FLUSH_EVERY_ROWS = 2_000
+FLUSH_EVERY_SECONDS = 5.0
+
+_metadata = sa.MetaData()
+_meta = sa.Table(
+    "target_intercom_meta",
+    _metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+_contacts = sa.Table(
+    "target_intercom_contacts",
+    _metadata,
+    # "x:<external_id>" or "e:<email>": how records name the contact (keys.py's forms).
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("intercom_id", sa.String(64), nullable=False),
+    # Of the fields and custom attributes last written; NULL when the id was only found.
+    sa.Column("fingerprint", sa.BigInteger, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),  # JSON list: tags this target applied
+    sa.Column("companies", sa.Text, nullable=False),  # JSON list: company_ids it attached
+)
+_companies = sa.Table(
+    "target_intercom_companies",
+    _metadata,
+    sa.Column("company_id", sa.Text, primary_key=True),
+    sa.Column("intercom_id", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.BigInteger, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("members", sa.Text, nullable=False),  # JSON list: contact ids it attached
+)
+
+
+def _create_v1(connection: Connection) -> None:
+    _metadata.create_all(connection)
+
+
+# MIGRATIONS[n] brings a store at version n to version n + 1; a new version appends a step.
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1,)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What Intercom holds of one contact or company, as far as this target knows."""
+
+    intercom_id: str
+    # Of the fields and custom attributes last written, to skip identical writes; None
+    # when the id was found but nothing written yet.
+    fingerprint: int | None
+    # The tags this target applied, and the companies (for a company: the members) it
+    # attached, so that a changed record sends only what is new, and mirror removes only
+    # what this target made.
+    tags: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+
+
+class SyncStore:
+    """Reads go to the pending writes first, then the database; all through one connection
+    under a lock (SQLite allows one writer, and the calls to Intercom dwarf these)."""
+
+    def __init__(
+        self, engine: Engine, where: str, *, read_only: bool = False, absent: bool = False
+    ) -> None:
+        self._engine = engine
+        self.where = where
+        self._read_only = read_only
+        # A dry run with no store yet reads an empty one rather than creating the file.
+        self._absent = absent and read_only
+        self._opened = False
+        self._lock = threading.RLock()
+        self._connection: Connection | None = None
+        self._contacts: dict[str, Known | None] = {}
+        self._companies: dict[str, Known | None] = {}
+        self._last_flush = time.monotonic()
+
+    # Opening
+
+    def open(self, workspace: str | None) -> None:
+        """Connects, migrates forward, and checks the store belongs to this workspace: one
+        clear line (FatalError) for a store that cannot be reached, written or trusted."""
+        self._opened = True
+        if self._absent:
+            return
+        try:
+            self._connection = self._engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            with self._lock:
+                version = self._version()
+                if version > SCHEMA_VERSION:
+                    raise FatalError(
+                        f"the sync store {self.where} was written by a newer target-intercom "
+                        f"(schema version {version}; this one knows up to {SCHEMA_VERSION}): "
+                        "upgrade target-intercom, or point sync_store_path elsewhere"
+                    )
+                if version == 0 and self._read_only:
+                    self._absent = True
+                    return
+                if version < SCHEMA_VERSION and self._read_only:
+                    raise FatalError(
+                        f"the sync store {self.where} is at schema version {version} and a "
+                        "dry run does not migrate it: run once without dry_run first"
+                    )
+                migrate(self._engine, version, MIGRATIONS)
+                self._check_workspace(workspace)
+        except sa.exc.SQLAlchemyError as exc:
+            raise FatalError(
+                f"the sync store {self.where} cannot be used: {_first_line(exc)}"
+            ) from None
+
+    def _version(self) -> int:
+        assert self._connection is not None
+        if not sa.inspect(self._connection).has_table(_meta.name):
+            return 0
+        value = self._connection.execute(
+            sa.select(_meta.c.value).where(_meta.c.name == "schema_version")
+        ).scalar()
+        return int(value) if value is not None else 0
+
+    def _check_workspace(self, workspace: str | None) -> None:
+        assert self._connection is not None
+        if workspace is None:
+            return
+        held = self.meta("workspace")
+        if held is None:
+            if not self._read_only:
+                self.set_meta("workspace", workspace)
+            return
+        if held != workspace:
+            raise FatalError(
+                f"the sync store {self.where} holds the ids of Intercom workspace {held!r}, "
+                f"but the access token is for {workspace!r}: give each workspace its own "
+                "sync_store_path (or sync_store_url)"
+            )
+
+    def _connected(self) -> Connection | None:
+        """The reading connection (None: a dry run's store that does not exist yet). The
+        CLI opens the store before the first record; a run that skips that (the SDK's test
+        runner calls `listen` itself) opens it here, for no workspace in particular."""
+        with self._lock:
+            if not self._opened:
+                self.open(None)
+            return None if self._absent else self._connection
+
+    def meta(self, name: str) -> str | None:
+        with self._lock:
+            connection = self._connected()
+            if connection is None:
+                return None
+            return connection.execute(sa.select(_meta.c.value).where(_meta.c.name == name)).scalar()
+
+    def set_meta(self, name: str, value: str) -> None:
+        if self._read_only:
+            return
+        with self._lock, self._engine.begin() as connection:
+            connection.execute(sa.delete(_meta).where(_meta.c.name == name))
+            connection.execute(sa.insert(_meta).values(name=name, value=value))
+
+    # Contacts and companies
+
+    def contact(self, key: str) -> Known | None:
+        with self._lock:
+            if key in self._contacts:
+                return self._contacts[key]
+            connection = self._connected()
+            if connection is None:
+                return None
+            row = connection.execute(
+                sa.select(
+                    _contacts.c.intercom_id,
+                    _contacts.c.fingerprint,
+                    _contacts.c.tags,
+                    _contacts.c.companies,
+                ).where(_contacts.c.key == key)
+            ).first()
+        if row is None:
+            return None
+        return Known(row[0], row[1], _names(row[2]), _names(row[3]))
+
+    def company(self, company_id: str) -> Known | None:
+        with self._lock:
+            if company_id in self._companies:
+                return self._companies[company_id]
+            connection = self._connected()
+            if connection is None:
+                return None
+            row = connection.execute(
+                sa.select(
+                    _companies.c.intercom_id,
+                    _companies.c.fingerprint,
+                    _companies.c.tags,
+                    _companies.c.members,
+                ).where(_companies.c.company_id == company_id)
+            ).first()
+        if row is None:
+            return None
+        return Known(row[0], row[1], _names(row[2]), _names(row[3]))
+
+    def put_contact(self, key: str, stored: Known | None) -> None:
+        """What Intercom confirmed for this contact key; None: the key names no contact now."""
+        if self._read_only:
+            return
+        with self._lock:
+            self._contacts[key] = stored
+            self._flush_when_due()
+
+    def put_company(self, company_id: str, stored: Known | None) -> None:
+        if self._read_only:
+            return
+        with self._lock:
+            self._companies[company_id] = stored
+            self._flush_when_due()
+
+    def _flush_when_due(self) -> None:
+        pending = len(self._contacts) + len(self._companies)
+        if pending >= FLUSH_EVERY_ROWS or (
+            pending and time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the pending rows in one transaction."""
+        with self._lock:
+            self._last_flush = time.monotonic()
+            if not (self._contacts or self._companies) or self._connected() is None:
+                return
+            contacts, self._contacts = self._contacts, {}
+            companies, self._companies = self._companies, {}
+            try:
+                with self._engine.begin() as connection:
+                    _replace(connection, _contacts, "key", "companies", contacts)
+                    _replace(connection, _companies, "company_id", "members", companies)
+            except sa.exc.SQLAlchemyError as exc:
+                raise FatalError(
+                    f"the sync store {self.where} could not be written: {_first_line(exc)}"
+                ) from None
+
+    def close(self) -> None:
+        """Flushes what Intercom confirmed, then lets go of the database."""
+        with self._lock:
+            if self._connection is None:
+                return
+            try:
+                self.flush()
+            finally:
+                self._connection.close()
+                self._connection = None
+                self._engine.dispose()
+
+
+def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection], None]]) -> None:
+    """Applies steps[version:] in order, each in its own transaction with its new version."""
+    for number in range(version, len(steps)):
+        with engine.begin() as connection:
+            steps[number](connection)
+            connection.execute(sa.delete(_meta).where(_meta.c.name == "schema_version"))
+            connection.execute(
+                sa.insert(_meta).values(name="schema_version", value=str(number + 1))
+            )
+
+
+def _replace(
+    connection: Connection,
+    table: sa.Table,
+    key_column: str,
+    links_column: str,
+    rows: dict[str, Known | None],
+) -> None:
+    """Deletes then inserts: the same on SQLite and PostgreSQL, no dialect's upsert needed."""
+    if not rows:
+        return
+    keys = list(rows)
+    for start in range(0, len(keys), 500):
+        connection.execute(
+            sa.delete(table).where(table.c[key_column].in_(keys[start : start + 500]))
+        )
+    fresh = [
+        {
+            key_column: key,
+            "intercom_id": known.intercom_id,
+            "fingerprint": known.fingerprint,
+            "tags": json.dumps(known.tags),
+            links_column: json.dumps(known.links),
+        }
+        for key, known in rows.items()
+        if known is not None
+    ]
+    if fresh:
+        connection.execute(sa.insert(table), fresh)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def store_at(path: str, url: str | None, *, read_only: bool) -> SyncStore:
+    """The store the settings name, not yet opened (see `SyncStore.open`); one FatalError
+    line for a URL that is not one or a folder that does not exist."""
+    if url:
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise FatalError(
+                "sync_store_url is not a database URL (like "
+                "postgresql+psycopg://user:password@host:5432/dbname)"
+            ) from None
+        where = parsed.render_as_string(hide_password=True)
+        try:
+            engine = sa.create_engine(parsed, pool_pre_ping=True)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise FatalError(f"the sync store {where} cannot be used: {_first_line(exc)}") from None
+        return SyncStore(engine, where, read_only=read_only)
+    file = Path(path).expanduser()
+    where = str(file.absolute())
+    if not file.parent.is_dir():
+        raise FatalError(f"the sync store {where} cannot be created: its folder does not exist")
+    engine = sa.create_engine(
+        f"sqlite:///{file}",
+        # Shared by the writers' threads under the store's lock; a second run on the same
+        # file waits for the first one's write instead of failing at once.
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+    return SyncStore(engine, where, read_only=read_only, absent=not file.exists())
