@@ -32,6 +32,7 @@ from target_intercom.writers.events import EventWriter
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
+from target_intercom.writers.workspace_index import WorkspaceIndex
 
 logger = logging.getLogger("target-intercom")
 
@@ -99,6 +100,7 @@ class Runtime:
             self.companies,
             lookup,
             tags,
+            WorkspaceIndex(client, self.store, enabled=not settings.dry_run),
             delete_mode=settings.delete_mode,
             modes=modes,
             stopping=self._stopping,

@@ -57,9 +57,14 @@ def test_worked_example_makes_the_calls_the_readme_shows(fake, tmp_path):
     assert created == {"plan": "string", "seats": "integer"}
     assert fake.call_counts() == {
         "GET /me": 1,
+        "GET /contacts": 1,
         "GET /data_attributes": 1,
         "POST /data_attributes": 2,
         "POST /contacts": 1,
         "POST /companies": 1,
         "POST /contacts/{contact_id}/companies": 1,
     }
+    fake.reset_calls()
+    again = run_target(config, messages, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert fake.call_counts() == {"GET /me": 1}

@@ -106,7 +106,15 @@ def test_a_new_contact_costs_one_call(fake, tmp_path):
     assert run.returncode == 0, run.stderr
     counts = fake.call_counts()
     assert counts["POST /contacts"] == 20
-    assert sum(counts.values()) == 21  # and the run's one access check, GET /me
+    # and the run's access check, GET /me, and the new sync store's look at the workspace
+    assert sum(counts.values()) == 22
+    assert counts["GET /contacts"] == 1
+    # With the store warm, new contacts still cost one call each.
+    fake.reset_calls()
+    more = [USERS] + [record("users", {"id": f"m{i}", "email": f"m{i}@x.io"}) for i in range(20)]
+    run = run_target(config_for(fake), more, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert fake.call_counts() == {"GET /me": 1, "POST /contacts": 20}
 
 
 def test_same_person_twice_in_one_run_is_one_contact(fake, tmp_path):

@@ -196,15 +196,17 @@ class CompanyWriter:
     def _upsert(self, plan: CompanyPlan) -> tuple[str, Known] | None:
         """The company as it stands after this record: (outcome, what is known of it), or
         None when update_only finds no such company."""
-        custom = self._attributes.prepare("company", plan.custom_attributes, plan.attribute_types)
-        body = dict(plan.fields)
-        if custom:
-            body["custom_attributes"] = custom
-        print_ = fingerprint(body)
+        print_ = fingerprint(plan.fields, plan.custom_attributes)
         with self._lock_of(plan.company_id):
             known = self._known(plan.company_id)
             if known is not None and known.fingerprint == print_ and not self._modes.full_resync:
                 return "unchanged", known
+            custom = self._attributes.prepare(
+                "company", plan.custom_attributes, plan.attribute_types
+            )
+            body = dict(plan.fields)
+            if custom:
+                body["custom_attributes"] = custom
             if known is None and self._modes.update_only:
                 found = request_unless_absent(
                     self._client, "GET", "/companies", params={"company_id": plan.company_id}

@@ -34,6 +34,7 @@ from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
+from target_intercom.writers.workspace_index import WorkspaceIndex
 
 _CONFLICT_ID = re.compile(r"id=([A-Za-z0-9_-]+)")
 # Waits before each new try of a create answered by a 409 that names no contact.
@@ -51,6 +52,7 @@ class ContactWriter:
         companies: CompanyWriter,
         lookup: ContactLookup,
         tags: Tags,
+        index: WorkspaceIndex,
         *,
         delete_mode: DeleteMode,
         modes: WriteModes,
@@ -62,6 +64,7 @@ class ContactWriter:
         self._companies = companies
         self._lookup = lookup
         self._tags = tags
+        self._index = index
         self._delete_mode = delete_mode
         self._modes = modes
 
@@ -69,17 +72,21 @@ class ContactWriter:
         """Applies one users record; returns its outcome for the run summary."""
         if plan.deleted:
             return self._remove(plan)
-        custom = self._attributes.prepare("contact", plan.custom_attributes, plan.attribute_types)
-        body = dict(plan.fields)
-        if custom:
-            body["custom_attributes"] = custom
-        print_ = fingerprint(body)
+        # Of what the record asks, not of the body sent: an unchanged row is known as such
+        # before its attributes are checked against the workspace's.
+        print_ = fingerprint(plan.fields, plan.custom_attributes)
         known = self._lookup.known(plan.external_id, plan.email)
         if known is not None and self._modes.full_resync:
             known = Known(known.intercom_id, None)  # keep the id, forget what was sent
         if known is not None and known.fingerprint == print_:
             outcome, contact_id = "unchanged", known.intercom_id
         else:
+            custom = self._attributes.prepare(
+                "contact", plan.custom_attributes, plan.attribute_types
+            )
+            body = dict(plan.fields)
+            if custom:
+                body["custom_attributes"] = custom
             upserted = self._upsert(body, known)
             if upserted is None:
                 return "not_in_intercom"
@@ -118,6 +125,13 @@ class ContactWriter:
             return "updated", found
         if body.get("role") == "lead" and "external_id" not in body and body.get("email"):
             return self._upsert_lead(body, str(body["email"]))
+        if body.get("external_id") and body.get("email"):
+            # A user someone added by email before this target knew them: theirs to carry
+            # the external_id, whether or not Intercom's create would have said so.
+            predating = self._index.holder_without_external_id(str(body["email"]))
+            if predating is not None:
+                self._update(predating, body)
+                return "updated", predating
         for wait in (*_CONFLICT_RETRY_WAITS, None):
             try:
                 created = self._client.request("POST", "/contacts", json_body=body).body

@@ -164,6 +164,12 @@ class CallLog:
             self.counts.clear()
             self.validation_errors.clear()
 
+    def clear_calls(self) -> None:
+        """Forgets the calls, not the validation errors a test still has to see."""
+        with self.lock:
+            self.calls.clear()
+            self.counts.clear()
+
 
 def accepts_json(accept: str | None) -> bool:
     if not accept:

@@ -199,6 +199,10 @@ class FakeIntercom:
             self._gateway.workspace = self._new_workspace()
         self._gateway.log.clear()
 
+    def reset_calls(self) -> None:
+        """Start counting calls afresh, the workspace kept: what a second run costs."""
+        self._gateway.log.clear_calls()
+
     # --------------------------------------------------------------- inspection
     # Each answer is built fresh under the lock: safe to keep and read while serving.
 
