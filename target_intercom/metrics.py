@@ -14,11 +14,13 @@ SKIPPED = "skipped"
 # Nothing needed sending: Intercom already held what the record says, there was nothing
 # to delete, or deletes are ignored.
 UNCHANGED = frozenset({"unchanged", "already_absent", "delete_ignored"})
+# Under write_mode update_only: the record names no contact or company Intercom has.
+NOT_IN_INTERCOM = "not_in_intercom"
 
 
 def outcome_label(outcome: str, *, dry_run: bool) -> str:
     """How the summary names an outcome: in a dry run a write is only what would be done."""
-    if dry_run and outcome not in UNCHANGED and outcome not in (RECEIVED, SKIPPED):
+    if dry_run and outcome not in UNCHANGED and outcome not in (RECEIVED, SKIPPED, NOT_IN_INTERCOM):
         return f"would be {outcome}"
     return outcome
 
@@ -64,6 +66,7 @@ class Metrics:
         received = done.pop(RECEIVED, 0)
         skipped = done.pop(SKIPPED, 0)
         unchanged = sum(done.pop(outcome, 0) for outcome in UNCHANGED)
+        absent = done.pop(NOT_IN_INTERCOM, 0)
         written = sum(done.values())
         return {
             "records_received": received,
@@ -71,7 +74,8 @@ class Metrics:
             "records_would_send": written if dry_run else 0,
             "records_skipped": skipped,
             "records_unchanged": unchanged,
-            "records_unfinished": max(0, received - written - skipped - unchanged),
+            "records_not_in_intercom": absent,
+            "records_unfinished": max(0, received - written - skipped - unchanged - absent),
         }
 
     def snapshot(self) -> dict[str, Any]:

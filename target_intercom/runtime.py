@@ -228,6 +228,15 @@ class Runtime:
                 )
                 or "nothing",
             )
+        absent = totals["records_not_in_intercom"]
+        if absent:
+            logger.warning(
+                "%d record%s named no contact or company that Intercom has, and %s not "
+                "written (write_mode update_only creates none)",
+                absent,
+                "" if absent == 1 else "s",
+                "was" if absent == 1 else "were",
+            )
         skipped = totals["records_skipped"]
         if skipped and self.dead_letter is not None:
             logger.warning(
@@ -250,6 +259,8 @@ def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
         f"{totals['records_skipped']} skipped (dead-lettered)",
         f"{totals['records_unchanged']} unchanged",
     ]
+    if totals["records_not_in_intercom"]:
+        parts.append(f"{totals['records_not_in_intercom']} not in Intercom (update_only)")
     if totals["records_unfinished"]:
         parts.append(f"{totals['records_unfinished']} not finished")
     return f"{totals['records_received']} received: " + ", ".join(parts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import io
 import json
 import logging
@@ -52,6 +53,18 @@ def fake() -> Iterator[FakeIntercom]:
         assert server.validation_errors() == []
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL 16 server on 127.0.0.1 for the session (tests/postgres_server.py, from
+    the pgserver wheel), removed at its end."""
+    if importlib.util.find_spec("pgserver") is None:
+        pytest.skip("pgserver has no wheel for this Python (3.13+): no PostgreSQL here")
+    from tests import postgres_server
+
+    with postgres_server.running() as server:
+        yield server
 
 
 # Each fake workspace gets its own sync store, shared by the runs of one test against it

@@ -36,7 +36,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests import postgres_server
 from tests.conftest import ROOT, TOKEN
 from tests.test_meltano import LOADER, MELTANO_YML, meltano, meltano_env, plugin
 
@@ -194,13 +193,6 @@ insert into events (id, user_id, event, "timestamp", page, revenue, currency, up
 
 
 # ----------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[postgres_server.PostgresServer]:
-    """A PostgreSQL 16 server on 127.0.0.1 for the session, removed at its end."""
-    with postgres_server.running() as server:
-        yield server
 
 
 @pytest.fixture

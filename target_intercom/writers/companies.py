@@ -11,6 +11,7 @@ applied, so a re-sync upserts only changed companies and sends only new tags and
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable
 
@@ -27,6 +28,9 @@ from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
 
 _LOCK_STRIPES = 64
+logger = logging.getLogger("target-intercom")
+# Where the run's cache notes a company this run wrote (the store's rows are older).
+_WRITTEN = "company-written:"
 
 
 class CompanyWriter:
@@ -108,13 +112,21 @@ class CompanyWriter:
         found: list[str] = []
         missing: list[tuple[str, str]] = []
         for label, key, look_up, cached in wanted:
-            member = (cached() if missing else look_up()) or None
+            # Under update_only no later record will create a missing contact: each is
+            # looked up.
+            member = (cached() if missing and not self._modes.update_only else look_up()) or None
             if member is None:
                 missing.append((label, key))
             else:
                 found.append(member)
-        if missing:
-            names = ", ".join(label for label, _ in missing)
+        names = ", ".join(label for label, _ in missing)
+        if missing and self._modes.update_only:
+            logger.warning(
+                "company %r lists %s, not in Intercom: not attached (write_mode update_only)",
+                plan.company_id,
+                names,
+            )
+        elif missing:
             raise ContactNotYet(
                 f"company {plan.company_id!r} lists {names}, not in Intercom, and no such "
                 "contact came in the input's users stream",
@@ -199,7 +211,9 @@ class CompanyWriter:
         print_ = fingerprint(plan.fields, plan.custom_attributes)
         with self._lock_of(plan.company_id):
             known = self._known(plan.company_id)
-            if known is not None and known.fingerprint == print_ and not self._modes.full_resync:
+            # full_resync sends each company again once, not once per record naming it.
+            fresh = not self._modes.full_resync or self._written_this_run(plan.company_id)
+            if known is not None and known.fingerprint == print_ and fresh:
                 return "unchanged", known
             custom = self._attributes.prepare(
                 "company", plan.custom_attributes, plan.attribute_types
@@ -236,7 +250,11 @@ class CompanyWriter:
 
     def _remember(self, company_id: str, known: Known) -> None:
         self._cache.put([keys.company(company_id)], known)
+        self._cache.put([_WRITTEN + company_id], known)
         self._store.put_company(company_id, known)
+
+    def _written_this_run(self, company_id: str) -> bool:
+        return self._cache.get([_WRITTEN + company_id]) is not None
 
     def _forget(self, company_id: str) -> None:
         self._cache.forget([keys.company(company_id)])

@@ -1,0 +1,57 @@
+"""The sync store's schema versions: a store migrates forward from whatever version it is
+at, one step at a time, and says which version it reached."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from target_intercom.syncstore import MIGRATIONS, SCHEMA_VERSION, Known, migrate, store_at
+
+
+def _version(engine: sa.Engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("select value from target_intercom_meta where name = 'schema_version'")
+        ).scalar_one()
+
+
+def test_a_new_store_is_made_at_the_current_version(tmp_path):
+    store = store_at(str(tmp_path / "s.db"), None, read_only=False)
+    store.open("ws")
+    store.put_contact("contact:external_id:u1", Known("abc", 42, ("vip",), ("c1",)))
+    store.close()
+    again = store_at(str(tmp_path / "s.db"), None, read_only=False)
+    again.open("ws")
+    assert again.contact("contact:external_id:u1") == Known("abc", 42, ("vip",), ("c1",))
+    assert again.contact("contact:external_id:u2") is None
+    again.close()
+    assert len(MIGRATIONS) == SCHEMA_VERSION
+    assert _version(sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")) == str(SCHEMA_VERSION)
+
+
+def test_a_store_at_an_older_version_runs_only_the_steps_after_it(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    ran: list[int] = []
+
+    def step(number: int):
+        def apply(connection: sa.Connection) -> None:
+            ran.append(number)
+            if number == 1:
+                MIGRATIONS[0](connection)
+            else:
+                connection.execute(
+                    sa.text(f"alter table target_intercom_contacts add c{number} int")
+                )
+
+        return apply
+
+    steps = [step(1), step(2), step(3)]
+    migrate(engine, 0, steps[:1])
+    assert ran == [1] and _version(engine) == "1"
+    migrate(engine, 1, steps)
+    assert ran == [1, 2, 3] and _version(engine) == "3"
+    with engine.connect() as connection:
+        columns = {
+            c["name"] for c in sa.inspect(connection).get_columns("target_intercom_contacts")
+        }
+    assert {"c2", "c3"} <= columns
