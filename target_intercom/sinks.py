@@ -27,6 +27,9 @@ from target_intercom.mapping import (
 )
 from target_intercom.record_check import SDK_METADATA, RecordCheck
 
+# Answers "unchanged" when a record needs no call, else None.
+Settle = Callable[[], str | None]
+
 if TYPE_CHECKING:
     from target_intercom.runtime import Runtime
 
@@ -91,14 +94,19 @@ class IntercomSink(RecordSink):
             self.reject(self.preprocess_record(original, context), error)
             return
         try:
-            plan, work = self.plan(record)
+            plan, work, settle = self.plan(record)
         except MappingError as exc:
             self.reject(record, exc)
             return
         for warning in plan.warnings:
             self.runtime.notices.warn_once(warning.key, warning.message)
         self.runtime.delivery.submit(
-            self.stream_name, self.record_key(record), record, plan.ordering_keys, work
+            self.stream_name,
+            self.record_key(record),
+            record,
+            plan.ordering_keys,
+            work,
+            settle,
         )
 
     def reject(self, record: dict, error: RecordError) -> None:
@@ -107,27 +115,30 @@ class IntercomSink(RecordSink):
             self.stream_name, self.record_key(record), record, error
         )
 
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
-        """The record's plan, and the writing of it for the pool to run."""
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
+        """The record's plan, the writing of it for the pool to run, and how to tell
+        without a call that it needs no writing (see Delivery.submit)."""
         raise NotImplementedError
 
 
 class UsersSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
         contact = map_contact(record, self.record_schema, self.runtime.contact_options)
-        return contact, partial(self.runtime.contacts.write, contact)
+        contacts = self.runtime.contacts
+        return contact, partial(contacts.write, contact), partial(contacts.settled, contact)
 
 
 class CompaniesSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
         company = map_company(record, self.record_schema, self.runtime.contact_options)
-        return company, partial(self.runtime.companies.write, company)
+        companies = self.runtime.companies
+        return company, partial(companies.write, company), partial(companies.settled, company)
 
 
 class EventsSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str]]:
+    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
         event = map_event(record, self.record_schema, self.runtime.contact_options)
-        return event, partial(self.runtime.events.write, event)
+        return event, partial(self.runtime.events.write, event), None
 
 
 SINKS: dict[str, type[IntercomSink]] = {

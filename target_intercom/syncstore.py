@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -105,6 +106,8 @@ class SyncStore:
         self._contacts: dict[str, Known | None] = {}
         self._companies: dict[str, Known | None] = {}
         self._last_flush = time.monotonic()
+        self._selects: dict[str, str] = {}
+        self._cursor: Any = None
 
     # Opening
 
@@ -195,36 +198,34 @@ class SyncStore:
         with self._lock:
             if key in self._contacts:
                 return self._contacts[key]
-            connection = self._connected()
-            if connection is None:
-                return None
-            row = connection.execute(
-                sa.select(
-                    _contacts.c.intercom_id,
-                    _contacts.c.fingerprint,
-                    _contacts.c.tags,
-                    _contacts.c.companies,
-                ).where(_contacts.c.key == key)
-            ).first()
-        if row is None:
-            return None
-        return Known(row[0], row[1], _names(row[2]), _names(row[3]))
+            return self._read(_contacts, "key", "companies", key)
 
     def company(self, company_id: str) -> Known | None:
         with self._lock:
             if company_id in self._companies:
                 return self._companies[company_id]
-            connection = self._connected()
-            if connection is None:
-                return None
-            row = connection.execute(
-                sa.select(
-                    _companies.c.intercom_id,
-                    _companies.c.fingerprint,
-                    _companies.c.tags,
-                    _companies.c.members,
-                ).where(_companies.c.company_id == company_id)
-            ).first()
+            return self._read(_companies, "company_id", "members", company_id)
+
+    def _read(self, table: sa.Table, key_column: str, links_column: str, key: str) -> Known | None:
+        """One row, through the driver's own cursor: a re-sync reads a row per record, and
+        SQLAlchemy's statement machinery would cost more CPU than the rest of the record."""
+        connection = self._connected()
+        if connection is None:
+            return None
+        sql = self._selects.get(table.name)
+        if sql is None:
+            mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+            sql = self._selects[table.name] = (
+                f"SELECT intercom_id, fingerprint, tags, {links_column} FROM {table.name} "
+                f"WHERE {key_column} = {mark}"
+            )
+        if self._cursor is None:
+            self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            self._cursor.execute(sql, (key,))
+            row = self._cursor.fetchone()
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            raise FatalError(f"the sync store {self.where} could not be read: {exc}") from None
         if row is None:
             return None
         return Known(row[0], row[1], _names(row[2]), _names(row[3]))
@@ -276,6 +277,9 @@ class SyncStore:
             try:
                 self.flush()
             finally:
+                if self._cursor is not None:
+                    self._cursor.close()
+                    self._cursor = None
                 self._connection.close()
                 self._connection = None
                 self._engine.dispose()
@@ -323,7 +327,7 @@ def _replace(
 
 
 def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(json.loads(text)) if text else ()
+    return tuple(json.loads(text)) if text and text != "[]" else ()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -422,3 +422,17 @@ def test_a_store_of_another_workspace_is_refused(fake, tmp_path):
     run = run_cli(config_for(fake, sync_store_path=str(path)), table(), tmp_path)
     assert run.returncode == 1
     assert "workspace 'other'" in run.error_lines[-1]
+
+
+def test_a_row_back_to_what_the_store_holds_after_a_change_in_the_same_run_is_sent(
+    fake, store, tmp_path
+):
+    """u1 renamed and then named back, in one re-sync: the second row equals what the store
+    held before the run, yet must be sent, after the first (the contact's order holds)."""
+    load(fake, store, table(), tmp_path)
+    fake.configure(latency=0.05)
+    messages = [USERS, user(1, name="Renamed"), user(1), state({"at": "end"})]
+    run = load(fake, store, messages, tmp_path)
+    assert by_external_id(fake)["u1"]["name"] == "User 1"
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2
+    assert summary(run)["records_delivered"] == 2

@@ -101,14 +101,36 @@ class Delivery:
         record: dict[str, Any],
         keys: Iterable[str],
         work: Callable[[], str],
+        settle: Callable[[], str | None] | None = None,
     ) -> None:
-        """Takes one record's work; blocks while the window is full; raises once the run failed."""
+        """Takes one record's work; blocks while the window is full; raises once the run failed.
+
+        `settle` answers, without a call, whether the record needs any work: when it may
+        start at once (it holds its keys, so no record about the same contact or company
+        is in flight), it is asked here, on the reading thread, and a record it settles
+        ("unchanged") never goes to a worker. A re-sync of unchanged rows then costs no
+        thread hand-off per row."""
         keys = tuple(keys)
+        job = Job(stream, record_key, record, keys, work)
         with self._lock:
             seq, runnable = self._admit(keys)
-            self._jobs[seq] = Job(stream, record_key, record, keys, work)
-            if runnable:
+            if settle is None or not runnable or self._ledger.abandons(seq):
+                self._jobs[seq] = job
+                if runnable:
+                    self._queue(seq)
+                return
+        try:
+            outcome = settle()
+        except Exception:
+            # The worker meets the same problem in `work`, and reports it as it should.
+            outcome = None
+        if outcome is None:
+            with self._lock:
+                self._jobs[seq] = job
                 self._queue(seq)
+            return
+        self._metrics.count_outcome(stream, outcome)
+        self._end(seq, delivered=True, wakes=keys)
 
     def record_failed(
         self, stream: str, record_key: str, record: dict[str, Any], error: RecordError

@@ -77,6 +77,8 @@ class Row:
             if self.message
             else {}
         )
+        # Most rows carry no context at all: then every look-up in it is answered at once.
+        self._has_context = bool(self._nested or self._flat)
 
     def has(self, column: str) -> bool:
         """Whether the table has `column`: in this record, or in its stream's schema (a
@@ -97,7 +99,7 @@ class Row:
         """The first of `names` set under `context.<path>`, nested (`context.traits.email`)
         or flattened (`context_traits_email`, matched case-insensitively, as RudderStack
         may lower-case names), with the name it was found under for error messages."""
-        if not self.enabled:
+        if not self._has_context:
             return None
         part: Any = self._nested
         for key in path:

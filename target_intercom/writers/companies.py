@@ -85,6 +85,26 @@ class CompanyWriter:
         )
         return "updated" if outcome == "unchanged" and sent else outcome
 
+    def settled(self, plan: CompanyPlan) -> str | None:
+        """ "unchanged" when the record would make no call, found without one; else None
+        (see ContactWriter.settled)."""
+        if self._modes.full_resync or not self.holds(plan):
+            return None
+        known = self._known(plan.company_id)
+        assert known is not None
+        members = [self._contacts.known_id(u, None) for u in plan.user_ids]
+        members += [self._contacts.written_holder(e) for e in plan.user_emails]
+        if not all(members) or not self._modes.covers(known.links, members):
+            return None
+        return "unchanged" if self._modes.covers(known.tags, plan.tags) else None
+
+    def holds(self, plan: CompanyPlan) -> bool:
+        """Whether the company as last written is what the record asks."""
+        known = self._known(plan.company_id)
+        return known is not None and known.fingerprint == fingerprint(
+            plan.fields, plan.custom_attributes
+        )
+
     def _members(self, plan: CompanyPlan) -> list[str]:
         """Intercom's ids of the contacts the record lists. Once one is missing, the rest
         are only looked for in what this run wrote, so that a record waiting for several

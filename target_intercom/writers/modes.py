@@ -3,6 +3,7 @@ settings they have no use for."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -14,3 +15,10 @@ class WriteModes:
     full_resync: bool = False
     # Remove the tags and memberships this target made that a row no longer lists.
     mirror: bool = False
+
+    def covers(self, applied: Iterable[str], wanted: Iterable[str | None]) -> bool:
+        """Whether what this target applied already holds all that a record wants (and,
+        under mirror, nothing more): then tags or memberships need no call."""
+        if self.mirror:
+            return set(wanted) == set(applied)
+        return set(wanted) <= set(applied)
