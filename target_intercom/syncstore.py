@@ -89,8 +89,9 @@ class Known:
 
 
 class SyncStore:
-    """Reads go to the pending writes first, then the database; all through one connection
-    under a lock (SQLite allows one writer, and the calls to Intercom dwarf these)."""
+    """Reads go to the rows not yet written first, then the database, through one reading
+    connection. Rows are written in batches on a connection of their own, and a batch being
+    written holds up no reader: 32 workers waiting on one lock cost more CPU than the rows."""
 
     def __init__(
         self, engine: Engine, where: str, *, read_only: bool = False, absent: bool = False
@@ -101,10 +102,16 @@ class SyncStore:
         # A dry run with no store yet reads an empty one rather than creating the file.
         self._absent = absent and read_only
         self._opened = False
+        # _lock: opening and the reading connection; _pending: the rows not yet written
+        # (and the batch being written); _flushing: one batch written at a time.
         self._lock = threading.RLock()
+        self._pending = threading.Lock()
+        self._flushing = threading.Lock()
         self._connection: Connection | None = None
         self._contacts: dict[str, Known | None] = {}
         self._companies: dict[str, Known | None] = {}
+        self._contacts_batch: dict[str, Known | None] = {}
+        self._companies_batch: dict[str, Known | None] = {}
         self._last_flush = time.monotonic()
         self._selects: dict[str, str] = {}
         self._cursor: Any = None
@@ -139,6 +146,9 @@ class SyncStore:
                     )
                 migrate(self._engine, version, MIGRATIONS)
                 self._check_workspace(workspace)
+                # A store that can be read but not written would fail at its first flush,
+                # mid-run: a write now makes that the run's first and only error.
+                self.set_meta("opened_at", str(int(time.time())))
         except sa.exc.SQLAlchemyError as exc:
             raise FatalError(
                 f"the sync store {self.where} cannot be used: {_first_line(exc)}"
@@ -195,15 +205,19 @@ class SyncStore:
     # Contacts and companies
 
     def contact(self, key: str) -> Known | None:
+        with self._pending:
+            for rows in (self._contacts, self._contacts_batch):
+                if key in rows:
+                    return rows[key]
         with self._lock:
-            if key in self._contacts:
-                return self._contacts[key]
             return self._read(_contacts, "key", "companies", key)
 
     def company(self, company_id: str) -> Known | None:
+        with self._pending:
+            for rows in (self._companies, self._companies_batch):
+                if company_id in rows:
+                    return rows[company_id]
         with self._lock:
-            if company_id in self._companies:
-                return self._companies[company_id]
             return self._read(_companies, "company_id", "members", company_id)
 
     def _read(self, table: sa.Table, key_column: str, links_column: str, key: str) -> Known | None:
@@ -234,49 +248,63 @@ class SyncStore:
         """What Intercom confirmed for this contact key; None: the key names no contact now."""
         if self._read_only:
             return
-        with self._lock:
+        with self._pending:
             self._contacts[key] = stored
-            self._flush_when_due()
+        self._flush_when_due()
 
     def put_company(self, company_id: str, stored: Known | None) -> None:
         if self._read_only:
             return
-        with self._lock:
+        with self._pending:
             self._companies[company_id] = stored
-            self._flush_when_due()
+        self._flush_when_due()
 
     def _flush_when_due(self) -> None:
         pending = len(self._contacts) + len(self._companies)
-        if pending >= FLUSH_EVERY_ROWS or (
+        due = pending >= FLUSH_EVERY_ROWS or (
             pending and time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
-        ):
-            self.flush()
+        )
+        # A batch already being written is enough: the worker that would wait goes on.
+        if due and self._flushing.acquire(blocking=False):
+            try:
+                self._flush()
+            finally:
+                self._flushing.release()
 
     def flush(self) -> None:
-        """Writes the pending rows in one transaction."""
-        with self._lock:
-            self._last_flush = time.monotonic()
-            if not (self._contacts or self._companies) or self._connected() is None:
+        """Writes the rows not yet written, in one transaction."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if self._connection is None:  # nothing was read, so nothing can be pending
+            return
+        with self._pending:
+            if not (self._contacts or self._companies):
                 return
-            contacts, self._contacts = self._contacts, {}
-            companies, self._companies = self._companies, {}
-            try:
-                with self._engine.begin() as connection:
-                    _replace(connection, _contacts, "key", "companies", contacts)
-                    _replace(connection, _companies, "company_id", "members", companies)
-            except sa.exc.SQLAlchemyError as exc:
-                raise FatalError(
-                    f"the sync store {self.where} could not be written: {_first_line(exc)}"
-                ) from None
+            self._contacts_batch, self._contacts = self._contacts, {}
+            self._companies_batch, self._companies = self._companies, {}
+        try:
+            with self._engine.begin() as connection:
+                _replace(connection, _contacts, "key", "companies", self._contacts_batch)
+                _replace(connection, _companies, "company_id", "members", self._companies_batch)
+        except sa.exc.SQLAlchemyError as exc:
+            raise FatalError(
+                f"the sync store {self.where} could not be written: {_first_line(exc)}"
+            ) from None
+        finally:
+            with self._pending:
+                self._contacts_batch, self._companies_batch = {}, {}
 
     def close(self) -> None:
         """Flushes what Intercom confirmed, then lets go of the database."""
-        with self._lock:
-            if self._connection is None:
-                return
-            try:
-                self.flush()
-            finally:
+        if self._connection is None:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
                 if self._cursor is not None:
                     self._cursor.close()
                     self._cursor = None

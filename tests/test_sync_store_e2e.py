@@ -227,6 +227,17 @@ def test_a_user_who_predates_the_target_gets_the_external_id(fake, store, tmp_pa
     assert len(fake.contacts()) == 12
 
 
+def test_two_people_sharing_the_email_of_a_user_typed_in_by_hand(fake, store, tmp_path):
+    """The first to come takes the user typed in by hand; the second is someone else."""
+    fake.email_match_on_create = "duplicate"
+    earlier = fake.seed_contact(email="team@x.io")
+    messages = [USERS, user(1, email="team@x.io"), user(2, email="team@x.io")]
+    load(fake, store, messages, tmp_path)
+    holders = {c["external_id"]: c["id"] for c in fake.contacts() if c["email"] == "team@x.io"}
+    assert set(holders) == {"u1", "u2"}
+    assert holders["u1"] == earlier
+
+
 def _seed_users(fake, n: int) -> None:
     for i in range(n):
         fake.seed_contact(email=f"old{i}@x.io")
@@ -386,6 +397,16 @@ def test_a_store_in_a_folder_that_does_not_exist_is_one_line_before_any_record(f
     run = run_cli(config, [USERS, user(0)], tmp_path)
     assert run.returncode == 1
     assert "sync store" in run.error_lines[-1] and "does not exist" in run.error_lines[-1]
+    assert "Traceback" not in run.stderr
+    assert fake.contacts() == []
+
+
+def test_a_store_path_that_is_a_folder_is_one_line_before_any_record(fake, tmp_path):
+    (tmp_path / "store").mkdir()
+    config = config_for(fake, sync_store_path=str(tmp_path / "store"))
+    run = run_cli(config, [USERS, user(0)], tmp_path)
+    assert run.returncode == 1
+    assert "sync store" in run.error_lines[-1] and "cannot be used" in run.error_lines[-1]
     assert "Traceback" not in run.stderr
     assert fake.contacts() == []
 

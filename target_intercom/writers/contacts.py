@@ -153,6 +153,7 @@ class ContactWriter:
             predating = self._index.holder_without_external_id(str(body["email"]))
             if predating is not None:
                 self._update(predating, body)
+                self._index.claimed(str(body["email"]))
                 return "updated", predating
         for wait in (*_CONFLICT_RETRY_WAITS, None):
             try:

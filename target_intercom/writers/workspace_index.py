@@ -65,6 +65,11 @@ class WorkspaceIndex:
             return None if stored is None else stored.intercom_id
         return self._search(email)
 
+    def claimed(self, email: str) -> None:
+        """The user holding this email now carries an external_id: it is nobody else's to
+        claim (two people may share an email, each with an external_id of their own)."""
+        self._store.put_contact(keys.contact_by_email(email), None)
+
     def _count_pages(self) -> int:
         listing = self._client.request("GET", "/contacts", params={"per_page": "1"}).body or {}
         return math.ceil(int(listing.get("total_count") or 0) / PER_PAGE)
