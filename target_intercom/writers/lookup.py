@@ -34,6 +34,8 @@ from target_intercom.writers.cache import IdCache
 # Stands for "archived or deleted by this run" where a fingerprint is kept: Python's hash()
 # never returns -1, so no fingerprint can equal it.
 _REMOVED = -1
+# Stands for "neither this run nor the store knows this contact".
+_UNKNOWN = Known("", None)
 
 
 def _identity(external_id: str | None, email: str | None) -> list[str]:
@@ -67,10 +69,15 @@ class ContactLookup:
         if not identity:
             return None
         hit = self._cache.get(identity)
+        if hit is _UNKNOWN:
+            return None
         stored = None
         if hit is None:
             stored = self._store.contact(identity[0])
             if stored is None:
+                # A new contact is asked about twice (is it unchanged? then, to write it):
+                # the store is read once. `remember` and `removed` replace this.
+                self._cache.put(identity, _UNKNOWN)
                 return None
             hit = stored
         written = self._cache.get([keys.contact_written(hit.intercom_id)])
