@@ -9,7 +9,7 @@ that list.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from target_intercom.client import Client
@@ -29,38 +29,53 @@ class Tags:
         """Tags the contact with the wanted tags not applied before; under mirror, untags
         the ones applied before that are no longer wanted. Returns the tags now applied by
         this target, and whether any call was made."""
-        now, sent = set(applied), False
-        for tag in dict.fromkeys(wanted):
-            if tag not in now:
-                self._tag({"name": tag, "users": [{"id": contact_id}]})
-                now.add(tag)
-                sent = True
-        if mirror:
-            for tag in sorted(now - set(wanted)):
-                request_unless_absent(
-                    self._client,
-                    "DELETE",
-                    "/contacts/{contact_id}/tags/{tag_id}",
-                    path={"contact_id": contact_id, "tag_id": self._id_of(tag)},
-                )
-                now.discard(tag)
-                sent = True
-        return tuple(sorted(now)), sent
+        return self._apply(
+            wanted,
+            applied,
+            mirror,
+            tag=lambda name: self._tag({"name": name, "users": [{"id": contact_id}]}),
+            # A contact is untagged by the tag's id.
+            untag=lambda name: request_unless_absent(
+                self._client,
+                "DELETE",
+                "/contacts/{contact_id}/tags/{tag_id}",
+                path={"contact_id": contact_id, "tag_id": self._id_of(name)},
+            ),
+        )
 
     def apply_to_company(
         self, company_id: str, wanted: Sequence[str], applied: Sequence[str], *, mirror: bool
     ) -> tuple[tuple[str, ...], bool]:
         """The same for a company (Intercom's id), which is untagged by name."""
+        return self._apply(
+            wanted,
+            applied,
+            mirror,
+            tag=lambda name: self._tag({"name": name, "companies": [{"id": company_id}]}),
+            untag=lambda name: self._tag(
+                {"name": name, "companies": [{"id": company_id, "untag": True}]}
+            ),
+        )
+
+    @staticmethod
+    def _apply(
+        wanted: Sequence[str],
+        applied: Sequence[str],
+        mirror: bool,
+        *,
+        tag: Callable[[str], object],
+        untag: Callable[[str], object],
+    ) -> tuple[tuple[str, ...], bool]:
         now, sent = set(applied), False
-        for tag in dict.fromkeys(wanted):
-            if tag not in now:
-                self._tag({"name": tag, "companies": [{"id": company_id}]})
-                now.add(tag)
+        for name in dict.fromkeys(wanted):
+            if name not in now:
+                tag(name)
+                now.add(name)
                 sent = True
         if mirror:
-            for tag in sorted(now - set(wanted)):
-                self._tag({"name": tag, "companies": [{"id": company_id, "untag": True}]})
-                now.discard(tag)
+            for name in sorted(now - set(wanted)):
+                untag(name)
+                now.discard(name)
                 sent = True
         return tuple(sorted(now)), sent
 
