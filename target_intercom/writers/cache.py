@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from target_intercom.mapping import CompanyPlan, ContactPlan
 from target_intercom.syncstore import Known
 
 # Enough for the records that repeat within a run, small enough that a load of
@@ -22,6 +23,13 @@ def fingerprint(*parts: object) -> int:
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def asked(plan: ContactPlan | CompanyPlan) -> int:
+    """The fingerprint of what a record asks (its fields and custom attributes), not of the
+    body sent: an unchanged row is known as such before its attributes are checked against
+    the workspace's."""
+    return fingerprint(plan.fields, plan.custom_attributes)
 
 
 class IdCache:

@@ -22,7 +22,7 @@ from target_intercom.mapping import CompanyPlan
 from target_intercom.syncstore import Known, SyncStore
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import IdCache, fingerprint
+from target_intercom.writers.cache import IdCache, asked
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
@@ -88,9 +88,9 @@ class CompanyWriter:
     def settled(self, plan: CompanyPlan) -> str | None:
         """ "unchanged" when the record would make no call, found without one; else None
         (see ContactWriter.settled)."""
-        if self._modes.full_resync or not self.holds(plan):
-            return None
         known = self._known(plan.company_id)
+        if self._modes.full_resync or not _holds(known, plan):
+            return None
         assert known is not None
         members = [self._contacts.known_id(u, None) for u in plan.user_ids]
         members += [self._contacts.written_holder(e) for e in plan.user_emails]
@@ -100,10 +100,7 @@ class CompanyWriter:
 
     def holds(self, plan: CompanyPlan) -> bool:
         """Whether the company as last written is what the record asks."""
-        known = self._known(plan.company_id)
-        return known is not None and known.fingerprint == fingerprint(
-            plan.fields, plan.custom_attributes
-        )
+        return _holds(self._known(plan.company_id), plan)
 
     def _members(self, plan: CompanyPlan) -> list[str]:
         """Intercom's ids of the contacts the record lists. Once one is missing, the rest
@@ -228,7 +225,7 @@ class CompanyWriter:
     def _upsert(self, plan: CompanyPlan) -> tuple[str, Known] | None:
         """The company as it stands after this record: (outcome, what is known of it), or
         None when update_only finds no such company."""
-        print_ = fingerprint(plan.fields, plan.custom_attributes)
+        print_ = asked(plan)
         with self._lock_of(plan.company_id):
             known = self._known(plan.company_id)
             # full_resync sends each company again once, not once per record naming it.
@@ -282,3 +279,7 @@ class CompanyWriter:
 
     def _lock_of(self, company_id: str) -> threading.Lock:
         return self._locks[hash(company_id) % _LOCK_STRIPES]
+
+
+def _holds(known: Known | None, plan: CompanyPlan) -> bool:
+    return known is not None and known.fingerprint == asked(plan)

@@ -29,7 +29,7 @@ from target_intercom.settings import DeleteMode
 from target_intercom.syncstore import Known
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import fingerprint
+from target_intercom.writers.cache import asked
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
@@ -72,9 +72,7 @@ class ContactWriter:
         """Applies one users record; returns its outcome for the run summary."""
         if plan.deleted:
             return self._remove(plan)
-        # Of what the record asks, not of the body sent: an unchanged row is known as such
-        # before its attributes are checked against the workspace's.
-        print_ = fingerprint(plan.fields, plan.custom_attributes)
+        print_ = asked(plan)
         known = self._lookup.known(plan.external_id, plan.email)
         if known is not None and self._modes.full_resync:
             known = Known(known.intercom_id, None)  # keep the id, forget what was sent
@@ -110,7 +108,7 @@ class ContactWriter:
         if plan.deleted or self._modes.full_resync:
             return None
         known = self._lookup.known(plan.external_id, plan.email)
-        if known is None or known.fingerprint != fingerprint(plan.fields, plan.custom_attributes):
+        if known is None or known.fingerprint != asked(plan):
             return None
         if not self._modes.covers(known.tags, plan.tags):
             return None
