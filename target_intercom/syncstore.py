@@ -112,6 +112,8 @@ class SyncStore:
         self._companies: dict[str, Known | None] = {}
         self._contacts_batch: dict[str, Known | None] = {}
         self._companies_batch: dict[str, Known | None] = {}
+        self._meta: dict[str, str] = {}
+        self._meta_batch: dict[str, str] = {}
         self._last_flush = time.monotonic()
         self._selects: dict[str, str] = {}
         self._cursor: Any = None
@@ -189,6 +191,10 @@ class SyncStore:
             return None if self._absent else self._connection
 
     def meta(self, name: str) -> str | None:
+        with self._pending:
+            for values in (self._meta, self._meta_batch):
+                if name in values:
+                    return values[name]
         with self._lock:
             connection = self._connected()
             if connection is None:
@@ -196,11 +202,20 @@ class SyncStore:
             return connection.execute(sa.select(_meta.c.value).where(_meta.c.name == name)).scalar()
 
     def set_meta(self, name: str, value: str) -> None:
+        """Written at once (opening the store)."""
         if self._read_only:
             return
         with self._lock, self._engine.begin() as connection:
-            connection.execute(sa.delete(_meta).where(_meta.c.name == name))
-            connection.execute(sa.insert(_meta).values(name=name, value=value))
+            _set_meta(connection, {name: value})
+
+    def note_meta(self, name: str, value: str) -> None:
+        """Written with the next batch of rows, in its transaction: after the rows put
+        before it, never before them, and at no commit of its own on a hot path."""
+        if self._read_only:
+            return
+        with self._pending:
+            self._meta[name] = value
+        self._flush_when_due()
 
     # Contacts and companies
 
@@ -260,7 +275,7 @@ class SyncStore:
         self._flush_when_due()
 
     def _flush_when_due(self) -> None:
-        pending = len(self._contacts) + len(self._companies)
+        pending = len(self._contacts) + len(self._companies) + len(self._meta)
         due = pending >= FLUSH_EVERY_ROWS or (
             pending and time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
         )
@@ -281,21 +296,23 @@ class SyncStore:
         if self._connection is None:  # nothing was read, so nothing can be pending
             return
         with self._pending:
-            if not (self._contacts or self._companies):
+            if not (self._contacts or self._companies or self._meta):
                 return
             self._contacts_batch, self._contacts = self._contacts, {}
             self._companies_batch, self._companies = self._companies, {}
+            self._meta_batch, self._meta = self._meta, {}
         try:
             with self._engine.begin() as connection:
                 _replace(connection, _contacts, "key", "companies", self._contacts_batch)
                 _replace(connection, _companies, "company_id", "members", self._companies_batch)
+                _set_meta(connection, self._meta_batch)
         except sa.exc.SQLAlchemyError as exc:
             raise FatalError(
                 f"the sync store {self.where} could not be written: {_first_line(exc)}"
             ) from None
         finally:
             with self._pending:
-                self._contacts_batch, self._companies_batch = {}, {}
+                self._contacts_batch, self._companies_batch, self._meta_batch = {}, {}, {}
 
     def close(self) -> None:
         """Flushes what Intercom confirmed, then lets go of the database."""
@@ -318,10 +335,13 @@ def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection],
     for number in range(version, len(steps)):
         with engine.begin() as connection:
             steps[number](connection)
-            connection.execute(sa.delete(_meta).where(_meta.c.name == "schema_version"))
-            connection.execute(
-                sa.insert(_meta).values(name="schema_version", value=str(number + 1))
-            )
+            _set_meta(connection, {"schema_version": str(number + 1)})
+
+
+def _set_meta(connection: Connection, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        connection.execute(sa.delete(_meta).where(_meta.c.name == name))
+        connection.execute(sa.insert(_meta).values(name=name, value=value))
 
 
 def _replace(

@@ -54,12 +54,13 @@ class WorkspaceIndex:
                 if self._searches >= self._pages:
                     if self._pages:
                         self._list_workspace()
-                    else:  # an empty workspace: nothing predates us
-                        self._store.set_meta(_LISTED, "1")
+                    # An empty workspace: nothing predates us. Noted with the rows filed
+                    # by the listing, so a kill before they are written lists it again.
+                    self._store.note_meta(_LISTED, "1")
                     self._listed = True
                 else:
                     self._searches += 1
-                    self._store.set_meta(_SEARCHES, str(self._searches))
+                    self._store.note_meta(_SEARCHES, str(self._searches))
         if self._listed:
             stored = self._store.contact(keys.contact_by_email(email))
             return None if stored is None else stored.intercom_id
@@ -107,9 +108,6 @@ class WorkspaceIndex:
         for email, intercom_id in by_email.items():
             if intercom_id:
                 self._file(keys.contact_by_email(email), intercom_id)
-        # The rows first: a kill in between leaves the workspace to be listed again.
-        self._store.flush()
-        self._store.set_meta(_LISTED, "1")
 
     def _file(self, key: str, intercom_id: str) -> None:
         # What this target wrote (with its fingerprint) is never replaced by a bare id.
