@@ -392,21 +392,19 @@ def test_a_dry_run_reads_the_store_and_writes_nothing_to_it(fake, tmp_path):
 # ------------------------------------------------------------------ bad stores
 
 
-def test_a_store_in_a_folder_that_does_not_exist_is_one_line_before_any_record(fake, tmp_path):
-    config = config_for(fake, sync_store_path=str(tmp_path / "nowhere" / "sync.db"))
-    run = run_cli(config, [USERS, user(0)], tmp_path)
-    assert run.returncode == 1
-    assert "sync store" in run.error_lines[-1] and "does not exist" in run.error_lines[-1]
-    assert "Traceback" not in run.stderr
-    assert fake.contacts() == []
-
-
-def test_a_store_path_that_is_a_folder_is_one_line_before_any_record(fake, tmp_path):
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [("nowhere/sync.db", "does not exist"), ("store", "cannot be used")],
+    ids=["in a folder that does not exist", "a folder itself"],
+)
+def test_a_store_path_that_cannot_hold_a_store_is_one_line_before_any_record(
+    fake, tmp_path, path, said
+):
     (tmp_path / "store").mkdir()
-    config = config_for(fake, sync_store_path=str(tmp_path / "store"))
+    config = config_for(fake, sync_store_path=str(tmp_path / path))
     run = run_cli(config, [USERS, user(0)], tmp_path)
     assert run.returncode == 1
-    assert "sync store" in run.error_lines[-1] and "cannot be used" in run.error_lines[-1]
+    assert "sync store" in run.error_lines[-1] and said in run.error_lines[-1]
     assert "Traceback" not in run.stderr
     assert fake.contacts() == []
 
