@@ -79,7 +79,7 @@ class Runtime:
         attributes = DataAttributes(
             client, settings.unknown_attributes, self.notices, dry_run=settings.dry_run
         )
-        # Opened in `open_store`, once the token's workspace is known; a dry run reads it
+        # Opened in `start`, once the token's workspace is known; a dry run reads it
         # but writes nothing to it, as it writes nothing to Intercom.
         self.store = store_at(
             settings.sync_store_path, settings.sync_store_url, read_only=settings.dry_run
@@ -100,7 +100,7 @@ class Runtime:
             self.companies,
             lookup,
             tags,
-            WorkspaceIndex(client, self.store, enabled=not settings.dry_run),
+            WorkspaceIndex(client, lookup, self.store, enabled=not settings.dry_run),
             delete_mode=settings.delete_mode,
             modes=modes,
             stopping=self._stopping,

@@ -46,7 +46,7 @@ _meta = sa.Table(
 _contacts = sa.Table(
     "target_intercom_contacts",
     _metadata,
-    # "x:<external_id>" or "e:<email>": how records name the contact (keys.py's forms).
+    # keys.contact_by_external_id or keys.contact_by_email: how records name the contact.
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("intercom_id", sa.String(64), nullable=False),
     # Of the fields and custom attributes last written; NULL when the id was only found.

@@ -31,8 +31,8 @@ from target_intercom.syncstore import Known, SyncStore
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.cache import IdCache
 
-# Stands for "archived or deleted by this run" where a fingerprint is kept: Python's hash()
-# never returns -1, so no fingerprint can equal it.
+# Stands for "archived or deleted by this run" where a fingerprint is kept (a fingerprint
+# of -1 is one chance in 2**64).
 _REMOVED = -1
 # Stands for "neither this run nor the store knows this contact".
 _UNKNOWN = Known("", None)
@@ -146,7 +146,7 @@ class ContactLookup:
     def _one_holding(self, field: str, value: str, external_id: str | None) -> str | None:
         """The one contact whose `field` is `value`, and whose external_id is none or the
         record's: one held by several contacts names none of them."""
-        data = self._search({"field": field, "operator": "=", "value": value})
+        data = self.holding(field, value)
         if external_id is not None:
             data = [c for c in data if c.get("external_id") in (None, external_id)]
         if len(data) > 1:
@@ -161,7 +161,7 @@ class ContactLookup:
     def find_lead(self, email: str) -> str | None:
         """The contact a lead record with this email is: the user with it, when one has
         it (a lead that became a user stays a user), else the oldest lead with it."""
-        found = self._search({"field": "email", "operator": "=", "value": email})
+        found = self.holding("email", email)
         users = [c for c in found if c.get("role") == "user"]
         if len(users) > 1:
             raise RecordError(
@@ -175,7 +175,10 @@ class ContactLookup:
         chosen = users or leads
         return str(chosen[0]["id"]) if chosen else None
 
-    def _search(self, query: dict[str, object]) -> list[dict]:
+    def holding(self, field: str, value: str) -> list[dict]:
+        """Every contact search shows with `field` equal to `value` (search lags behind
+        creates, and leaves out archived and merged contacts)."""
+        query = {"field": field, "operator": "=", "value": value}
         hits = self._client.request("POST", "/contacts/search", json_body={"query": query}).body
         return list((hits or {}).get("data") or [])
 

@@ -23,6 +23,7 @@ import threading
 from target_intercom import keys
 from target_intercom.client import Client
 from target_intercom.syncstore import Known, SyncStore
+from target_intercom.writers.lookup import ContactLookup
 
 PER_PAGE = 150
 _LISTED = "contacts_listed"
@@ -30,8 +31,11 @@ _SEARCHES = "contact_searches"
 
 
 class WorkspaceIndex:
-    def __init__(self, client: Client, store: SyncStore, *, enabled: bool = True) -> None:
+    def __init__(
+        self, client: Client, lookup: ContactLookup, store: SyncStore, *, enabled: bool = True
+    ) -> None:
         self._client = client
+        self._lookup = lookup
         self._store = store
         # A dry run writes nothing to the store, so it would list the workspace for nothing.
         self._enabled = enabled
@@ -76,9 +80,7 @@ class WorkspaceIndex:
         return math.ceil(int(listing.get("total_count") or 0) / PER_PAGE)
 
     def _search(self, email: str) -> str | None:
-        query = {"field": "email", "operator": "=", "value": email}
-        hits = self._client.request("POST", "/contacts/search", json_body={"query": query}).body
-        holders = _without_external_id((hits or {}).get("data") or [])
+        holders = _without_external_id(self._lookup.holding("email", email))
         # Several hold it: none is named; the create's own answer decides.
         return holders[0] if len(holders) == 1 else None
 
