@@ -420,12 +420,18 @@ def test_a_store_url_that_cannot_be_reached_is_one_line_without_its_password(fak
     assert fake.contacts() == []
 
 
-def test_a_store_written_by_a_newer_target_is_refused_not_rewritten(fake, tmp_path):
+def _run_on_a_store_with(fake, tmp_path, name: str, value: str):
+    """A store written by a first load, then its meta `name` set to `value` by hand, and
+    the target run on it again: the store's file, and the second run."""
     path = tmp_path / "sync.db"
     load(fake, {"sync_store_path": str(path)}, table(), tmp_path)
     with sqlite3.connect(path) as db:
-        db.execute("update target_intercom_meta set value = '99' where name = 'schema_version'")
-    run = run_cli(config_for(fake, sync_store_path=str(path)), table(), tmp_path)
+        db.execute("update target_intercom_meta set value = ? where name = ?", (value, name))
+    return path, run_cli(config_for(fake, sync_store_path=str(path)), table(), tmp_path)
+
+
+def test_a_store_written_by_a_newer_target_is_refused_not_rewritten(fake, tmp_path):
+    path, run = _run_on_a_store_with(fake, tmp_path, "schema_version", "99")
     assert run.returncode == 1
     assert "newer target-intercom" in run.error_lines[-1]
     with sqlite3.connect(path) as db:
@@ -436,11 +442,7 @@ def test_a_store_written_by_a_newer_target_is_refused_not_rewritten(fake, tmp_pa
 
 
 def test_a_store_of_another_workspace_is_refused(fake, tmp_path):
-    path = tmp_path / "sync.db"
-    load(fake, {"sync_store_path": str(path)}, table(), tmp_path)
-    with sqlite3.connect(path) as db:
-        db.execute("update target_intercom_meta set value = 'other' where name = 'workspace'")
-    run = run_cli(config_for(fake, sync_store_path=str(path)), table(), tmp_path)
+    _, run = _run_on_a_store_with(fake, tmp_path, "workspace", "other")
     assert run.returncode == 1
     assert "workspace 'other'" in run.error_lines[-1]
 
