@@ -1,7 +1,7 @@
 """The names of the things a record touches, formed in one place.
 
 The same strings serve two purposes that must agree: the delivery pool orders records
-that share one (an update never overtakes its create), and the writers' id cache files
+that share one (an update never overtakes its create), and the sync store files
 Intercom's ids under them (a contact met by email is found again by email). Emails
 compare case-insensitively, as Intercom compares them.
 """
@@ -25,17 +25,6 @@ def contact(external_id: str | None, email: str | None) -> tuple[str, ...]:
     if email is not None:
         keys.append(contact_by_email(email))
     return tuple(keys)
-
-
-def contact_holding_email(email: str) -> str:
-    """Where the run notes which contact it wrote an email to, for look-ups by email that
-    are not an identity (a company listing its users by email)."""
-    return f"contact:holding-email:{email.lower()}"
-
-
-def contact_written(intercom_id: str) -> str:
-    """Where the fingerprint of what was last written to a contact is kept."""
-    return f"contact:written:{intercom_id}"
 
 
 def company(company_id: str) -> str:

@@ -18,17 +18,26 @@ from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery import Delivery, Progress
 from target_intercom.dryrun import BANNER, DryRunClient
 from target_intercom.errors import AuthError, FatalError
-from target_intercom.mapping import ContactOptions
+from target_intercom.kinds import Kinds
+from target_intercom.mapping import (
+    CompanyPlan,
+    ContactOptions,
+    ContactPlan,
+    EventPlan,
+    map_company,
+    map_contact,
+    map_event,
+)
 from target_intercom.metrics import Metrics, outcome_label
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
 from target_intercom.syncstore import store_at
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import IdCache
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
 from target_intercom.writers.events import EventWriter
+from target_intercom.writers.known import KnownCompanies, KnownContacts
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
@@ -90,23 +99,33 @@ class Runtime:
             mirror=settings.mirror_tags_and_companies,
         )
         tags = Tags(client)
-        lookup = ContactLookup(client, settings.lookup_fields, IdCache(), self.store)
+        lookup = ContactLookup(client, settings.lookup_fields)
+        known = KnownContacts(self.store)
         self.companies = CompanyWriter(
-            client, attributes, lookup, IdCache(), self.store, tags, modes
+            client, attributes, lookup, KnownCompanies(self.store), known, tags, modes
         )
         self.contacts = ContactWriter(
             client,
             attributes,
             self.companies,
+            known,
             lookup,
             tags,
-            WorkspaceIndex(client, lookup, self.store, enabled=not settings.dry_run),
+            WorkspaceIndex(client, lookup, known, self.store, enabled=not settings.dry_run),
             delete_mode=settings.delete_mode,
             modes=modes,
             stopping=self._stopping,
         )
-        self.events = EventWriter(client, lookup)
+        self.events = EventWriter(client, known, lookup)
+        # Every kind of record the target loads; a new kind is one more line here.
+        self.kinds = Kinds()
+        self.kinds.register(
+            ("users", "contacts", "identifies"), ContactPlan, map_contact, self.contacts
+        )
+        self.kinds.register(("companies", "groups"), CompanyPlan, map_company, self.companies)
+        self.kinds.register(("events", "tracks"), EventPlan, map_event, self.events)
         self.delivery = Delivery(
+            writers=self.kinds,
             max_concurrency=settings.max_concurrency,
             dead_letter=self.dead_letter,
             write_state=write_state,

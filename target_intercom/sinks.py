@@ -1,52 +1,58 @@
-"""One sink per kind of record: each maps a record to a plan and hands the plan's writing
-to the delivery pool.
+"""The sink: maps each record to a plan and hands the plan to delivery.
 
 singer-sdk's record loop calls `process_record` on the main thread, in input order, after
 its own validation (through `get_validator`, see record_check.py), date parsing and
-`preprocess_record`; nothing here waits for Intercom. A plan's ordering keys name the
-contacts and companies its record touches, so the pool keeps records about the same thing
-in input order.
+`preprocess_record`; nothing here waits for Intercom. One sink class serves every kind of
+record: the kind's mapping is found by stream name (kinds.py), and what goes to delivery
+is data (the record and its plan), never a closure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from singer_sdk.sinks import RecordSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+from target_intercom.delivery import Delivery
 from target_intercom.errors import FatalError, MappingError, RecordError
-from target_intercom.mapping import (
-    MappingWarning,
-    RecordSchema,
-    map_company,
-    map_contact,
-    map_event,
-)
+from target_intercom.kinds import Kinds, Mapper
+from target_intercom.mapping import ContactOptions, RecordSchema
+from target_intercom.metrics import Metrics
+from target_intercom.notices import Notices
 from target_intercom.record_check import SDK_METADATA, RecordCheck
 
-# Answers "unchanged" when a record needs no call, else None.
-Settle = Callable[[], str | None]
 
-if TYPE_CHECKING:
-    from target_intercom.runtime import Runtime
+@dataclass(frozen=True)
+class Intake:
+    """What a sink uses of the run, and nothing more: the target holds one as `intake`."""
+
+    kinds: Kinds
+    options: ContactOptions
+    delivery: Delivery
+    metrics: Metrics
+    notices: Notices
 
 
-class Plan(Protocol):
-    @property
-    def ordering_keys(self) -> tuple[str, ...]: ...
-
-    @property
-    def warnings(self) -> list[MappingWarning]: ...
+def intake_of(target: object) -> Intake:
+    """The run's intake, from the target singer-sdk gives the sink."""
+    intake = getattr(target, "intake", None)
+    if not isinstance(intake, Intake):
+        raise TypeError(f"{type(target).__name__} has no intake for its sinks")
+    return intake
 
 
 class IntercomSink(RecordSink):
-    """What the three sinks share: the run's runtime, the digested schema, record keys."""
+    """Any stream of a registered kind: the digested schema, the kind's mapping, record keys."""
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any) -> None:
-        self.runtime: Runtime = target.runtime
+        self.intake = intake_of(target)
+        mapper = self.intake.kinds.mapper(stream_name)
+        if mapper is None:
+            raise FatalError(f"stream '{stream_name}' has no kind of record registered")
+        self.map: Mapper = mapper
         super().__init__(target, stream_name, schema, key_properties)
         self.record_schema = RecordSchema(self.schema)
         self.position = 0  # the record's place in its stream, for messages about it
@@ -87,66 +93,22 @@ class IntercomSink(RecordSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         self.position += 1
-        self.runtime.metrics.count_outcome(self.stream_name, "received")
+        intake = self.intake
+        intake.metrics.count_outcome(self.stream_name, "received")
         rejected = self.check.take_rejected()
         if rejected is not None:
             original, error = rejected
             self.reject(self.preprocess_record(original, context), error)
             return
         try:
-            plan, work, settle = self.plan(record)
+            plan = self.map(record, self.record_schema, intake.options)
         except MappingError as exc:
             self.reject(record, exc)
             return
         for warning in plan.warnings:
-            self.runtime.notices.warn_once(warning.key, warning.message)
-        self.runtime.delivery.submit(
-            self.stream_name,
-            self.record_key(record),
-            record,
-            plan.ordering_keys,
-            work,
-            settle,
-        )
+            intake.notices.warn_once(warning.key, warning.message)
+        intake.delivery.submit(self.stream_name, self.record_key(record), record, plan)
 
     def reject(self, record: dict, error: RecordError) -> None:
         """A record that cannot even be mapped: dead-lettered under skip, else the run stops."""
-        self.runtime.delivery.record_failed(
-            self.stream_name, self.record_key(record), record, error
-        )
-
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
-        """The record's plan, the writing of it for the pool to run, and how to tell
-        without a call that it needs no writing (see Delivery.submit)."""
-        raise NotImplementedError
-
-
-class UsersSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
-        contact = map_contact(record, self.record_schema, self.runtime.contact_options)
-        contacts = self.runtime.contacts
-        return contact, partial(contacts.write, contact), partial(contacts.settled, contact)
-
-
-class CompaniesSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
-        company = map_company(record, self.record_schema, self.runtime.contact_options)
-        companies = self.runtime.companies
-        return company, partial(companies.write, company), partial(companies.settled, company)
-
-
-class EventsSink(IntercomSink):
-    def plan(self, record: dict) -> tuple[Plan, Callable[[], str], Settle | None]:
-        event = map_event(record, self.record_schema, self.runtime.contact_options)
-        return event, partial(self.runtime.events.write, event), None
-
-
-SINKS: dict[str, type[IntercomSink]] = {
-    "users": UsersSink,
-    "contacts": UsersSink,
-    "identifies": UsersSink,
-    "companies": CompaniesSink,
-    "groups": CompaniesSink,
-    "events": EventsSink,
-    "tracks": EventsSink,
-}
+        self.intake.delivery.record_failed(self.stream_name, self.record_key(record), record, error)

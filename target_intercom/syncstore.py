@@ -22,9 +22,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -73,19 +72,15 @@ def _create_v1(connection: Connection) -> None:
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1,)
 
 
-@dataclass(frozen=True)
-class Known:
-    """What Intercom holds of one contact or company, as far as this target knows."""
+class StoredRow(NamedTuple):
+    """One contact's or company's row: Intercom's id, the fingerprint of what was last
+    written (None when the id was only found), the tags this target applied, and the
+    companies (for a company: the members) it attached."""
 
     intercom_id: str
-    # Of the fields and custom attributes last written, to skip identical writes; None
-    # when the id was found but nothing written yet.
     fingerprint: int | None
-    # The tags this target applied, and the companies (for a company: the members) it
-    # attached, so that a changed record sends only what is new, and mirror removes only
-    # what this target made.
-    tags: tuple[str, ...] = ()
-    links: tuple[str, ...] = ()
+    tags: tuple[str, ...]
+    links: tuple[str, ...]
 
 
 class SyncStore:
@@ -108,10 +103,10 @@ class SyncStore:
         self._pending = threading.Lock()
         self._flushing = threading.Lock()
         self._connection: Connection | None = None
-        self._contacts: dict[str, Known | None] = {}
-        self._companies: dict[str, Known | None] = {}
-        self._contacts_batch: dict[str, Known | None] = {}
-        self._companies_batch: dict[str, Known | None] = {}
+        self._contacts: dict[str, StoredRow | None] = {}
+        self._companies: dict[str, StoredRow | None] = {}
+        self._contacts_batch: dict[str, StoredRow | None] = {}
+        self._companies_batch: dict[str, StoredRow | None] = {}
         self._meta: dict[str, str] = {}
         self._meta_batch: dict[str, str] = {}
         self._last_flush = time.monotonic()
@@ -219,7 +214,7 @@ class SyncStore:
 
     # Contacts and companies
 
-    def contact(self, key: str) -> Known | None:
+    def contact(self, key: str) -> StoredRow | None:
         with self._pending:
             for rows in (self._contacts, self._contacts_batch):
                 if key in rows:
@@ -227,7 +222,7 @@ class SyncStore:
         with self._lock:
             return self._read(_contacts, "key", "companies", key)
 
-    def company(self, company_id: str) -> Known | None:
+    def company(self, company_id: str) -> StoredRow | None:
         with self._pending:
             for rows in (self._companies, self._companies_batch):
                 if company_id in rows:
@@ -235,7 +230,9 @@ class SyncStore:
         with self._lock:
             return self._read(_companies, "company_id", "members", company_id)
 
-    def _read(self, table: sa.Table, key_column: str, links_column: str, key: str) -> Known | None:
+    def _read(
+        self, table: sa.Table, key_column: str, links_column: str, key: str
+    ) -> StoredRow | None:
         """One row, through the driver's own cursor: a re-sync reads a row per record, and
         SQLAlchemy's statement machinery would cost more CPU than the rest of the record."""
         connection = self._connected()
@@ -257,17 +254,18 @@ class SyncStore:
             raise FatalError(f"the sync store {self.where} could not be read: {exc}") from None
         if row is None:
             return None
-        return Known(row[0], row[1], _names(row[2]), _names(row[3]))
+        return StoredRow(row[0], row[1], _names(row[2]), _names(row[3]))
 
-    def put_contact(self, key: str, stored: Known | None) -> None:
-        """What Intercom confirmed for this contact key; None: the key names no contact now."""
+    def put_contact(self, key: str, stored: StoredRow | None) -> None:
+        """What Intercom confirmed for this contact key; None: the key names no contact now.
+        Kept in memory until the next batch is written, and read from there meanwhile."""
         if self._read_only:
             return
         with self._pending:
             self._contacts[key] = stored
         self._flush_when_due()
 
-    def put_company(self, company_id: str, stored: Known | None) -> None:
+    def put_company(self, company_id: str, stored: StoredRow | None) -> None:
         if self._read_only:
             return
         with self._pending:
@@ -349,7 +347,7 @@ def _replace(
     table: sa.Table,
     key_column: str,
     links_column: str,
-    rows: dict[str, Known | None],
+    rows: dict[str, StoredRow | None],
 ) -> None:
     """Deletes then inserts: the same on SQLite and PostgreSQL, no dialect's upsert needed."""
     if not rows:
@@ -362,13 +360,13 @@ def _replace(
     fresh = [
         {
             key_column: key,
-            "intercom_id": known.intercom_id,
-            "fingerprint": known.fingerprint,
-            "tags": json.dumps(known.tags),
-            links_column: json.dumps(known.links),
+            "intercom_id": row.intercom_id,
+            "fingerprint": row.fingerprint,
+            "tags": json.dumps(row.tags),
+            links_column: json.dumps(row.links),
         }
-        for key, known in rows.items()
-        if known is not None
+        for key, row in rows.items()
+        if row is not None
     ]
     if fresh:
         connection.execute(sa.insert(table), fresh)

@@ -36,7 +36,7 @@ from target_intercom.settings import (
     check_setting_names,
     declared_tokens,
 )
-from target_intercom.sinks import SINKS, IntercomSink
+from target_intercom.sinks import Intake, IntercomSink
 
 logger = logging.getLogger("target-intercom")
 
@@ -113,6 +113,13 @@ class TargetIntercom(Target):
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
         self.runtime = Runtime(settings, write_state=self._emit_state)
+        self.intake = Intake(
+            kinds=self.runtime.kinds,
+            options=self.runtime.contact_options,
+            delivery=self.runtime.delivery,
+            metrics=self.runtime.metrics,
+            notices=self.runtime.notices,
+        )
         # The sinks' drains have nothing to do (the pool writes records as they come), so
         # draining them on one thread costs nothing, where a thread pool costs a lot.
         self.max_parallelism = 1
@@ -128,15 +135,15 @@ class TargetIntercom(Target):
         super(Target, cls).append_builtin_config(config_jsonschema)
 
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
-        sink_class = SINKS.get(stream_name)
-        if sink_class is None:
+        assert self.runtime is not None
+        if self.runtime.kinds.mapper(stream_name) is None:
             recipe = json.dumps({"stream_maps": {stream_name: {"__alias__": "users"}}})
             raise FatalError(
                 f"stream '{stream_name}' is not one target-intercom loads (users, companies, "
                 "events, or their aliases contacts, identifies, groups, tracks); rename it "
                 f"with the stream_maps setting, e.g. {recipe}"
             )
-        return sink_class
+        return IntercomSink
 
     def get_sink(
         self,

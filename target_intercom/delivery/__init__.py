@@ -1,10 +1,12 @@
 """Delivering records concurrently while keeping STATE a watermark.
 
-`core` decides (which record may start, which STATE may go out), `pool` runs the
-threads, `failures` holds the record-error policy, `progress` the progress line.
+`core` decides which record may start and which STATE may go out, `policy` whether a
+released STATE is written and when the run has failed, `pool` runs the threads,
+`parking` keeps the records waiting for a contact, `failures` dead-letters records,
+`progress` logs the progress line.
 """
 
-from target_intercom.delivery.failures import Failure
+from target_intercom.delivery.policy import Failure
 from target_intercom.delivery.pool import Delivery
 from target_intercom.delivery.progress import Progress
 

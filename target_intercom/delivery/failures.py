@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from target_intercom.deadletter import DeadLetterFile
@@ -11,18 +10,6 @@ from target_intercom.errors import RecordError
 from target_intercom.metrics import Metrics
 
 logger = logging.getLogger("target-intercom")
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why the run failed, kept from the earliest record that failed.
-
-    The earliest, not the first in time: records run side by side, and a resumed run
-    starts from the last STATE, which is before the earliest failed record.
-    """
-
-    seq: int
-    message: str
 
 
 class RecordErrors:

@@ -7,32 +7,18 @@ those keys is delivered, or at the end of input for a last try.
 
 However many records wait, memory stays bounded: past `in_memory` parked records, the
 rest go to a temporary SQLite file (the standard library's), deleted when the run ends.
-A parked record's work must then be a `functools.partial` of a writer's method and a
-plan, which is what the sinks make: the plan and the record are pickled, the method is
-kept once per kind.
+A job is data (its record and its plan), so any job can be pickled there whole.
 """
 
 from __future__ import annotations
 
-import functools
 import pickle
 import sqlite3
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+
+from target_intercom.delivery.job import Job
 
 DEFAULT_IN_MEMORY = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One record's work, as the pool runs it: `keys` are its ordering keys."""
-
-    stream: str
-    record_key: str
-    record: dict[str, Any]
-    keys: tuple[str, ...]
-    work: Callable[[], str]
 
 
 class ParkingLot:
@@ -48,15 +34,13 @@ class ParkingLot:
         self._waits_of: dict[int, set[str]] = {}  # what each job still waits for
         self._disk: sqlite3.Connection | None = None
         self._on_disk = 0
-        # The writers' methods of spilled jobs; a row names one by its place here.
-        self._methods: list[Callable[..., str]] = []
 
     def __len__(self) -> int:
         return len(self._jobs) + self._on_disk
 
     def put(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> None:
-        if len(self._jobs) >= self._in_memory and isinstance(job.work, functools.partial):
-            self._spill(seq, job, waits_for, job.work)
+        if len(self._jobs) >= self._in_memory:
+            self._spill(seq, job, waits_for)
             return
         self._jobs[seq] = job
         self._waits_of[seq] = set(waits_for)
@@ -104,20 +88,10 @@ class ParkingLot:
                     del self._waits[key]
         return self._jobs.pop(seq)
 
-    def _spill(
-        self, seq: int, job: Job, waits_for: tuple[str, ...], work: functools.partial
-    ) -> None:
+    def _spill(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> None:
         disk = self._open_disk()
-        if work.func not in self._methods:
-            self._methods.append(work.func)
-        blob = pickle.dumps(
-            (job.stream, job.record_key, job.record, job.keys, work.args, work.keywords),
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        disk.execute(
-            "INSERT INTO jobs (seq, method, blob) VALUES (?, ?, ?)",
-            (seq, self._methods.index(work.func), blob),
-        )
+        blob = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        disk.execute("INSERT INTO jobs (seq, blob) VALUES (?, ?)", (seq, blob))
         disk.executemany(
             "INSERT INTO waits (key, seq) VALUES (?, ?)", [(k, seq) for k in waits_for]
         )
@@ -139,15 +113,12 @@ class ParkingLot:
 
     def _unspill(self, seq: int) -> Job:
         assert self._disk is not None
-        method, blob = self._disk.execute(
-            "SELECT method, blob FROM jobs WHERE seq = ?", (seq,)
-        ).fetchone()
+        (blob,) = self._disk.execute("SELECT blob FROM jobs WHERE seq = ?", (seq,)).fetchone()
         self._disk.execute("DELETE FROM jobs WHERE seq = ?", (seq,))
         self._disk.execute("DELETE FROM waits WHERE seq = ?", (seq,))
         self._on_disk -= 1
-        stream, record_key, record, keys, args, keywords = pickle.loads(blob)
-        work = functools.partial(self._methods[method], *args, **keywords)
-        return Job(stream, record_key, record, keys, work)
+        job: Job = pickle.loads(blob)
+        return job
 
     def _open_disk(self) -> sqlite3.Connection:
         if self._disk is None:
@@ -156,7 +127,7 @@ class ParkingLot:
             disk = sqlite3.connect("", check_same_thread=False, isolation_level=None)
             disk.execute("PRAGMA journal_mode = OFF")
             disk.execute("PRAGMA synchronous = OFF")
-            disk.execute("CREATE TABLE jobs (seq INTEGER PRIMARY KEY, method INTEGER, blob BLOB)")
+            disk.execute("CREATE TABLE jobs (seq INTEGER PRIMARY KEY, blob BLOB)")
             disk.execute("CREATE TABLE waits (key TEXT, seq INTEGER)")
             disk.execute("CREATE INDEX waits_by_key ON waits (key)")
             disk.execute("CREATE INDEX waits_by_seq ON waits (seq)")

@@ -1,15 +1,17 @@
-"""Delivering records concurrently while keeping STATE a watermark.
+"""The threads of delivery: workers that write records, and the one that writes STATE.
 
 The SDK hands records over one at a time on the main thread. `Delivery` runs their
-work on a pool of worker threads and writes a tap's STATE once every record before it
-is delivered (or dead-lettered). Which record may start and which STATE may go out is
-decided by the `Ledger` (`core.py`); this module only adds the threads around it.
+writing on a pool of worker threads and writes a tap's STATE once every record before it
+is delivered (or dead-lettered). Every decision is someone else's: which record may
+start and which STATE may go out is the `Ledger`'s (`core.py`); whether a released STATE
+is written, held or never written, and why the run failed, is the `Policy`'s
+(`policy.py`). This module only runs threads and does the I/O around them.
 
-Every decision is taken under one lock, in the same critical section as the ledger
-call that led to it, so a record is queued exactly once. STATE lines are written
-outside that lock: a slow reader of stdout then holds up at most the one thread that
-writes, never the workers or the main thread. At most `window` records are
-outstanding at once, so memory stays flat however long the input.
+Every decision is taken under one lock, in the same critical section as the call that
+led to it, so a record is queued exactly once. STATE lines are written outside that
+lock: a slow reader of stdout then holds up at most the one thread that writes, never
+the workers or the main thread. At most `window` records are outstanding at once, so
+memory stays flat however long the input.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery.core import Ledger, State
-from target_intercom.delivery.failures import Failure, RecordErrors, internal_error
-from target_intercom.delivery.parking import Job, ParkingLot
+from target_intercom.delivery.failures import RecordErrors, internal_error
+from target_intercom.delivery.job import Job, Plan, Writers
+from target_intercom.delivery.parking import ParkingLot
+from target_intercom.delivery.policy import RUN, Failure, Policy
 from target_intercom.errors import ContactNotYet, FatalError, RecordError
 from target_intercom.metrics import Metrics
 
@@ -32,17 +37,29 @@ logger = logging.getLogger("target-intercom")
 # Outstanding records per worker: enough independent records to keep every worker busy
 # when the input holds chains (a user, then its company, then its events).
 _WINDOW_PER_WORKER = 8
-# What a record's run ended in: (the run's failure, else None; the (code, message) it was
-# dead-lettered with, else None).
-_Ended = tuple[str | None, tuple[str, str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """How a record's run ended: delivered, dead-lettered (`rejection`), or failing the
+    run (`failure`); neither of the last two and not delivered: abandoned."""
+
+    delivered: bool
+    failure: str | None = None
+    rejection: tuple[str, str] | None = None
+
+
+_DELIVERED = _Ended(delivered=True)
+_ABANDONED = _Ended(delivered=False)
 
 
 class Delivery:
-    """The worker pool of one run, around its ledger."""
+    """The worker pool of one run, around its ledger and its policy."""
 
     def __init__(
         self,
         *,
+        writers: Writers,
         max_concurrency: int,
         dead_letter: DeadLetterFile | None,
         write_state: Callable[[State], None],
@@ -50,10 +67,11 @@ class Delivery:
         emit_state: bool = True,
         max_rejected_in_a_row: int = 0,
     ) -> None:
+        self._writers = writers
         self._ledger = Ledger()
+        self._policy = Policy(emit_state=emit_state, max_rejected_in_a_row=max_rejected_in_a_row)
         self._errors = RecordErrors(dead_letter, metrics)
         self._write_state = write_state
-        self._emit_state = emit_state
         self._metrics = metrics
         self._window = _WINDOW_PER_WORKER * max_concurrency
         self._lock = threading.Lock()
@@ -63,25 +81,13 @@ class Delivery:
         self._idle = threading.Condition(self._lock)
         self._ready: deque[int] = deque()
         self._jobs: dict[int, Job] = {}
-        # Records waiting for a contact that may come later in the input; once the input
-        # has ended, a record that still cannot find its contact is a record error.
+        # Records waiting for a contact that may come later in the input.
         self._parking = ParkingLot()
-        self._input_ended = False
         self._outstanding = 0
-        self._failure: Failure | None = None
         self._closing = False
-        # The newest released STATE not yet written, and the lock of whoever writes it.
+        # The newest STATE to write and not yet written, and the lock of whoever writes it.
         self._unwritten: State | None = None
         self._output = threading.Lock()
-        # The systemic-failure rule: records dead-lettered in a row (in the order they
-        # end), and the STATE held back while such a run of rejections is open, since it
-        # may yet turn out to be one cause rejecting everything.
-        self._max_rejected_in_a_row = max_rejected_in_a_row
-        self._rejected_in_a_row = 0
-        self._last_rejection = ""
-        self._rejection_codes: set[str] = set()
-        self._delivered_any = False
-        self._held: State | None = None
         self.delivered = 0
         self._workers = [
             threading.Thread(target=self._work, name=f"intercom-worker-{i}", daemon=True)
@@ -92,37 +98,28 @@ class Delivery:
 
     @property
     def failure(self) -> Failure | None:
-        return self._failure
+        return self._policy.failure
 
-    def submit(
-        self,
-        stream: str,
-        record_key: str,
-        record: dict[str, Any],
-        keys: Iterable[str],
-        work: Callable[[], str],
-        settle: Callable[[], str | None] | None = None,
-    ) -> None:
-        """Takes one record's work; blocks while the window is full; raises once the run failed.
+    def submit(self, stream: str, record_key: str, record: dict[str, Any], plan: Plan) -> None:
+        """Takes one record's plan; blocks while the window is full; raises once the run failed.
 
-        `settle` answers, without a call, whether the record needs any work: when it may
-        start at once (it holds its keys, so no record about the same contact or company
-        is in flight), it is asked here, on the reading thread, and a record it settles
-        ("unchanged") never goes to a worker. A re-sync of unchanged rows then costs no
-        thread hand-off per row."""
-        keys = tuple(keys)
-        job = Job(stream, record_key, record, keys, work)
+        When the record may start at once (it holds its keys, so no record about the
+        same contact or company is in flight), the writers are asked here, on the reading
+        thread, whether it needs any call: a record they settle ("unchanged") never goes
+        to a worker, so a re-sync of unchanged rows costs no thread hand-off per row."""
+        keys = plan.ordering_keys
+        job = Job(stream, record_key, record, plan, keys)
         with self._lock:
             seq, runnable = self._admit(keys)
-            if settle is None or not runnable or self._ledger.abandons(seq):
+            if not runnable or self._ledger.abandons(seq):
                 self._jobs[seq] = job
                 if runnable:
                     self._queue(seq)
                 return
         try:
-            outcome = settle()
+            outcome = self._writers.settled(plan)
         except Exception:
-            # The worker meets the same problem in `work`, and reports it as it should.
+            # The worker meets the same problem in `write`, and reports it as it should.
             outcome = None
         if outcome is None:
             with self._lock:
@@ -130,7 +127,7 @@ class Delivery:
                 self._queue(seq)
             return
         self._metrics.count_outcome(stream, outcome)
-        self._end(seq, delivered=True, wakes=keys)
+        self._end(seq, _DELIVERED, wakes=keys)
 
     def record_failed(
         self, stream: str, record_key: str, record: dict[str, Any], error: RecordError
@@ -138,9 +135,7 @@ class Delivery:
         """A record that failed before it could be queued (mapping, identity, schema)."""
         with self._lock:
             seq, _ = self._admit(())
-        failure = self._errors.settle(stream, record_key, record, error)
-        rejection = None if failure else (error.code, error.message)
-        self._end(seq, delivered=failure is None, failure=failure, rejection=rejection)
+        self._end(seq, self._settle_error(stream, record_key, record, error))
         self._raise_if_failed()
 
     def state(self, value: State) -> None:
@@ -150,16 +145,14 @@ class Delivery:
         self._drain()
 
     def finish(self) -> None:
-        """End of input: waits for every outstanding record; the STATE they free is written.
-
-        A run that delivered nothing and rejected every record it read, two or more, all
-        for one cause (one error code), fails here: that is not a green run."""
+        """End of input: waits for every outstanding record, gives the parked ones their
+        last try, and writes the STATE they free (or fails the run, as the policy says)."""
         with self._lock:
             # Every record not parked ends first: the contacts parked records wait for
             # may be among them.
             while self._outstanding:
                 self._idle.wait()
-            self._input_ended = True
+            self._policy.input_ended()
             while self._outstanding or len(self._parking):
                 # The last try of the records still waiting for a contact, a window at a time.
                 room = self._window - self._outstanding
@@ -169,15 +162,8 @@ class Delivery:
                 else:
                     self._room.wait()
             self._parking.close()
-            if (
-                self._max_rejected_in_a_row
-                and self._rejected_in_a_row >= 2
-                and not self._delivered_any
-                and len(self._rejection_codes) == 1
-            ):
-                self._fail_systemic()
-            elif self._held is not None and self._emit_state:
-                self._unwritten, self._held = self._held, None
+            self._to_write(self._policy.ended())
+            self._stop_if_failed()
         self._drain()
         self._close()
 
@@ -188,7 +174,14 @@ class Delivery:
             self._ledger.stop()
         self.finish()
 
-    def _admit(self, keys: Iterable[str]) -> tuple[int, bool]:
+    def fail(self, message: str) -> None:
+        """The run cannot go on (its output is gone): no record starts any more, and the
+        run ends with this message."""
+        with self._lock:
+            self._policy.failed(RUN, message)
+            self._stop_if_failed()
+
+    def _admit(self, keys: tuple[str, ...]) -> tuple[int, bool]:
         """Numbers a new record once the window has room for it (lock held)."""
         while True:
             self._raise_if_failed()
@@ -199,8 +192,8 @@ class Delivery:
         return self._ledger.add(keys)
 
     def _raise_if_failed(self) -> None:
-        if self._failure is not None:
-            raise FatalError(self._failure.message)
+        if self._policy.failure is not None:
+            raise FatalError(self._policy.failure.message)
 
     def _queue(self, seq: int) -> None:
         """Hands a record that may start to the workers (lock held)."""
@@ -211,19 +204,11 @@ class Delivery:
         while (taken := self._take()) is not None:
             seq, job = taken
             if job is None:
-                self._end(seq, delivered=False)
+                self._end(seq, _ABANDONED)
                 continue
             ended = self._run(seq, job)
-            if ended is None:
-                continue  # parked: it ends later
-            failure, rejection = ended
-            self._end(
-                seq,
-                delivered=failure is None,
-                failure=failure,
-                rejection=rejection,
-                wakes=job.keys if failure is None and rejection is None else (),
-            )
+            if ended is not None:  # None: parked, it ends later
+                self._end(seq, ended, wakes=job.keys if ended is _DELIVERED else ())
 
     def _take(self) -> tuple[int, Job | None] | None:
         """The next record to run, without its job when it is to be abandoned; None once closed.
@@ -241,31 +226,38 @@ class Delivery:
             return seq, None if self._ledger.abandons(seq) else job
 
     def _run(self, seq: int, job: Job) -> _Ended | None:
-        """Runs one record's work: how it ended, or None when it was parked."""
+        """Writes one record: how it ended, or None when it was parked."""
         try:
-            outcome = job.work()
+            outcome = self._writers.write(job.plan)
         except ContactNotYet as exc:
             if self._park(seq, job, exc.contact_keys):
                 return None
-            failure = self._errors.settle(job.stream, job.record_key, job.record, exc)
-            return failure, None if failure else (exc.code, exc.message)
+            return self._settle_error(job.stream, job.record_key, job.record, exc)
         except RecordError as exc:
-            failure = self._errors.settle(job.stream, job.record_key, job.record, exc)
-            return failure, None if failure else (exc.code, exc.message)
+            return self._settle_error(job.stream, job.record_key, job.record, exc)
         except FatalError as exc:
-            return str(exc), None
+            return _Ended(delivered=False, failure=str(exc))
         except Exception as exc:
             logger.debug("Unexpected error on %s", job.record_key, exc_info=True)
-            return internal_error(job.stream, job.record_key, exc), None
+            return _Ended(delivered=False, failure=internal_error(job.stream, job.record_key, exc))
         self._metrics.count_outcome(job.stream, outcome)
-        return None, None
+        return _DELIVERED
+
+    def _settle_error(
+        self, stream: str, record_key: str, record: dict[str, Any], error: RecordError
+    ) -> _Ended:
+        """Dead-letters the record (it counts as delivered) or fails the run with it."""
+        failure = self._errors.settle(stream, record_key, record, error)
+        if failure is not None:
+            return _Ended(delivered=False, failure=failure)
+        return _Ended(delivered=True, rejection=(error.code, error.message))
 
     def _park(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> bool:
         """Sets aside a record whose contact may still come later in the input: it leaves
         the window (so the input goes on being read) but keeps its place under the
-        watermark. False once the input has ended: then it is a record error."""
+        watermark. False when it may not wait: then it is a record error."""
         with self._lock:
-            if self._input_ended or not waits_for or self._ledger.abandons(seq):
+            if not self._policy.may_park or not waits_for or self._ledger.abandons(seq):
                 return False
             for dependent in self._ledger.park(seq):
                 self._queue(dependent)
@@ -282,62 +274,56 @@ class Delivery:
         self._outstanding += 1
         self._queue(seq)
 
-    def _end(
-        self,
-        seq: int,
-        *,
-        delivered: bool,
-        failure: str | None = None,
-        rejection: tuple[str, str] | None = None,
-        wakes: tuple[str, ...] = (),
-    ) -> None:
-        """Finishes a record, then writes any STATE that this freed, outside the lock.
-        `rejection`: the record was dead-lettered, with this (code, message)."""
+    def _end(self, seq: int, ended: _Ended, *, wakes: tuple[str, ...] = ()) -> None:
+        """Finishes a record, then writes any STATE that this freed, outside the lock."""
         with self._lock:
-            if failure is not None and (self._failure is None or seq < self._failure.seq):
-                self._failure = Failure(seq, failure)
-                # A submit waiting for room must raise now rather than wait.
-                self._room.notify_all()
-            if rejection is not None:
-                self._rejected_in_a_row += 1
-                self._rejection_codes.add(rejection[0])
-                self._last_rejection = f"{rejection[1]} ({rejection[0]})"
-                if 0 < self._max_rejected_in_a_row <= self._rejected_in_a_row:
-                    self._fail_systemic()
-            elif delivered:
-                self._rejected_in_a_row = 0
-                self._rejection_codes.clear()
-                self._delivered_any = True
-                if self._held is not None and self._unwritten is None:
-                    self._unwritten, self._held = self._held, None
-            if delivered:
+            if ended.failure is not None:
+                self._policy.failed(seq, ended.failure)
+            elif ended.rejection is not None:
+                self._policy.rejected(*ended.rejection)
+            elif ended.delivered:
+                self._to_write(self._policy.delivered())
+            if ended.delivered:
                 self.delivered += 1
             # A delivered record may be the contact that parked records wait for.
             for parked_seq, parked in self._parking.take(wakes) if wakes else ():
                 self._requeue(parked_seq, parked)
-            runnable, states = self._ledger.finish(seq, delivered=delivered)
+            runnable, states = self._ledger.finish(seq, delivered=ended.delivered)
             for dependent in runnable:
                 self._queue(dependent)
             self._hand_out(states)
+            self._stop_if_failed()
             self._outstanding -= 1
             self._room.notify()
             if not self._outstanding:
                 self._idle.notify_all()
         self._drain()
 
+    def _stop_if_failed(self) -> None:
+        """Once the run failed, no record starts, and a submit waiting for room raises
+        instead of waiting (lock held). A record's failure stops only the records after
+        it, through the ledger's barrier; a failure of the run stops them all."""
+        failure = self._policy.failure
+        if failure is None:
+            return
+        if failure.seq == RUN:
+            self._ledger.stop()
+        self._room.notify_all()
+
     def _hand_out(self, states: list[State]) -> None:
-        """Puts released STATEs in the outbox (lock held).
+        """Gives the STATEs the ledger released to the policy (lock held)."""
+        for state in states:
+            self._to_write(self._policy.released(state))
+
+    def _to_write(self, state: State | None) -> None:
+        """Puts a STATE to write in the outbox (lock held).
 
         The outbox holds one STATE: a newer one replaces one not yet written, since it
         tells the tap everything the older would have. So a stuck reader of stdout
         cannot make memory grow.
         """
-        if not states or not self._emit_state:
-            return
-        if self._rejected_in_a_row:
-            self._held = states[-1]
-        else:
-            self._unwritten = states[-1]
+        if state is not None:
+            self._unwritten = state
 
     def _drain(self) -> None:
         """Writes the outbox, in order, by one thread at a time.
@@ -362,31 +348,6 @@ class Delivery:
             with self._lock:
                 if self._unwritten is None:
                     return
-
-    def _fail_systemic(self) -> None:
-        """Every record of a run of rejections failed, maybe for one cause: the run stops,
-        and no STATE covering them is ever written (lock held)."""
-        if self._failure is None:
-            self._failure = Failure(
-                -1,
-                f"the last {self._rejected_in_a_row} records in a row were all rejected (the "
-                f"last: {self._last_rejection}); one cause rejecting every record is not bad "
-                "rows, so the run stops without a STATE past them: fix the cause and run "
-                "again (max_rejected_in_a_row sets how many in a row stop a run)",
-            )
-        self._emit_state = False
-        self._held = None
-        self._ledger.stop()
-        self._room.notify_all()
-
-    def fail(self, message: str) -> None:
-        """The run cannot go on (its output is gone): no record starts any more, and the
-        run ends with this message."""
-        with self._lock:
-            if self._failure is None:
-                self._failure = Failure(-1, message)
-            self._ledger.stop()
-            self._room.notify_all()
 
     def _take_unwritten(self) -> State | None:
         with self._lock:

@@ -17,20 +17,17 @@ from collections.abc import Callable
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import ContactNotYet
+from target_intercom.errors import ContactNotYet, RecordError
 from target_intercom.mapping import CompanyPlan
-from target_intercom.syncstore import Known, SyncStore
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import IdCache, asked
+from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, asked
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
 
 _LOCK_STRIPES = 64
 logger = logging.getLogger("target-intercom")
-# Where the run's cache notes a company this run wrote (the store's rows are older).
-_WRITTEN = "company-written:"
 
 
 class CompanyWriter:
@@ -38,17 +35,17 @@ class CompanyWriter:
         self,
         client: Client,
         attributes: DataAttributes,
-        contacts: ContactLookup,
-        cache: IdCache,
-        store: SyncStore,
+        lookup: ContactLookup,
+        known: KnownCompanies,
+        contacts: KnownContacts,
         tags: Tags,
         modes: WriteModes,
     ) -> None:
         self._client = client
         self._attributes = attributes
+        self._lookup = lookup
+        self._known = known
         self._contacts = contacts
-        self._cache = cache
-        self._store = store
         self._tags = tags
         self._modes = modes
         # Users of one company run side by side: a company's lock makes the first of them
@@ -80,7 +77,7 @@ class CompanyWriter:
                 self._detach_by_id(stale, company_id)
                 attached.discard(stale)
                 sent = True
-        self._remember(
+        self._known.remember(
             plan.company_id, Known(company_id, known.fingerprint, tags, tuple(sorted(attached)))
         )
         return "updated" if outcome == "unchanged" and sent else outcome
@@ -88,19 +85,19 @@ class CompanyWriter:
     def settled(self, plan: CompanyPlan) -> str | None:
         """ "unchanged" when the record would make no call, found without one; else None
         (see ContactWriter.settled)."""
-        known = self._known(plan.company_id)
+        known = self._known.get(plan.company_id)
         if self._modes.full_resync or not _holds(known, plan):
             return None
         assert known is not None
-        members = [self._contacts.known_id(u, None) for u in plan.user_ids]
-        members += [self._contacts.written_holder(e) for e in plan.user_emails]
+        members = [self._contacts.id_of(u, None) for u in plan.user_ids]
+        members += [self._contacts.holder_of(e) for e in plan.user_emails]
         if not all(members) or not self._modes.covers(known.links, members):
             return None
         return "unchanged" if self._modes.covers(known.tags, plan.tags) else None
 
     def holds(self, plan: CompanyPlan) -> bool:
         """Whether the company as last written is what the record asks."""
-        return _holds(self._known(plan.company_id), plan)
+        return _holds(self._known.get(plan.company_id), plan)
 
     def _members(self, plan: CompanyPlan) -> list[str]:
         """Intercom's ids of the contacts the record lists. Once one is missing, the rest
@@ -112,8 +109,8 @@ class CompanyWriter:
             (
                 f"user_id {u!r}",
                 keys.contact_by_external_id(u),
-                functools.partial(contacts.user_id_of, u),
-                functools.partial(contacts.known_id, u, None),
+                functools.partial(self._member_by_id, u),
+                functools.partial(contacts.id_of, u, None),
             )
             for u in plan.user_ids
         ]
@@ -121,8 +118,8 @@ class CompanyWriter:
             (
                 f"user email {e!r}",
                 keys.contact_by_email(e),
+                functools.partial(self._member_by_email, e),
                 functools.partial(contacts.holder_of, e),
-                functools.partial(contacts.written_holder, e),
             )
             for e in plan.user_emails
         ]
@@ -159,7 +156,7 @@ class CompanyWriter:
         except ApiError as exc:
             if exc.status not in (404, 410) or "company" not in exc.code:
                 raise
-            self._forget(company_id)
+            self._known.forget(company_id)
             again, _ = self.ensure(company_id, None, create=True)
             assert again is not None
             self._attach(contact_id, again)
@@ -206,7 +203,7 @@ class CompanyWriter:
             outcome, written = upserted
             return written.intercom_id, outcome != "unchanged"
         with self._lock_of(company_id):
-            known = self._known(company_id)
+            known = self._known.get(company_id)
             if known is not None:
                 return known.intercom_id, False
             found = request_unless_absent(
@@ -219,7 +216,7 @@ class CompanyWriter:
                     "POST", "/companies", json_body={"company_id": company_id}
                 )
             intercom_id = str(found.body["id"])
-            self._remember(company_id, Known(intercom_id, None))
+            self._known.remember(company_id, Known(intercom_id, None))
             return intercom_id, True
 
     def _upsert(self, plan: CompanyPlan) -> tuple[str, Known] | None:
@@ -227,9 +224,9 @@ class CompanyWriter:
         None when update_only finds no such company."""
         print_ = asked(plan)
         with self._lock_of(plan.company_id):
-            known = self._known(plan.company_id)
+            known = self._known.get(plan.company_id)
             # full_resync sends each company again once, not once per record naming it.
-            fresh = not self._modes.full_resync or self._written_this_run(plan.company_id)
+            fresh = not self._modes.full_resync or self._known.written_this_run(plan.company_id)
             if known is not None and known.fingerprint == print_ and fresh:
                 return "unchanged", known
             custom = self._attributes.prepare(
@@ -253,29 +250,32 @@ class CompanyWriter:
                 known.tags if same and known else (),
                 known.links if same and known else (),
             )
-            self._remember(plan.company_id, written)
+            self._known.remember(plan.company_id, written)
             return ("updated" if known is not None else "upserted"), written
 
-    def _known(self, company_id: str) -> Known | None:
-        key = [keys.company(company_id)]
-        known = self._cache.get(key)
-        if known is None:
-            known = self._store.company(company_id)
-            if known is not None:
-                self._cache.put(key, known)
-        return known
+    def _member_by_id(self, external_id: str) -> str | None:
+        """Intercom's id of the user with this external_id: known, else searched for."""
+        known = self._contacts.id_of(external_id, None)
+        if known is not None or "external_id" not in self._lookup.lookup_fields:
+            return known
+        found = self._lookup.find(external_id, None)
+        if found is not None:
+            self._contacts.found(external_id, None, found)
+        return found
 
-    def _remember(self, company_id: str, known: Known) -> None:
-        self._cache.put([keys.company(company_id)], known)
-        self._cache.put([_WRITTEN + company_id], known)
-        self._store.put_company(company_id, known)
-
-    def _written_this_run(self, company_id: str) -> bool:
-        return self._cache.get([_WRITTEN + company_id]) is not None
-
-    def _forget(self, company_id: str) -> None:
-        self._cache.forget([keys.company(company_id)])
-        self._store.put_company(company_id, None)
+    def _member_by_email(self, email: str) -> str | None:
+        """Intercom's id of the one contact with this email: known from what was written,
+        else searched for (search lags behind creates); None when there is none."""
+        held = self._contacts.holders_of(email)
+        if len(held) > 1:
+            raise RecordError(
+                f"several contacts this run wrote hold the email {email!r}; it names none "
+                "of them (list the users by user_ids)",
+                "ambiguous_email",
+            )
+        if held:
+            return held[0]
+        return self._lookup.find(None, email) if "email" in self._lookup.lookup_fields else None
 
     def _lock_of(self, company_id: str) -> threading.Lock:
         return self._locks[hash(company_id) % _LOCK_STRIPES]

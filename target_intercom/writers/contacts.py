@@ -26,11 +26,10 @@ from target_intercom.errors import RecordError
 from target_intercom.mapping import ContactPlan
 from target_intercom.pacing import pause
 from target_intercom.settings import DeleteMode
-from target_intercom.syncstore import Known
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.cache import asked
 from target_intercom.writers.companies import CompanyWriter
+from target_intercom.writers.known import Known, KnownContacts, asked
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Tags
@@ -50,6 +49,7 @@ class ContactWriter:
         client: Client,
         attributes: DataAttributes,
         companies: CompanyWriter,
+        known: KnownContacts,
         lookup: ContactLookup,
         tags: Tags,
         index: WorkspaceIndex,
@@ -62,6 +62,7 @@ class ContactWriter:
         self._client = client
         self._attributes = attributes
         self._companies = companies
+        self._known = known
         self._lookup = lookup
         self._tags = tags
         self._index = index
@@ -73,7 +74,7 @@ class ContactWriter:
         if plan.deleted:
             return self._remove(plan)
         print_ = asked(plan)
-        known = self._lookup.known(plan.external_id, plan.email)
+        known = self._known.get(plan.external_id, plan.email)
         if known is not None and self._modes.full_resync:
             known = Known(known.intercom_id, None)  # keep the id, forget what was sent
         if known is not None and known.fingerprint == print_:
@@ -98,7 +99,7 @@ class ContactWriter:
         links, sent_links = self._link_companies(contact_id, plan, known.links)
         if outcome == "unchanged" and not (sent_tags or sent_links):
             return outcome  # the store already holds just this
-        self._lookup.remember(plan.external_id, plan.email, Known(contact_id, print_, tags, links))
+        self._known.remember(plan.external_id, plan.email, Known(contact_id, print_, tags, links))
         return "updated" if outcome == "unchanged" else outcome
 
     def settled(self, plan: ContactPlan) -> str | None:
@@ -107,7 +108,7 @@ class ContactWriter:
         `write` does the work. Only a shortcut: `write` reaches the same answer."""
         if plan.deleted or self._modes.full_resync:
             return None
-        known = self._lookup.known(plan.external_id, plan.email)
+        known = self._known.get(plan.external_id, plan.email)
         if known is None or known.fingerprint != asked(plan):
             return None
         if not self._modes.covers(known.tags, plan.tags):
@@ -233,10 +234,10 @@ class ContactWriter:
     def _remove(self, plan: ContactPlan) -> str:
         if self._delete_mode == "ignore":
             return "delete_ignored"
-        contact_id = self._lookup.known_id(plan.external_id, plan.email) or self._lookup.find(
+        contact_id = self._known.id_of(plan.external_id, plan.email) or self._lookup.find(
             plan.external_id, plan.email, plan.fields.get("phone")
         )
-        self._lookup.removed(plan.external_id, plan.email, contact_id)
+        self._known.removed(plan.external_id, plan.email, contact_id)
         if contact_id is None:
             return "already_absent"
         if self._delete_mode == "delete":

@@ -14,12 +14,14 @@ from target_intercom import keys
 from target_intercom.client import ApiError, Client
 from target_intercom.errors import ContactNotYet
 from target_intercom.mapping import EventPlan
+from target_intercom.writers.known import KnownContacts
 from target_intercom.writers.lookup import ContactLookup
 
 
 class EventWriter:
-    def __init__(self, client: Client, lookup: ContactLookup) -> None:
+    def __init__(self, client: Client, known: KnownContacts, lookup: ContactLookup) -> None:
         self._client = client
+        self._known = known
         self._lookup = lookup
 
     def write(self, plan: EventPlan) -> str:
@@ -29,7 +31,7 @@ class EventWriter:
         if by_email_only:
             # Intercom finds only users by email; a lead only by its Intercom id, which
             # this run knows when it wrote that contact.
-            payload = self._by_id(payload, self._lookup.written_holder(str(email)))
+            payload = self._by_id(payload, self._known.holder_of(str(email)))
         try:
             self._client.request("POST", "/events", json_body=payload)
         except ApiError as exc:
@@ -47,6 +49,10 @@ class EventWriter:
                 ) from None
             self._client.request("POST", "/events", json_body=self._by_id(payload, lead))
         return "sent"
+
+    def settled(self, plan: EventPlan) -> str | None:
+        """Never settled without a call: an event is sent each time it is met."""
+        return None
 
     @staticmethod
     def _by_id(payload: dict[str, Any], contact_id: str | None) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
-from target_intercom import keys
 from target_intercom.client import Client
-from target_intercom.syncstore import Known, SyncStore
+from target_intercom.syncstore import SyncStore
+from target_intercom.writers.known import KnownContacts
 from target_intercom.writers.lookup import ContactLookup
 
 PER_PAGE = 150
@@ -32,10 +33,18 @@ _SEARCHES = "contact_searches"
 
 class WorkspaceIndex:
     def __init__(
-        self, client: Client, lookup: ContactLookup, store: SyncStore, *, enabled: bool = True
+        self,
+        client: Client,
+        lookup: ContactLookup,
+        known: KnownContacts,
+        store: SyncStore,
+        *,
+        enabled: bool = True,
     ) -> None:
         self._client = client
         self._lookup = lookup
+        self._known = known
+        # For the listing's progress only (its meta rows); contacts go through `known`.
         self._store = store
         # A dry run writes nothing to the store, so it would list the workspace for nothing.
         self._enabled = enabled
@@ -66,14 +75,13 @@ class WorkspaceIndex:
                     self._searches += 1
                     self._store.note_meta(_SEARCHES, str(self._searches))
         if self._listed:
-            stored = self._store.contact(keys.contact_by_email(email))
-            return None if stored is None else stored.intercom_id
+            return self._known.id_of(None, email)
         return self._search(email)
 
     def claimed(self, email: str) -> None:
         """The user holding this email now carries an external_id: it is nobody else's to
         claim (two people may share an email, each with an external_id of their own)."""
-        self._store.put_contact(keys.contact_by_email(email), None)
+        self._known.unfiled(None, email)
 
     def _count_pages(self) -> int:
         listing = self._client.request("GET", "/contacts", params={"per_page": "1"}).body or {}
@@ -100,7 +108,7 @@ class WorkspaceIndex:
                     continue
                 external_id = contact.get("external_id")
                 if external_id:
-                    self._file(keys.contact_by_external_id(str(external_id)), str(contact["id"]))
+                    self._known.found(str(external_id), None, str(contact["id"]))
                 elif contact.get("email"):
                     email = str(contact["email"]).lower()
                     by_email[email] = "" if email in by_email else str(contact["id"])
@@ -109,13 +117,8 @@ class WorkspaceIndex:
                 break
         for email, intercom_id in by_email.items():
             if intercom_id:
-                self._file(keys.contact_by_email(email), intercom_id)
-
-    def _file(self, key: str, intercom_id: str) -> None:
-        # What this target wrote (with its fingerprint) is never replaced by a bare id.
-        if self._store.contact(key) is None:
-            self._store.put_contact(key, Known(intercom_id, None))
+                self._known.found(None, email, intercom_id)
 
 
-def _without_external_id(contacts: list[dict]) -> list[str]:
+def _without_external_id(contacts: list[dict[str, Any]]) -> list[str]:
     return [str(c["id"]) for c in contacts if c.get("role") == "user" and not c.get("external_id")]

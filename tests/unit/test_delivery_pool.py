@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,29 @@ class Written:
         self.states.append(value)
 
 
+@dataclass(frozen=True)
+class Work:
+    """A plan for the pool alone: its ordering keys, and what writing it does."""
+
+    keys: list[str]
+    run: Callable[[], str]
+    settle: Callable[[], str | None] = lambda: None
+
+    @property
+    def ordering_keys(self) -> tuple[str, ...]:
+        return tuple(self.keys)
+
+
+class Writers:
+    """Writes a `Work` by running it, as the run's writers write a plan."""
+
+    def write(self, plan: Work) -> str:
+        return plan.run()
+
+    def settled(self, plan: Work) -> str | None:
+        return plan.settle()
+
+
 def make(
     written: Written,
     *,
@@ -47,6 +71,7 @@ def make(
     emit_state: bool = True,
 ) -> Delivery:
     return Delivery(
+        writers=Writers(),
         max_concurrency=workers,
         dead_letter=dead_letter,
         write_state=written,
@@ -87,14 +112,14 @@ def test_state_is_written_only_after_the_records_before_it() -> None:
     written = Written()
     delivery = make(written)
     slow = threading.Event()
-    delivery.submit("users", "u0", {}, ["contact:u0"], held(slow))
-    delivery.submit("users", "u1", {}, ["contact:u1"], done())
+    delivery.submit("users", "u0", {}, Work(["contact:u0"], held(slow)))
+    delivery.submit("users", "u1", {}, Work(["contact:u1"], done()))
     delivery.state({"at": 2})
     eventually(lambda: delivery.delivered == 1)
     assert written.states == []
     slow.set()
     eventually(lambda: written.states == [{"at": 2}])
-    delivery.submit("users", "u2", {}, [], done())
+    delivery.submit("users", "u2", {}, Work([], done()))
     delivery.state({"at": 3})
     delivery.finish()
     assert written.states == [{"at": 2}, {"at": 3}]
@@ -104,9 +129,9 @@ def test_state_is_written_only_after_the_records_before_it() -> None:
 def test_outcomes_are_counted_per_stream() -> None:
     metrics = Metrics()
     delivery = make(Written(), metrics=metrics)
-    delivery.submit("users", "u1", {}, [], done("created"))
-    delivery.submit("users", "u2", {}, [], done("unchanged"))
-    delivery.submit("events", "#1", {}, [], done("created"))
+    delivery.submit("users", "u1", {}, Work([], done("created")))
+    delivery.submit("users", "u2", {}, Work([], done("unchanged")))
+    delivery.submit("events", "#1", {}, Work([], done("created")))
     delivery.finish()
     assert metrics.snapshot()["streams"] == {
         "users": {"created": 1, "unchanged": 1},
@@ -119,14 +144,14 @@ def test_a_slow_state_writer_stalls_neither_workers_nor_the_main_thread() -> Non
     written.gate.clear()
     delivery = make(written, workers=2)
     first = threading.Event()
-    delivery.submit("users", "u0", {}, [], held(first))
+    delivery.submit("users", "u0", {}, Work([], held(first)))
     delivery.state({"at": 1})
     first.set()
     # The worker that delivered u0 is now stuck writing the STATE it freed...
     assert written.writing.wait(WAIT)
     # ...while the other worker keeps delivering, and the main thread keeps submitting.
     for i in range(1, 41):
-        delivery.submit("users", f"u{i}", {}, [], done())
+        delivery.submit("users", f"u{i}", {}, Work([], done()))
     eventually(lambda: delivery.delivered == 41)
     started = time.monotonic()
     delivery.state({"at": 41})
@@ -142,7 +167,7 @@ def test_finish_waits_for_the_last_state_being_written() -> None:
     written.gate.clear()
     delivery = make(written, workers=1)
     last = threading.Event()
-    delivery.submit("users", "u0", {}, [], held(last))
+    delivery.submit("users", "u0", {}, Work([], held(last)))
     delivery.state({"at": 1})
     last.set()
     # The worker, not finish(), is the one writing: finish() must still wait for it.
@@ -156,9 +181,9 @@ def test_the_window_bounds_outstanding_records() -> None:
     delivery = make(Written(), workers=1)
     gate = threading.Event()
     for i in range(8):
-        delivery.submit("users", f"u{i}", {}, [], held(gate))
+        delivery.submit("users", f"u{i}", {}, Work([], held(gate)))
     ninth = threading.Thread(
-        target=delivery.submit, args=("users", "u8", {}, [], done()), daemon=True
+        target=delivery.submit, args=("users", "u8", {}, Work([], done())), daemon=True
     )
     ninth.start()
     ninth.join(0.1)
@@ -184,17 +209,17 @@ def test_the_earliest_failure_wins_and_later_records_are_abandoned() -> None:
 
     first, second = threading.Event(), threading.Event()
     delivery.state({"at": 0})
-    delivery.submit("users", "u0", {}, ["a"], held(first, failing(FatalError("first"))))
+    delivery.submit("users", "u0", {}, Work(["a"], held(first, failing(FatalError("first")))))
     delivery.state({"at": 1})
-    delivery.submit("users", "u1", {}, ["b"], held(second, failing(FatalError("second"))))
-    delivery.submit("users", "u2", {}, ["a"], counted("u2"))
-    delivery.submit("users", "u3", {}, [], counted("u3"))
+    delivery.submit("users", "u1", {}, Work(["b"], held(second, failing(FatalError("second")))))
+    delivery.submit("users", "u2", {}, Work(["a"], counted("u2")))
+    delivery.submit("users", "u3", {}, Work([], counted("u3")))
     second.set()
     eventually(lambda: delivery.failure is not None)
     assert delivery.failure is not None
     assert delivery.failure.message == "second"
     with pytest.raises(FatalError, match=r"^second$"):
-        delivery.submit("users", "u4", {}, [], counted("u4"))
+        delivery.submit("users", "u4", {}, Work([], counted("u4")))
     first.set()
     delivery.finish()
     assert delivery.failure is not None
@@ -206,7 +231,7 @@ def test_the_earliest_failure_wins_and_later_records_are_abandoned() -> None:
 
 def test_an_unexpected_exception_fails_the_run_naming_the_record() -> None:
     delivery = make(Written())
-    delivery.submit("users", "id='u1'", {}, [], failing(KeyError("email")))
+    delivery.submit("users", "id='u1'", {}, Work([], failing(KeyError("email"))))
     delivery.finish()
     assert delivery.failure is not None
     assert delivery.failure.message == (
@@ -218,7 +243,7 @@ def test_a_record_error_fails_the_run_without_a_dead_letter_file() -> None:
     written = Written()
     delivery = make(written)
     error = RecordError("email is invalid", "invalid_email")
-    delivery.submit("users", "id='u1'", {"id": "u1"}, [], failing(error))
+    delivery.submit("users", "id='u1'", {"id": "u1"}, Work([], failing(error)))
     delivery.finish()
     assert delivery.failure is not None
     assert delivery.failure.message == (
@@ -236,9 +261,9 @@ def test_record_errors_are_dead_lettered_when_a_file_is_given(tmp_path: Path) ->
     dead_letter = DeadLetterFile(str(tmp_path / "dead.jsonl"), secret="")
     delivery = make(written, dead_letter=dead_letter, metrics=metrics)
     error = RecordError("email is invalid", "invalid_email")
-    delivery.submit("users", "id='u1'", {"id": "u1"}, ["contact:u1"], failing(error))
+    delivery.submit("users", "id='u1'", {"id": "u1"}, Work(["contact:u1"], failing(error)))
     delivery.record_failed("users", "#2", {"id": None}, RecordError("no id", "no_identity"))
-    delivery.submit("users", "id='u3'", {"id": "u3"}, ["contact:u1"], done())
+    delivery.submit("users", "id='u3'", {"id": "u3"}, Work(["contact:u1"], done()))
     delivery.state({"at": 3})
     delivery.finish()
     dead_letter.close()
@@ -257,7 +282,7 @@ def test_emit_state_false_never_writes_state() -> None:
     written = Written()
     delivery = make(written, emit_state=False)
     delivery.state({"at": 0})
-    delivery.submit("users", "u1", {}, [], done())
+    delivery.submit("users", "u1", {}, Work([], done()))
     delivery.state({"at": 1})
     delivery.finish()
     assert written.states == []
@@ -280,9 +305,9 @@ def test_abort_lets_running_records_end_and_abandons_the_rest() -> None:
         ran.append("u1")
         return "created"
 
-    delivery.submit("users", "u0", {}, [], first)
+    delivery.submit("users", "u0", {}, Work([], first))
     delivery.state({"at": 1})
-    delivery.submit("users", "u1", {}, [], second)
+    delivery.submit("users", "u1", {}, Work([], second))
     delivery.state({"at": 2})
     assert running.wait(WAIT)
     delivery.abort()
@@ -321,7 +346,7 @@ def test_no_record_runs_twice_nor_beside_or_before_an_earlier_one_with_its_key()
         keys = tuple(rng.sample("abcdefgh", rng.randint(1, 2)))
         for key in keys:
             expected.setdefault(key, []).append(seq)
-        delivery.submit("users", str(seq), {}, keys, work(seq, keys))
+        delivery.submit("users", str(seq), {}, Work(keys, work(seq, keys)))
     delivery.finish()
     assert runs == Counter(range(3000))
     assert clashes == []
@@ -338,12 +363,13 @@ def test_dead_letter_file_records_are_on_disk_before_the_state(tmp_path: Path) -
         lines_at_state.append(len(path.read_text().splitlines()))
 
     delivery = Delivery(
+        writers=Writers(),
         max_concurrency=2,
         dead_letter=dead_letter,
         write_state=write_state,
         metrics=Metrics(),
     )
-    delivery.submit("users", "u1", {"id": "u1"}, [], failing(RecordError("bad", "bad")))
+    delivery.submit("users", "u1", {"id": "u1"}, Work([], failing(RecordError("bad", "bad"))))
     delivery.state({"at": 1})
     delivery.finish()
     dead_letter.close()
@@ -355,9 +381,13 @@ def test_a_state_that_cannot_be_written_fails_the_run_instead_of_hanging() -> No
         raise BrokenPipeError("the reader went away")
 
     delivery = Delivery(
-        max_concurrency=2, dead_letter=None, write_state=broken_pipe, metrics=Metrics()
+        writers=Writers(),
+        max_concurrency=2,
+        dead_letter=None,
+        write_state=broken_pipe,
+        metrics=Metrics(),
     )
-    delivery.submit("users", "u1", {}, ["a"], done())
+    delivery.submit("users", "u1", {}, Work(["a"], done()))
     delivery.state({"at": 1})
     finished = threading.Thread(target=delivery.finish, daemon=True)
     finished.start()
@@ -366,4 +396,4 @@ def test_a_state_that_cannot_be_written_fails_the_run_instead_of_hanging() -> No
     assert delivery.failure is not None
     assert delivery.failure.message == "cannot write STATE to stdout: the reader went away"
     with pytest.raises(FatalError, match="cannot write STATE"):
-        delivery.submit("users", "u2", {}, ["b"], done())
+        delivery.submit("users", "u2", {}, Work(["b"], done()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from target_intercom.syncstore import MIGRATIONS, SCHEMA_VERSION, Known, migrate, store_at
+from target_intercom.syncstore import MIGRATIONS, SCHEMA_VERSION, StoredRow, migrate, store_at
 
 
 def _version(engine: sa.Engine) -> str:
@@ -18,11 +18,11 @@ def _version(engine: sa.Engine) -> str:
 def test_a_new_store_is_made_at_the_current_version(tmp_path):
     store = store_at(str(tmp_path / "s.db"), None, read_only=False)
     store.open("ws")
-    store.put_contact("contact:external_id:u1", Known("abc", 42, ("vip",), ("c1",)))
+    store.put_contact("contact:external_id:u1", StoredRow("abc", 42, ("vip",), ("c1",)))
     store.close()
     again = store_at(str(tmp_path / "s.db"), None, read_only=False)
     again.open("ws")
-    assert again.contact("contact:external_id:u1") == Known("abc", 42, ("vip",), ("c1",))
+    assert again.contact("contact:external_id:u1") == StoredRow("abc", 42, ("vip",), ("c1",))
     assert again.contact("contact:external_id:u2") is None
     again.close()
     assert len(MIGRATIONS) == SCHEMA_VERSION

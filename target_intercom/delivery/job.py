@@ -1,0 +1,41 @@
+"""One record as delivery carries it: data only, so that it can wait anywhere, even on disk.
+
+Delivery never holds a closure: a job is the record, where it came from and its plan,
+and the pool asks the run's `Writers` to write the plan. A job can then be pickled
+whole when the parking lot spills it, whatever kind of record it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Plan(Protocol):
+    """What delivery needs of a plan: the contacts and companies it must stay in order with."""
+
+    @property
+    def ordering_keys(self) -> tuple[str, ...]: ...
+
+
+class Writers(Protocol):
+    """The run's writers, as delivery reaches them: one entry point for every kind of plan."""
+
+    def write(self, plan: Any) -> str:
+        """Applies the plan in Intercom; returns its outcome for the run summary."""
+        ...
+
+    def settled(self, plan: Any) -> str | None:
+        """Its outcome when the plan needs no call, found without one; else None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A record on its way: `keys` are its plan's ordering keys, taken once."""
+
+    stream: str
+    record_key: str
+    record: dict[str, Any]
+    plan: Plan
+    keys: tuple[str, ...]

@@ -1,0 +1,69 @@
+"""The kinds of record the target loads: for each, its stream names, its mapping and its writer.
+
+This is the one registration a new kind of record needs (besides its mapping and its
+writer): sinks find the mapping by stream name, delivery hands each plan to the writer
+registered for the plan's type. Nothing else names a kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from target_intercom.mapping import ContactOptions, MappingWarning, RecordSchema
+
+
+class Plan(Protocol):
+    """What every plan offers beside its own fields."""
+
+    @property
+    def ordering_keys(self) -> tuple[str, ...]: ...
+
+    @property
+    def warnings(self) -> list[MappingWarning]: ...
+
+
+P = TypeVar("P", bound=Plan)
+P_contra = TypeVar("P_contra", bound=Plan, contravariant=True)
+Mapper = Callable[[Mapping[str, Any], RecordSchema, ContactOptions], Plan]
+
+
+class Writer(Protocol[P_contra]):
+    """A writer of one kind of plan."""
+
+    def write(self, plan: P_contra) -> str: ...
+
+    def settled(self, plan: P_contra) -> str | None: ...
+
+
+class Kinds:
+    """Every kind of record of one run: stream names to mappings, plan types to writers."""
+
+    def __init__(self) -> None:
+        self._mappers: dict[str, Mapper] = {}
+        self._writers: dict[type[Any], Writer[Any]] = {}
+
+    def register(
+        self,
+        streams: Iterable[str],
+        plan: type[P],
+        mapping: Callable[[Mapping[str, Any], RecordSchema, ContactOptions], P],
+        writer: Writer[P],
+    ) -> None:
+        """Records of these streams are mapped by `mapping` to a `plan`, which `writer` writes."""
+        for stream in streams:
+            self._mappers[stream] = mapping
+        self._writers[plan] = writer
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        return tuple(self._mappers)
+
+    def mapper(self, stream: str) -> Mapper | None:
+        return self._mappers.get(stream)
+
+    def write(self, plan: Any) -> str:
+        return self._writers[type(plan)].write(plan)
+
+    def settled(self, plan: Any) -> str | None:
+        return self._writers[type(plan)].settled(plan)

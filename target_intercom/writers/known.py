@@ -1,0 +1,239 @@
+"""What the target knows about Intercom: its contacts and companies, as this run and the sync
+store met them.
+
+Both writers ask the same questions (which Intercom id does this record name? what was
+last written to it? which tags and memberships did this target make?), and the answers
+must agree whichever writer asks, so they have one home. What this run learned sits in a
+bounded memory in front of the sync store, which keeps it for the next run; both are
+written only after Intercom confirmed. The memory also holds what the store does not
+keep: what was written to each contact this run (whatever key the record came by), the
+contacts removed this run, the keys the store has no row for (so a new contact costs one
+read of the store, not two), and which contacts this run wrote an email to.
+
+The identity rule: a record with an external_id is that contact and no other, filed and
+found by its external_id only; a record with only an email is filed and found by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from target_intercom import keys
+from target_intercom.mapping import CompanyPlan, ContactPlan
+from target_intercom.syncstore import StoredRow, SyncStore
+
+# Enough for the records that repeat within a run, small enough that a load of
+# millions keeps flat memory (about 200 bytes an entry).
+DEFAULT_MAX_ENTRIES = 50_000
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What Intercom holds of one contact or company, as far as this target knows."""
+
+    intercom_id: str
+    # Of the fields and custom attributes last written, to skip identical writes; None
+    # when the id was found but nothing written yet.
+    fingerprint: int | None
+    # The tags this target applied, and the companies (for a company: the members) it
+    # attached, so that a changed record sends only what is new, and mirror removes only
+    # what this target made.
+    tags: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+
+    def row(self) -> StoredRow:
+        return StoredRow(self.intercom_id, self.fingerprint, self.tags, self.links)
+
+
+def fingerprint(*parts: object) -> int:
+    """A cheap identity of what a record wrote, to skip writing the same thing twice. The
+    same in every process (Python's hash() is not), since the sync store keeps it across
+    runs; 8 bytes, so that it fits a signed 64-bit column."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def asked(plan: ContactPlan | CompanyPlan) -> int:
+    """The fingerprint of what a record asks (its fields and custom attributes), not of the
+    body sent: an unchanged row is known as such before its attributes are checked against
+    the workspace's."""
+    return fingerprint(plan.fields, plan.custom_attributes)
+
+
+def _known(row: StoredRow | None) -> Known | None:
+    return None if row is None else Known(*row)
+
+
+class _Memory(Generic[V]):
+    """A bounded, thread-safe LRU: the least recently used entries go first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[str, V] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+def _identity(external_id: str | None, email: str | None) -> str | None:
+    """The key a record's contact is filed under, by the identity rule."""
+    if external_id is not None:
+        return keys.contact_by_external_id(external_id)
+    return keys.contact_by_email(email) if email is not None else None
+
+
+class KnownContacts:
+    def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._store = store
+        # Identity key -> Intercom id, as this run met it.
+        self._ids: _Memory[str] = _Memory(max_entries)
+        # Identity keys the store has no row for.
+        self._absent: _Memory[bool] = _Memory(max_entries)
+        # Intercom id -> what this run last wrote to that contact.
+        self._written: _Memory[Known] = _Memory(max_entries)
+        # Intercom ids archived or deleted by this run.
+        self._removed: _Memory[bool] = _Memory(max_entries)
+        # Email -> the contacts this run wrote it to.
+        self._holders: _Memory[frozenset[str]] = _Memory(max_entries)
+
+    def get(self, external_id: str | None, email: str | None) -> Known | None:
+        """What was last written to the contact the record names: as this run last met
+        it, else as the sync store kept it from an earlier run."""
+        key = _identity(external_id, email)
+        if key is None or self._absent.get(key):
+            return None
+        intercom_id = self._ids.get(key)
+        stored = None
+        if intercom_id is None:
+            stored = _known(self._store.contact(key))
+            if stored is None:
+                # A new contact is asked about twice (is it unchanged? then, to write it):
+                # the store is read once.
+                self._absent.put(key, True)
+                return None
+            intercom_id = stored.intercom_id
+            self._ids.put(key, intercom_id)
+        if self._removed.get(intercom_id):
+            # Removed by a record that named it another way (by email, say): the next
+            # write must meet Intercom's answer for an archived contact, not update blindly.
+            return None
+        written = self._written.get(intercom_id)
+        if written is not None:
+            return written
+        if stored is not None:
+            self._written.put(intercom_id, stored)
+            return stored
+        return Known(intercom_id, None)
+
+    def id_of(self, external_id: str | None, email: str | None) -> str | None:
+        """The contact's Intercom id as this run or an earlier one met it."""
+        known = self.get(external_id, email)
+        return None if known is None else known.intercom_id
+
+    def holders_of(self, email: str) -> tuple[str, ...]:
+        """The contacts this run wrote this email to, else the one the store files under it."""
+        held = self._holders.get(email.lower())
+        if held is not None:
+            return tuple(sorted(held))
+        stored = self._store.contact(keys.contact_by_email(email))
+        return () if stored is None else (stored.intercom_id,)
+
+    def holder_of(self, email: str) -> str | None:
+        """The one contact known to hold this email; None when none or several do."""
+        held = self.holders_of(email)
+        return held[0] if len(held) == 1 else None
+
+    def remember(self, external_id: str | None, email: str | None, written: Known) -> None:
+        """The contact's id, and what was just written to it (Intercom confirmed it)."""
+        intercom_id = written.intercom_id
+        key = _identity(external_id, email)
+        if key is not None:
+            self._ids.put(key, intercom_id)
+            self._absent.forget(key)
+            self._store.put_contact(key, written.row())
+        self._written.put(intercom_id, written)
+        self._removed.forget(intercom_id)
+        if email is not None:
+            held = self._holders.get(email.lower()) or frozenset()
+            self._holders.put(email.lower(), held | {intercom_id})
+
+    def found(self, external_id: str | None, email: str | None, intercom_id: str) -> None:
+        """Intercom showed this contact (a search, the workspace's listing): its id is
+        filed, unless something is already known for its key."""
+        key = _identity(external_id, email)
+        if key is None or self._store.contact(key) is not None:
+            return
+        self._ids.put(key, intercom_id)
+        self._absent.forget(key)
+        self._store.put_contact(key, StoredRow(intercom_id, None, (), ()))
+
+    def unfiled(self, external_id: str | None, email: str | None) -> None:
+        """The key names no contact any more."""
+        key = _identity(external_id, email)
+        if key is None:
+            return
+        self._ids.forget(key)
+        self._absent.put(key, True)
+        self._store.put_contact(key, None)
+
+    def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
+        """The contact was archived or deleted: whatever key names it, it is not current."""
+        for key in keys.contact(external_id, email):
+            self._ids.forget(key)
+            self._absent.put(key, True)
+            self._store.put_contact(key, None)
+        if intercom_id is not None:
+            self._removed.put(intercom_id, True)
+
+
+class KnownCompanies:
+    def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._store = store
+        self._memory: _Memory[Known] = _Memory(max_entries)
+        # The companies this run wrote: full_resync sends each once, not once per record.
+        self._written: _Memory[bool] = _Memory(max_entries)
+
+    def get(self, company_id: str) -> Known | None:
+        known = self._memory.get(company_id)
+        if known is None:
+            known = _known(self._store.company(company_id))
+            if known is not None:
+                self._memory.put(company_id, known)
+        return known
+
+    def remember(self, company_id: str, known: Known) -> None:
+        self._memory.put(company_id, known)
+        self._written.put(company_id, True)
+        self._store.put_company(company_id, known.row())
+
+    def written_this_run(self, company_id: str) -> bool:
+        return bool(self._written.get(company_id))
+
+    def forget(self, company_id: str) -> None:
+        """The company is gone from Intercom (deleted by hand): it is made again when named."""
+        self._memory.forget(company_id)
+        self._store.put_company(company_id, None)
