@@ -7,18 +7,13 @@ so a misspelt comparison elsewhere is a type error, not a silent branch never ta
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import ipaddress
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path, PurePath
 from typing import Any, Literal, cast, get_args
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from target_intercom.credentials import checked_token, safe_base_url
 from target_intercom.errors import FatalError
 
 Region = Literal["us", "eu", "au"]
@@ -240,35 +235,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# Intercom's access tokens are about 60 characters long.
-MIN_TOKEN_LENGTH = 8
-
-
-def _token(value: Any) -> str:
-    """The token without the whitespace a copied line or a CRLF `.env` file leaves around it.
-
-    A token with whitespace inside, or none at all, is refused without quoting it.
-    """
-    token = str(value).strip()
-    if len(token) < MIN_TOKEN_LENGTH or any(char.isspace() for char in token):
-        # Too short to be Intercom's, and too short to mask in logs without masking
-        # ordinary words: refused before it is used anywhere.
-        raise FatalError(
-            f"access_token is shorter than {MIN_TOKEN_LENGTH} characters or has whitespace "
-            "inside it; copy it again from Intercom's Developer Hub (your app > Authentication)"
-        )
-    return token
-
-
 def check_setting_names(config: dict[str, Any], known: set[str], sdk: set[str]) -> list[str]:
     """Refuses a setting this target does not know, naming the closest one it does: a
     misspelt `on_record_eror` would otherwise be ignored, and the run behave as `fail`.
@@ -291,62 +257,15 @@ def check_setting_names(config: dict[str, Any], known: set[str], sdk: set[str]) 
     return warnings
 
 
-def declared_tokens(config: Any, parse_env: bool) -> list[str]:
-    """Every access_token the config as given may carry, before anything reads it:
-    a dict, or the JSON file(s) named, and the environment when it is read too. Only
-    tokens long enough to be used are returned (shorter ones are refused unquoted)."""
-    sources: list[Any] = config if isinstance(config, list) else [config]
-    found: list[Any] = []
-    for source in sources:
-        if isinstance(source, (str, PurePath)):
-            with contextlib.suppress(OSError, ValueError):
-                source = json.loads(Path(source).read_text(encoding="utf-8"))
-        if isinstance(source, dict):
-            found.append(source.get("access_token"))
-            found.append(_url_password(source.get("sync_store_url")))
-    if parse_env:
-        found.append(os.environ.get("TARGET_INTERCOM_ACCESS_TOKEN"))
-        found.append(_url_password(os.environ.get("TARGET_INTERCOM_SYNC_STORE_URL")))
-    tokens = {form for value in found if value for form in (str(value), str(value).strip())}
-    return sorted(t for t in tokens if len(t.strip()) >= MIN_TOKEN_LENGTH)
-
-
-def _url_password(url: Any) -> str | None:
-    """The password inside a database URL, masked in logs like the token."""
-    if not isinstance(url, str):
-        return None
-    with contextlib.suppress(ValueError):
-        return urlsplit(url).password
-    return None
-
-
 def resolve_base_url(config: dict[str, Any]) -> str:
-    """The API root: api_base_url (https, or http on loopback only), else the region's."""
+    """The API root: api_base_url if the token may go there, else the region's."""
     url = config.get("api_base_url")
     if not url:
         region = config.get("region") or DEFAULTS["region"]
         if region not in REGION_URLS:
             raise FatalError(f"region must be one of us, eu, au (got {region!r})")
         return REGION_URLS[region]
-    url = str(url)
-    parts = urlsplit(url)
-    # Named by scheme and host only: the rest of a refused URL may hold a password.
-    where = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "(no host)"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FatalError(f"api_base_url {where} is not an http(s) URL")
-    if any(char in url for char in "\\@?#") or any(char.isspace() for char in url):
-        # HTTP libraries and urlsplit disagree on such URLs (`http://a\\@127.0.0.1` is
-        # 127.0.0.1 to one and `a` to the other), so only the plain form is taken.
-        raise FatalError(
-            f"api_base_url {where} must be a plain scheme://host[:port][/path] URL, with no "
-            "user, password, query, fragment or backslash"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise FatalError(
-            f"api_base_url {where} is plain http to a host that is not loopback; the access "
-            "token would cross the network unencrypted. Use https."
-        )
-    return url.rstrip("/")
+    return safe_base_url(str(url))
 
 
 @dataclass(frozen=True)
@@ -390,7 +309,7 @@ class Settings:
         given = {name: value for name, value in config.items() if value is not None}
         merged = {**DEFAULTS, **given}
         return cls(
-            access_token=_token(merged["access_token"]),
+            access_token=checked_token(merged["access_token"]),
             region=cast(Region, merged["region"]),
             region_stated=not merged.get("api_base_url"),
             base_url=resolve_base_url(merged),
