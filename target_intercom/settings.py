@@ -7,7 +7,6 @@ so a misspelt comparison elsewhere is a type error, not a silent branch never ta
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
@@ -233,28 +232,6 @@ CONFIG_SCHEMA = th.PropertiesList(
 DEFAULTS: dict[str, Any] = {
     name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop
 }
-
-
-def check_setting_names(config: dict[str, Any], known: set[str], sdk: set[str]) -> list[str]:
-    """Refuses a setting this target does not know, naming the closest one it does: a
-    misspelt `on_record_eror` would otherwise be ignored, and the run behave as `fail`.
-    Returns warnings for singer-sdk settings that other targets use and this one ignores."""
-    warnings = []
-    for name in sorted(config):
-        if name in known:
-            continue
-        if name in sdk:
-            warnings.append(
-                f"Setting {name!r} is a singer-sdk setting that target-intercom does not use; "
-                "it is ignored"
-            )
-            continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise FatalError(
-            f"unknown setting {name!r}{hint}; `target-intercom --about` lists every setting"
-        )
-    return warnings
 
 
 def resolve_base_url(config: dict[str, Any]) -> str:

@@ -31,7 +31,8 @@ from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
-from target_intercom.settings import CONFIG_SCHEMA, Settings, check_setting_names
+from target_intercom.setting_names import check_setting_names
+from target_intercom.settings import CONFIG_SCHEMA, Settings
 from target_intercom.sinks import SINKS, IntercomSink
 
 logger = logging.getLogger("target-intercom")
