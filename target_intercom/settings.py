@@ -1,14 +1,17 @@
-"""The target's settings: their JSON schema (what `--about` and Meltano show, and the one
-place each default is declared) and the checks JSON schema cannot express.
+"""The target's settings, each declared once in SETTINGS: the schema `--about` and Meltano
+show, and the typed `Settings` a run reads, come from the same entry.
 
-What leaves this module is typed: a setting with a fixed set of values is a `Literal`,
-so a misspelt comparison elsewhere is a type error, not a silent branch never taken.
+One entry per setting keeps the name, default and description that users see from
+drifting away from the value a run uses. What leaves this module is typed: a setting with
+a fixed set of values is a `Literal`, so a misspelt comparison elsewhere is a type error,
+not a silent branch never taken.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 from singer_sdk import typing as th
 
@@ -35,10 +38,49 @@ DEFAULT_API_VERSION = "2.16"
 # calls a minute (167/s) up to about 190 ms a call; the pacer keeps them under it.
 DEFAULT_MAX_CONCURRENCY = 32
 
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
+def _or_none(value: Any) -> Any:
+    """An empty value (`SETTING=` in a .env file) is no value."""
+    return value or None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as `--about` and Meltano show it, and how `Settings` reads its value."""
+
+    name: str
+    json_type: th.JSONTypeHelper[Any] | type[th.JSONTypeHelper[Any]]
+    description: str
+    default: Any = None
+    # A Literal type: its values are the only ones allowed.
+    choices: object = None
+    # Turns the value into the Settings attribute of the same name; None for a setting
+    # no attribute mirrors (api_base_url: base_url and region_stated are worked out from it).
+    read: Callable[[Any], Any] | None = _as_given
+    required: bool = False
+    secret: bool = False
+
+    def property(self) -> th.Property[Any]:
+        return th.Property(
+            self.name,
+            self.json_type,
+            required=self.required,
+            default=self.default,
+            description=self.description,
+            secret=self.secret,
+            allowed_values=list(get_args(self.choices)) if self.choices else None,
+        )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
         "access_token",
         th.StringType,
+        read=checked_token,
         required=True,
         secret=True,
         description=(
@@ -46,79 +88,87 @@ CONFIG_SCHEMA = th.PropertiesList(
             "never printed, logged, or put in a URL."
         ),
     ),
-    th.Property(
+    Setting(
         "region",
         th.StringType,
         default="us",
-        allowed_values=list(get_args(Region)),
+        choices=Region,
         description="Data hosting region of the workspace: us, eu or au.",
     ),
-    th.Property(
+    Setting(
         "api_base_url",
         th.StringType,
+        read=None,
         description=(
             "Overrides region (proxies, tests). Must be https, except for loopback hosts."
         ),
     ),
-    th.Property(
+    Setting(
         "api_version",
         th.StringType,
+        read=str,
         default=DEFAULT_API_VERSION,
         description="Sent as the Intercom-Version header on every call.",
     ),
-    th.Property(
+    Setting(
         "request_timeout",
         th.NumberType(exclusive_minimum=0),
+        read=float,
         default=30,
         description="Seconds to wait for one HTTP answer before retrying.",
     ),
-    th.Property(
+    Setting(
         "max_retries",
         th.IntegerType(minimum=0),
+        read=int,
         default=5,
         description="Retries of a call after connection errors, timeouts, 408 and 5xx.",
     ),
-    th.Property(
+    Setting(
         "lookup_fields",
         th.ArrayType(th.StringType(allowed_values=list(get_args(LookupField)))),
+        read=tuple,
         default=["external_id", "email"],
         description=(
             "Fields, in order, used to find an existing contact when Intercom does not "
             "name it (deletes, attaching users to companies)."
         ),
     ),
-    th.Property(
+    Setting(
         "contact_role",
         th.StringType,
         default="user",
-        allowed_values=list(get_args(ContactRole)),
+        choices=ContactRole,
         description="Role of created contacts when a record has no valid role of its own.",
     ),
-    th.Property(
+    Setting(
         "unknown_attributes",
         th.StringType,
         default="fail",
-        allowed_values=list(get_args(UnknownAttributes)),
+        choices=UnknownAttributes,
         description=(
             "What to do with a custom attribute Intercom does not know: fail the record, "
             "drop the attribute (warned once), or create it from the stream's schema."
         ),
     ),
-    th.Property(
+    Setting(
         "anonymous_id_as_user_id",
         th.BooleanType,
+        read=bool,
         default=False,
         description="Use anonymous_id as the external_id when a record has no user id.",
     ),
-    th.Property(
+    Setting(
         "include_context",
         th.BooleanType,
+        read=bool,
         default=False,
         description="Send context.device/os/app fields as custom attributes (device_type, ...).",
     ),
-    th.Property(
+    Setting(
         "warehouse_columns",
         th.BooleanType,
+        read=bool,
         default=True,
         description=(
             "Read rows of Segment's and RudderStack's warehouse tables as they write them: "
@@ -126,31 +176,34 @@ CONFIG_SCHEMA = th.PropertiesList(
             "context_*, ...) are never sent, and context.traits fills in missing fields."
         ),
     ),
-    th.Property(
+    Setting(
         "dry_run",
         th.BooleanType,
+        read=bool,
         default=False,
         description="Map and validate everything and log what would be sent; write nothing.",
     ),
-    th.Property(
+    Setting(
         "on_record_error",
         th.StringType,
         default="fail",
-        allowed_values=list(get_args(OnRecordError)),
+        choices=OnRecordError,
         description=(
             "fail: stop at the first record Intercom rejects for good. skip: write it to "
             "dead_letter_path and go on."
         ),
     ),
-    th.Property(
+    Setting(
         "dead_letter_path",
         th.StringType,
+        read=str,
         default="target-intercom.dead-letter.jsonl",
         description="JSON-lines file, appended across runs, of records skipped under skip.",
     ),
-    th.Property(
+    Setting(
         "max_rejected_in_a_row",
         th.IntegerType(minimum=0),
+        read=int,
         default=50,
         description=(
             "Under skip, this many records rejected in a row (none delivered between them) "
@@ -158,16 +211,17 @@ CONFIG_SCHEMA = th.PropertiesList(
             "that rejects every record it reads fails too. 0: no limit."
         ),
     ),
-    th.Property(
+    Setting(
         "delete_mode",
         th.StringType,
         default="archive",
-        allowed_values=list(get_args(DeleteMode)),
+        choices=DeleteMode,
         description="What a users record with _sdc_deleted_at set does to its contact.",
     ),
-    th.Property(
+    Setting(
         "sync_store_path",
         th.StringType,
+        read=str,
         default="target-intercom-sync.db",
         description=(
             "SQLite file, kept across runs, of what was written to Intercom (ids, "
@@ -175,9 +229,10 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Relative to the working directory (the Meltano project under meltano run)."
         ),
     ),
-    th.Property(
+    Setting(
         "sync_store_url",
         th.StringType,
+        read=_or_none,
         secret=True,
         description=(
             "Secret. A database URL for the sync store instead of the file, for runners "
@@ -185,53 +240,55 @@ CONFIG_SCHEMA = th.PropertiesList(
             "(pip install 'target-intercom[postgres]')."
         ),
     ),
-    th.Property(
+    Setting(
         "full_resync",
         th.BooleanType,
+        read=bool,
         default=False,
         description=(
             "Send every record again, even unchanged ones (after edits by hand in "
             "Intercom), keeping the Intercom ids the sync store knows."
         ),
     ),
-    th.Property(
+    Setting(
         "write_mode",
         th.StringType,
         default="upsert",
-        allowed_values=list(get_args(WriteMode)),
+        choices=WriteMode,
         description=(
             "upsert: create or update. update_only: update contacts and companies that "
             "exist in Intercom, never create one (rows naming none are counted "
             "not_in_intercom)."
         ),
     ),
-    th.Property(
+    Setting(
         "mirror_tags_and_companies",
         th.BooleanType,
+        read=bool,
         default=False,
         description=(
             "Remove tags and company memberships that this target made earlier and that "
             "a record no longer lists; ones made by anyone else are never touched."
         ),
     ),
-    th.Property(
+    Setting(
         "max_concurrency",
         th.IntegerType(minimum=1, maximum=256),
+        read=int,
         default=DEFAULT_MAX_CONCURRENCY,
         description="Calls to Intercom in flight at once.",
     ),
-    th.Property(
+    Setting(
         "requests_per_minute",
         th.IntegerType(minimum=1),
         description=(
             "Optional cap of our own below Intercom's limit, for workspaces shared with other apps."
         ),
     ),
-).to_dict()
+)
 
-DEFAULTS: dict[str, Any] = {
-    name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop
-}
+CONFIG_SCHEMA = th.PropertiesList(*(setting.property() for setting in SETTINGS)).to_dict()
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS if s.default is not None}
 
 
 def resolve_base_url(config: dict[str, Any]) -> str:
@@ -285,30 +342,16 @@ class Settings:
         """
         given = {name: value for name, value in config.items() if value is not None}
         merged = {**DEFAULTS, **given}
+        values = {
+            setting.name: setting.read(
+                merged[setting.name] if setting.required else merged.get(setting.name)
+            )
+            for setting in SETTINGS
+            if setting.read
+        }
+        # Read after the values, so that a refused token is named before a refused URL.
         return cls(
-            access_token=checked_token(merged["access_token"]),
-            region=cast(Region, merged["region"]),
+            **values,
             region_stated=not merged.get("api_base_url"),
             base_url=resolve_base_url(merged),
-            api_version=str(merged["api_version"]),
-            request_timeout=float(merged["request_timeout"]),
-            max_retries=int(merged["max_retries"]),
-            lookup_fields=tuple(merged["lookup_fields"]),
-            contact_role=cast(ContactRole, merged["contact_role"]),
-            unknown_attributes=cast(UnknownAttributes, merged["unknown_attributes"]),
-            anonymous_id_as_user_id=bool(merged["anonymous_id_as_user_id"]),
-            include_context=bool(merged["include_context"]),
-            warehouse_columns=bool(merged["warehouse_columns"]),
-            dry_run=bool(merged["dry_run"]),
-            on_record_error=cast(OnRecordError, merged["on_record_error"]),
-            dead_letter_path=str(merged["dead_letter_path"]),
-            max_rejected_in_a_row=int(merged["max_rejected_in_a_row"]),
-            delete_mode=cast(DeleteMode, merged["delete_mode"]),
-            sync_store_path=str(merged["sync_store_path"]),
-            sync_store_url=merged.get("sync_store_url") or None,
-            full_resync=bool(merged["full_resync"]),
-            write_mode=cast(WriteMode, merged["write_mode"]),
-            mirror_tags_and_companies=bool(merged["mirror_tags_and_companies"]),
-            max_concurrency=int(merged["max_concurrency"]),
-            requests_per_minute=merged.get("requests_per_minute"),
         )
