@@ -48,7 +48,8 @@ class RedactToken(logging.Filter):
 def install_redaction(secret: str) -> None:
     """Masks the secret on every handler of the root logger (where every log line ends up).
 
-    Settings refuse tokens too short to mask safely, so every token a run uses is masked.
+    The token policy (credentials.py) refuses tokens too short to mask safely, so every
+    token a run uses is masked.
     """
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactToken) and f.secret == secret for f in handler.filters):

@@ -1,352 +1,58 @@
-"""The target's settings: their JSON schema (what `--about` and Meltano show, and the one
-place each default is declared) and the checks JSON schema cannot express.
+"""The typed settings a run uses, read from a config by the entries of config_schema.py.
 
-What leaves this module is typed: a setting with a fixed set of values is a `Literal`,
-so a misspelt comparison elsewhere is a type error, not a silent branch never taken.
+Each attribute is typed here, not made from the entries at run time, so that mypy checks
+every use; a setting with a fixed set of values is a `Literal`, and a misspelt comparison
+elsewhere is a type error, not a silent branch never taken.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import ipaddress
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import Any, Literal, cast, get_args
-from urllib.parse import urlsplit
+from typing import Any
 
-from singer_sdk import typing as th
-
+from target_intercom.config_schema import (
+    DEFAULTS,
+    SETTINGS,
+    ContactRole,
+    DeleteMode,
+    LookupField,
+    OnRecordError,
+    Region,
+    UnknownAttributes,
+    WriteMode,
+)
+from target_intercom.credentials import safe_base_url
 from target_intercom.errors import FatalError
 
-Region = Literal["us", "eu", "au"]
-LookupField = Literal["external_id", "email", "phone"]
-ContactRole = Literal["user", "lead"]
-UnknownAttributes = Literal["fail", "drop", "create"]
-OnRecordError = Literal["fail", "skip"]
-DeleteMode = Literal["archive", "delete", "ignore"]
-WriteMode = Literal["upsert", "update_only"]
+__all__ = [
+    "REGION_URLS",
+    "ContactRole",
+    "DeleteMode",
+    "LookupField",
+    "OnRecordError",
+    "Region",
+    "Settings",
+    "UnknownAttributes",
+    "WriteMode",
+    "resolve_base_url",
+]
 
 REGION_URLS: dict[Region, str] = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-# The newest stable version of the official OpenAPI description we validate against.
-DEFAULT_API_VERSION = "2.16"
-# Chosen from the benchmark (README, "Performance"): Intercom answers in 100-300 ms, and
-# 32 workers make 107-320 calls/s there, enough to reach a private app's limit of 10,000
-# calls a minute (167/s) up to about 190 ms a call; the pacer keeps them under it.
-DEFAULT_MAX_CONCURRENCY = 32
-
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
-        "access_token",
-        th.StringType,
-        required=True,
-        secret=True,
-        description=(
-            "Secret. Intercom access token (Developer Hub > your app > Authentication); "
-            "never printed, logged, or put in a URL."
-        ),
-    ),
-    th.Property(
-        "region",
-        th.StringType,
-        default="us",
-        allowed_values=list(get_args(Region)),
-        description="Data hosting region of the workspace: us, eu or au.",
-    ),
-    th.Property(
-        "api_base_url",
-        th.StringType,
-        description=(
-            "Overrides region (proxies, tests). Must be https, except for loopback hosts."
-        ),
-    ),
-    th.Property(
-        "api_version",
-        th.StringType,
-        default=DEFAULT_API_VERSION,
-        description="Sent as the Intercom-Version header on every call.",
-    ),
-    th.Property(
-        "request_timeout",
-        th.NumberType(exclusive_minimum=0),
-        default=30,
-        description="Seconds to wait for one HTTP answer before retrying.",
-    ),
-    th.Property(
-        "max_retries",
-        th.IntegerType(minimum=0),
-        default=5,
-        description="Retries of a call after connection errors, timeouts, 408 and 5xx.",
-    ),
-    th.Property(
-        "lookup_fields",
-        th.ArrayType(th.StringType(allowed_values=list(get_args(LookupField)))),
-        default=["external_id", "email"],
-        description=(
-            "Fields, in order, used to find an existing contact when Intercom does not "
-            "name it (deletes, attaching users to companies)."
-        ),
-    ),
-    th.Property(
-        "contact_role",
-        th.StringType,
-        default="user",
-        allowed_values=list(get_args(ContactRole)),
-        description="Role of created contacts when a record has no valid role of its own.",
-    ),
-    th.Property(
-        "unknown_attributes",
-        th.StringType,
-        default="fail",
-        allowed_values=list(get_args(UnknownAttributes)),
-        description=(
-            "What to do with a custom attribute Intercom does not know: fail the record, "
-            "drop the attribute (warned once), or create it from the stream's schema."
-        ),
-    ),
-    th.Property(
-        "anonymous_id_as_user_id",
-        th.BooleanType,
-        default=False,
-        description="Use anonymous_id as the external_id when a record has no user id.",
-    ),
-    th.Property(
-        "include_context",
-        th.BooleanType,
-        default=False,
-        description="Send context.device/os/app fields as custom attributes (device_type, ...).",
-    ),
-    th.Property(
-        "warehouse_columns",
-        th.BooleanType,
-        default=True,
-        description=(
-            "Read rows of Segment's and RudderStack's warehouse tables as they write them: "
-            "their bookkeeping columns (message id, received_at, sent_at, uuid_ts, "
-            "context_*, ...) are never sent, and context.traits fills in missing fields."
-        ),
-    ),
-    th.Property(
-        "dry_run",
-        th.BooleanType,
-        default=False,
-        description="Map and validate everything and log what would be sent; write nothing.",
-    ),
-    th.Property(
-        "on_record_error",
-        th.StringType,
-        default="fail",
-        allowed_values=list(get_args(OnRecordError)),
-        description=(
-            "fail: stop at the first record Intercom rejects for good. skip: write it to "
-            "dead_letter_path and go on."
-        ),
-    ),
-    th.Property(
-        "dead_letter_path",
-        th.StringType,
-        default="target-intercom.dead-letter.jsonl",
-        description="JSON-lines file, appended across runs, of records skipped under skip.",
-    ),
-    th.Property(
-        "max_rejected_in_a_row",
-        th.IntegerType(minimum=0),
-        default=50,
-        description=(
-            "Under skip, this many records rejected in a row (none delivered between them) "
-            "stop the run with no STATE past them, as one cause rejecting everything; a run "
-            "that rejects every record it reads fails too. 0: no limit."
-        ),
-    ),
-    th.Property(
-        "delete_mode",
-        th.StringType,
-        default="archive",
-        allowed_values=list(get_args(DeleteMode)),
-        description="What a users record with _sdc_deleted_at set does to its contact.",
-    ),
-    th.Property(
-        "sync_store_path",
-        th.StringType,
-        default="target-intercom-sync.db",
-        description=(
-            "SQLite file, kept across runs, of what was written to Intercom (ids, "
-            "fingerprints, tags, memberships), so a re-sync sends only what changed. "
-            "Relative to the working directory (the Meltano project under meltano run)."
-        ),
-    ),
-    th.Property(
-        "sync_store_url",
-        th.StringType,
-        secret=True,
-        description=(
-            "Secret. A database URL for the sync store instead of the file, for runners "
-            "without a persistent disk: postgresql+psycopg://user:password@host/db "
-            "(pip install 'target-intercom[postgres]')."
-        ),
-    ),
-    th.Property(
-        "full_resync",
-        th.BooleanType,
-        default=False,
-        description=(
-            "Send every record again, even unchanged ones (after edits by hand in "
-            "Intercom), keeping the Intercom ids the sync store knows."
-        ),
-    ),
-    th.Property(
-        "write_mode",
-        th.StringType,
-        default="upsert",
-        allowed_values=list(get_args(WriteMode)),
-        description=(
-            "upsert: create or update. update_only: update contacts and companies that "
-            "exist in Intercom, never create one (rows naming none are counted "
-            "not_in_intercom)."
-        ),
-    ),
-    th.Property(
-        "mirror_tags_and_companies",
-        th.BooleanType,
-        default=False,
-        description=(
-            "Remove tags and company memberships that this target made earlier and that "
-            "a record no longer lists; ones made by anyone else are never touched."
-        ),
-    ),
-    th.Property(
-        "max_concurrency",
-        th.IntegerType(minimum=1, maximum=256),
-        default=DEFAULT_MAX_CONCURRENCY,
-        description="Calls to Intercom in flight at once.",
-    ),
-    th.Property(
-        "requests_per_minute",
-        th.IntegerType(minimum=1),
-        description=(
-            "Optional cap of our own below Intercom's limit, for workspaces shared with other apps."
-        ),
-    ),
-).to_dict()
-
-DEFAULTS: dict[str, Any] = {
-    name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop
-}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# Intercom's access tokens are about 60 characters long.
-MIN_TOKEN_LENGTH = 8
-
-
-def _token(value: Any) -> str:
-    """The token without the whitespace a copied line or a CRLF `.env` file leaves around it.
-
-    A token with whitespace inside, or none at all, is refused without quoting it.
-    """
-    token = str(value).strip()
-    if len(token) < MIN_TOKEN_LENGTH or any(char.isspace() for char in token):
-        # Too short to be Intercom's, and too short to mask in logs without masking
-        # ordinary words: refused before it is used anywhere.
-        raise FatalError(
-            f"access_token is shorter than {MIN_TOKEN_LENGTH} characters or has whitespace "
-            "inside it; copy it again from Intercom's Developer Hub (your app > Authentication)"
-        )
-    return token
-
-
-def check_setting_names(config: dict[str, Any], known: set[str], sdk: set[str]) -> list[str]:
-    """Refuses a setting this target does not know, naming the closest one it does: a
-    misspelt `on_record_eror` would otherwise be ignored, and the run behave as `fail`.
-    Returns warnings for singer-sdk settings that other targets use and this one ignores."""
-    warnings = []
-    for name in sorted(config):
-        if name in known:
-            continue
-        if name in sdk:
-            warnings.append(
-                f"Setting {name!r} is a singer-sdk setting that target-intercom does not use; "
-                "it is ignored"
-            )
-            continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise FatalError(
-            f"unknown setting {name!r}{hint}; `target-intercom --about` lists every setting"
-        )
-    return warnings
-
-
-def declared_tokens(config: Any, parse_env: bool) -> list[str]:
-    """Every access_token the config as given may carry, before anything reads it:
-    a dict, or the JSON file(s) named, and the environment when it is read too. Only
-    tokens long enough to be used are returned (shorter ones are refused unquoted)."""
-    sources: list[Any] = config if isinstance(config, list) else [config]
-    found: list[Any] = []
-    for source in sources:
-        if isinstance(source, (str, PurePath)):
-            with contextlib.suppress(OSError, ValueError):
-                source = json.loads(Path(source).read_text(encoding="utf-8"))
-        if isinstance(source, dict):
-            found.append(source.get("access_token"))
-            found.append(_url_password(source.get("sync_store_url")))
-    if parse_env:
-        found.append(os.environ.get("TARGET_INTERCOM_ACCESS_TOKEN"))
-        found.append(_url_password(os.environ.get("TARGET_INTERCOM_SYNC_STORE_URL")))
-    tokens = {form for value in found if value for form in (str(value), str(value).strip())}
-    return sorted(t for t in tokens if len(t.strip()) >= MIN_TOKEN_LENGTH)
-
-
-def _url_password(url: Any) -> str | None:
-    """The password inside a database URL, masked in logs like the token."""
-    if not isinstance(url, str):
-        return None
-    with contextlib.suppress(ValueError):
-        return urlsplit(url).password
-    return None
 
 
 def resolve_base_url(config: dict[str, Any]) -> str:
-    """The API root: api_base_url (https, or http on loopback only), else the region's."""
+    """The API root: api_base_url if the token may go there, else the region's."""
     url = config.get("api_base_url")
     if not url:
         region = config.get("region") or DEFAULTS["region"]
         if region not in REGION_URLS:
             raise FatalError(f"region must be one of us, eu, au (got {region!r})")
         return REGION_URLS[region]
-    url = str(url)
-    parts = urlsplit(url)
-    # Named by scheme and host only: the rest of a refused URL may hold a password.
-    where = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "(no host)"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FatalError(f"api_base_url {where} is not an http(s) URL")
-    if any(char in url for char in "\\@?#") or any(char.isspace() for char in url):
-        # HTTP libraries and urlsplit disagree on such URLs (`http://a\\@127.0.0.1` is
-        # 127.0.0.1 to one and `a` to the other), so only the plain form is taken.
-        raise FatalError(
-            f"api_base_url {where} must be a plain scheme://host[:port][/path] URL, with no "
-            "user, password, query, fragment or backslash"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise FatalError(
-            f"api_base_url {where} is plain http to a host that is not loopback; the access "
-            "token would cross the network unencrypted. Use https."
-        )
-    return url.rstrip("/")
+    return safe_base_url(str(url))
 
 
 @dataclass(frozen=True)
@@ -389,30 +95,16 @@ class Settings:
         """
         given = {name: value for name, value in config.items() if value is not None}
         merged = {**DEFAULTS, **given}
+        values = {
+            setting.name: setting.read(
+                merged[setting.name] if setting.required else merged.get(setting.name)
+            )
+            for setting in SETTINGS
+            if setting.read
+        }
+        # The URL is checked after the token is read, so a refused token is named first.
         return cls(
-            access_token=_token(merged["access_token"]),
-            region=cast(Region, merged["region"]),
+            **values,
             region_stated=not merged.get("api_base_url"),
             base_url=resolve_base_url(merged),
-            api_version=str(merged["api_version"]),
-            request_timeout=float(merged["request_timeout"]),
-            max_retries=int(merged["max_retries"]),
-            lookup_fields=tuple(merged["lookup_fields"]),
-            contact_role=cast(ContactRole, merged["contact_role"]),
-            unknown_attributes=cast(UnknownAttributes, merged["unknown_attributes"]),
-            anonymous_id_as_user_id=bool(merged["anonymous_id_as_user_id"]),
-            include_context=bool(merged["include_context"]),
-            warehouse_columns=bool(merged["warehouse_columns"]),
-            dry_run=bool(merged["dry_run"]),
-            on_record_error=cast(OnRecordError, merged["on_record_error"]),
-            dead_letter_path=str(merged["dead_letter_path"]),
-            max_rejected_in_a_row=int(merged["max_rejected_in_a_row"]),
-            delete_mode=cast(DeleteMode, merged["delete_mode"]),
-            sync_store_path=str(merged["sync_store_path"]),
-            sync_store_url=merged.get("sync_store_url") or None,
-            full_resync=bool(merged["full_resync"]),
-            write_mode=cast(WriteMode, merged["write_mode"]),
-            mirror_tags_and_companies=bool(merged["mirror_tags_and_companies"]),
-            max_concurrency=int(merged["max_concurrency"]),
-            requests_per_minute=merged.get("requests_per_minute"),
         )

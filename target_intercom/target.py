@@ -26,16 +26,14 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 
+from target_intercom.config_schema import CONFIG_SCHEMA
+from target_intercom.credentials import declared_tokens
 from target_intercom.errors import FatalError
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
-from target_intercom.settings import (
-    CONFIG_SCHEMA,
-    Settings,
-    check_setting_names,
-    declared_tokens,
-)
+from target_intercom.setting_names import check_setting_names
+from target_intercom.settings import Settings
 from target_intercom.sinks import Intake, IntercomSink
 
 logger = logging.getLogger("target-intercom")

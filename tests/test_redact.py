@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from target_intercom.credentials import declared_tokens
 from target_intercom.redact import MASK, install_redaction
-from target_intercom.settings import declared_tokens
 
 
 @pytest.fixture
