@@ -12,11 +12,16 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-import pendulum
+from singer_sdk.helpers._compat import (  # the SDK's own parsers: see parse_date
+    date_fromisoformat,
+    datetime_fromisoformat,
+    time_fromisoformat,
+)
 
 from target_intercom.errors import MappingError
 from target_intercom.mapping.messages import describe_value
@@ -34,14 +39,40 @@ _JS_DATE = re.compile(
     rf"({'|'.join(_WEEKDAYS)}) ({'|'.join(_MONTHS)}) (\d{{1,2}}) (\d{{4}}) "
     r"(\d{2}):(\d{2}):(\d{2}) GMT([+-])(\d{2})(\d{2})(?: \([^()]*\))?"
 )
+_ISO_PARSERS: dict[str, Callable[[str], date | time]] = {
+    "date-time": datetime_fromisoformat,
+    "date": date_fromisoformat,
+    "time": time_fromisoformat,
+}
+
+
+@overload
+def parse_date(text: str) -> datetime: ...
+@overload
+def parse_date(text: str, kind: str) -> date | time: ...
+def parse_date(text: str, kind: str = "date-time") -> date | time:
+    """A date text read as `kind` (a JSON schema format: date-time, date or time); ValueError
+    when it is not one. The one parser of date texts in this target.
+
+    Its ISO-8601 reading is singer-sdk's own, because the SDK parses the top-level columns the
+    schema marks with it before a sink sees the record: so a date text means the same in a
+    marked column, an unmarked one and a nested object, and the sinks' validator refuses
+    exactly what the SDK could not parse. JavaScript date texts are date-times too, because
+    JavaScript sources send dates so (the validator rewrites them to ISO-8601 for the SDK).
+    """
+    if kind == "date-time":
+        javascript = _JS_DATE.fullmatch(text)
+        if javascript:
+            return _javascript_moment(javascript)
+    return _ISO_PARSERS[kind](text)
 
 
 def to_unix_seconds(value: Any, field: str) -> int:
     """Integer Unix seconds, the only date Intercom takes.
 
-    Accepts datetimes and dates (naive ones are UTC), ISO-8601 strings, JavaScript date texts
-    (`Mon May 19 2019 18:34:24 GMT+0000 (UTC)`), and epoch seconds or milliseconds as numbers
-    or numeric strings (absolute value >= 1e11 means milliseconds).
+    Accepts datetimes and dates (naive ones are UTC), the date-time texts `parse_date` reads
+    (ISO-8601, and JavaScript's `Mon May 19 2019 18:34:24 GMT+0000 (UTC)`), and epoch seconds
+    or milliseconds as numbers or numeric strings (absolute value >= 1e11 means milliseconds).
     Time-only strings and durations are refused rather than completed with today's date.
     """
     if isinstance(value, date):
@@ -70,37 +101,28 @@ def _epoch_seconds(number: float | Decimal, field: str) -> int:
 def _text_seconds(text: str, field: str) -> int:
     if _NUMERIC_TEXT.fullmatch(text):
         return _epoch_seconds(Decimal(text), field)
-    javascript = _JS_DATE.fullmatch(text)
-    if javascript:
-        return _javascript_seconds(javascript, text, field)
     try:
-        parsed = pendulum.parse(text, exact=True)
-    except (ValueError, TypeError, OverflowError):
+        moment = parse_date(text)
+    except ValueError:
         raise _bad_date(text, field) from None
-    if not isinstance(parsed, date):
-        raise _bad_date(text, field)
-    return _date_seconds(parsed)
+    return _date_seconds(moment)
 
 
-def _javascript_seconds(match: re.Match[str], text: str, field: str) -> int:
+def _javascript_moment(match: re.Match[str]) -> datetime:
     """A JavaScript `Date.prototype.toString()` text. Its weekday is not checked, as
     JavaScript's own parser does not check it (hand-written test data often has it wrong:
     "Mon May 19 2019" was a Sunday); a date that does not exist is refused."""
     _weekday, month, day, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
-    try:
-        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
-        moment = datetime(
-            int(year),
-            _MONTHS.index(month) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone(-offset if sign == "-" else offset),
-        )
-    except ValueError:
-        raise _bad_date(text, field) from None
-    return _date_seconds(moment)
+    offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+    return datetime(
+        int(year),
+        _MONTHS.index(month) + 1,
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        tzinfo=timezone(-offset if sign == "-" else offset),
+    )
 
 
 def _bad_date(value: Any, field: str) -> MappingError:
