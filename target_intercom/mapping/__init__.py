@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.companies import CompanyPlan, map_company
-from target_intercom.mapping.contacts import CompanyLink, ContactOptions, ContactPlan, map_contact
+from target_intercom.mapping.company_links import CompanyLink
+from target_intercom.mapping.contacts import ContactOptions, ContactPlan, map_contact
 from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.events import EventPlan, map_event
 from target_intercom.mapping.fields import first_value, flatten
