@@ -17,21 +17,16 @@ neither is there.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
-from singer_sdk.helpers._compat import (  # the SDK's own parsers: see README, How it works
-    date_fromisoformat,
-    datetime_fromisoformat,
-    time_fromisoformat,
-)
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_intercom.errors import FatalError, MappingError, RecordError
-from target_intercom.mapping import to_unix_seconds
+from target_intercom.mapping.dates import parse_date, to_unix_seconds
 
 # Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
 # delete marker among them means anything to Intercom.
@@ -45,12 +40,6 @@ SDK_METADATA = frozenset(
         "_sdc_sync_started_at",
     }
 )
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "date-time": datetime_fromisoformat,
-    "date": date_fromisoformat,
-    "time": time_fromisoformat,
-}
 
 
 class RecordCheck(BaseJSONSchemaValidator):
@@ -80,7 +69,7 @@ class RecordCheck(BaseJSONSchemaValidator):
         self._dates: dict[str, str] = {}
         for name, prop in (schema.get("properties") or {}).items():
             kind = get_datelike_property_type(prop) if isinstance(prop, dict) else None
-            if kind in _PARSERS:
+            if kind is not None:
                 self._dates[name] = kind
         self._rejected: tuple[dict[str, Any], RecordError] | None = None
 
@@ -126,7 +115,7 @@ class RecordCheck(BaseJSONSchemaValidator):
             if value is None:
                 continue
             try:
-                _PARSERS[kind](value)
+                parse_date(value, kind)
             except (ValueError, TypeError):
                 return RecordError(
                     f"{name} is not a {kind} ({str(value)[:40]!r}): the stream's schema says "

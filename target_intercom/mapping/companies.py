@@ -13,19 +13,13 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
-from target_intercom.mapping.common import (
-    MappingWarning,
-    RecordSchema,
-    custom_attributes,
-    describe_value,
-    first_value,
-    pick_fields,
-    tag_names,
-    to_int,
-    to_text,
-    to_unix_seconds,
-)
+from target_intercom.mapping.attributes import custom_attributes
+from target_intercom.mapping.dates import to_unix_seconds
+from target_intercom.mapping.fields import first_value, pick_fields
+from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.schema import RecordSchema
+from target_intercom.mapping.values import tag_names, to_int, to_text
 from target_intercom.mapping.warehouse import ANONYMOUS_ID_SOURCES, CONTEXT, Row
 
 COMPANY_ID_SOURCES = ("company_id", "group_id", "groupId", "id")

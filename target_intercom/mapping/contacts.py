@@ -2,8 +2,8 @@
 
 The mapping decides everything about a record that needs no call to Intercom: the standard
 fields, the custom attributes and their types, the tags, the companies to attach or detach
-(each a complete company plan typed by its own schema), whether the record is a soft delete,
-and the ordering keys. Finding the contact and sending the calls is the writers' job.
+(as company_links.py reads them), whether the record is a soft delete, and the ordering keys.
+Finding the contact and sending the calls is the writers' job.
 
 Rows of Segment's and RudderStack's `identifies` and `users` tables, and messages carrying a
 `context`, are read as warehouse.py says: their bookkeeping columns are never sent, and
@@ -18,24 +18,14 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
-from target_intercom.mapping.common import (
-    MappingWarning,
-    RecordSchema,
-    custom_attributes,
-    describe_value,
-    first_item,
-    tag_names,
-    to_bool,
-    to_text,
-    to_unix_seconds,
-)
-from target_intercom.mapping.companies import (
-    CompanyPlan,
-    company_id_from_name,
-    company_id_of,
-    map_company,
-)
+from target_intercom.mapping.attributes import custom_attributes
+from target_intercom.mapping.company_links import CompanyLink, company_links
+from target_intercom.mapping.dates import to_unix_seconds
+from target_intercom.mapping.fields import first_item
+from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.schema import RecordSchema
+from target_intercom.mapping.values import tag_names, to_bool, to_text
 from target_intercom.mapping.warehouse import (
     ANONYMOUS_ID_SOURCES,
     CONTEXT,
@@ -79,19 +69,8 @@ _CONSUMED = frozenset(
     + ("email", "name", "role", CONTEXT, "tags", "company", "companies")
     + tuple(name for sources in _TEXT_SOURCES.values() for name in sources)
 )
-_NESTED_COMPANY = "A company object on this user record"
 
-__all__ = ["CompanyLink", "ContactOptions", "ContactPlan", "map_contact"]
-
-
-@dataclass
-class CompanyLink:
-    """A company named on a user record: upsert it (when `company` is set), then attach the
-    contact to it, or detach the contact when `remove` is true."""
-
-    company_id: str
-    remove: bool
-    company: CompanyPlan | None
+__all__ = ["ContactOptions", "ContactPlan", "map_contact"]
 
 
 @dataclass
@@ -150,7 +129,7 @@ def map_contact(
     attributes, types, attribute_warnings = custom_attributes(
         _attribute_values(row, options, used), schema, "contact"
     )
-    companies = _company_links(record, schema, options)
+    companies = company_links(record, schema, options)
     for link in companies:
         warnings.extend(link.company.warnings if link.company else [])
     return ContactPlan(
@@ -339,79 +318,3 @@ def _context_attributes(row: Row) -> dict[str, Any]:
         if item is not None:
             attributes[attribute] = item[1]
     return attributes
-
-
-def _company_links(
-    record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
-) -> list[CompanyLink]:
-    """Links from `company` then `companies`; a company named twice keeps its first link."""
-    links: dict[str, CompanyLink] = {}
-    for obj, company_schema in _company_objects(record, schema):
-        link = _company_link(obj, company_schema, options)
-        links.setdefault(link.company_id, link)
-    return list(links.values())
-
-
-def _company_objects(
-    record: Mapping[str, Any], schema: RecordSchema
-) -> list[tuple[Any, RecordSchema]]:
-    objects: list[tuple[Any, RecordSchema]] = []
-    if record.get("company") is not None:
-        objects.append((record["company"], schema.child("company")))
-    companies = record.get("companies")
-    if companies is not None and not isinstance(companies, list):
-        raise MappingError(
-            f"companies must be a list of company objects, not {describe_value(companies)}",
-            "bad_company",
-        )
-    for obj in companies or []:
-        if isinstance(obj, str) and obj.strip():
-            # Unlike `company`, a list item given as text could be an id as well as a name.
-            raise MappingError(
-                f"companies holds {describe_value(obj)}, not a company object: send "
-                '[{"company_id": ..., "name": ...}], or one company\'s name as text in company',
-                "bad_company",
-            )
-        objects.append((obj, schema.child("companies")))
-    return [(obj, obj_schema) for obj, obj_schema in objects if not _blank(obj)]
-
-
-def _blank(obj: Any) -> bool:
-    """An absent company: null, blank text, or an object of nulls (an outer join's leftovers)."""
-    if isinstance(obj, Mapping):
-        return all(value in (None, "") for value in obj.values())
-    if isinstance(obj, str):
-        return not obj.strip()
-    return obj is None
-
-
-def _company_link(obj: Any, schema: RecordSchema, options: ContactOptions) -> CompanyLink:
-    if isinstance(obj, str):
-        return _named_company_link(obj.strip(), options)
-    if not isinstance(obj, Mapping):
-        raise MappingError(
-            f"{_NESTED_COMPANY} is {describe_value(obj)}, not an object: send "
-            '{"company_id": ..., "name": ...}, or the company\'s name as text in company, '
-            "or rename the field with stream_maps",
-            "bad_company",
-        )
-    body = {key: value for key, value in obj.items() if key != "remove"}
-    company_id = company_id_of(body, _NESTED_COMPANY)
-    if obj.get("remove") is not None and to_bool(obj["remove"], "company.remove"):
-        return CompanyLink(company_id=company_id, remove=True, company=None)
-    plan = map_company(body, schema, options)
-    bare = (
-        plan.payload() == {"company_id": company_id}
-        and not plan.tags
-        and not plan.user_ids
-        and not plan.user_emails
-    )
-    return CompanyLink(company_id=company_id, remove=False, company=None if bare else plan)
-
-
-def _named_company_link(name: str, options: ContactOptions) -> CompanyLink:
-    """`company: "Acme"`, as Segment's and RudderStack's identify traits allow: the company
-    is that name, its company_id derived from it (companies.company_id_from_name)."""
-    company_id = company_id_from_name(name)
-    plan = map_company({"company_id": company_id, "name": name}, RecordSchema({}), options)
-    return CompanyLink(company_id=company_id, remove=False, company=plan)

@@ -21,22 +21,18 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
-from target_intercom.mapping.common import (
-    SDC_PREFIX,
-    MappingWarning,
-    RecordSchema,
+from target_intercom.mapping.dates import to_unix_seconds
+from target_intercom.mapping.fields import first_item, first_value, flatten
+from target_intercom.mapping.messages import MappingWarning, describe_value
+from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.schema import SDC_PREFIX, RecordSchema
+from target_intercom.mapping.values import (
     coerce_value,
-    describe_value,
-    first_item,
-    first_value,
-    flatten,
     round_half_up,
     to_decimal,
     to_text,
-    to_unix_seconds,
     truncate,
 )
-from target_intercom.mapping.options import ContactOptions
 from target_intercom.mapping.warehouse import (
     ANONYMOUS_ID_SOURCES,
     CONTEXT,

@@ -31,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from target_intercom.mapping.common import RecordSchema, first_item, to_text
+from target_intercom.mapping.fields import first_item
+from target_intercom.mapping.schema import RecordSchema
+from target_intercom.mapping.values import to_text
 
 MESSAGE_MARKERS = ("received_at", "uuid_ts", "original_timestamp", "event_text")
 """Columns every (or nearly every) table of both tools has, and ordinary tables rarely do."""
