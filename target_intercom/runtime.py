@@ -7,7 +7,6 @@ and nowhere else: it swaps the client for one that writes nothing, and keeps STA
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -28,10 +27,11 @@ from target_intercom.mapping import (
     map_contact,
     map_event,
 )
-from target_intercom.metrics import Metrics, outcome_label
+from target_intercom.metrics import Metrics
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
+from target_intercom.summary import log_summary
 from target_intercom.syncstore import store_at
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
@@ -206,80 +206,9 @@ class Runtime:
         self.delivery.abort()
 
     def log_summary(self) -> None:
-        """The run's closing lines: per stream, the calls, the records by what they did to
-        Intercom, the `SUMMARY: {...}` line; last, what a dry run held back and where the
-        skipped records went, so they are what a user reads first."""
-        dry_run = self.settings.dry_run
-        summary = self.metrics.snapshot()
-        summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
-        totals = self.metrics.record_totals(dry_run=dry_run)
-        summary.update(totals)
-        summary["dry_run"] = dry_run
-        would_send = self.dry_run.would_send() if self.dry_run is not None else {}
-        if self.dry_run is not None:
-            summary["dry_run_would_send"] = would_send
-        if self.dead_letter is not None:
-            summary["dead_letter_path"] = str(self.dead_letter.path)
-        for stream, outcomes in summary["streams"].items():
-            logger.info(
-                "Stream %s: %s",
-                stream,
-                ", ".join(
-                    f"{n} {outcome_label(what, dry_run=dry_run)}"
-                    for what, n in sorted(outcomes.items())
-                ),
-            )
-        logger.info(
-            "%d API calls, %d retries, %d rate-limited (429) in %.1fs",
-            summary["api_calls_total"],
-            summary["retries"],
-            summary["rate_limited"],
-            summary["elapsed_seconds"],
+        log_summary(
+            self.metrics,
+            elapsed=time.monotonic() - self.started,
+            would_send=None if self.dry_run is None else self.dry_run.would_send(),
+            dead_letter=None if self.dead_letter is None else self.dead_letter.path,
         )
-        logger.info("Records: %s", _records_line(totals, dry_run=dry_run))
-        logger.info("SUMMARY: %s", json.dumps(summary, sort_keys=True))
-        if self.dry_run is not None:
-            logger.warning(
-                "Dry run would have sent: %s",
-                ", ".join(
-                    f"{n} {endpoint}"
-                    for endpoint, n in sorted(would_send.items(), key=lambda kv: (-kv[1], kv[0]))
-                )
-                or "nothing",
-            )
-        absent = totals["records_not_in_intercom"]
-        if absent:
-            logger.warning(
-                "%d record%s named no contact or company that Intercom has, and %s not "
-                "written (write_mode update_only creates none)",
-                absent,
-                "" if absent == 1 else "s",
-                "was" if absent == 1 else "were",
-            )
-        skipped = totals["records_skipped"]
-        if skipped and self.dead_letter is not None:
-            logger.warning(
-                "%d record%s skipped and written to %s: see why in each line's "
-                "error_message, and replay them after a fix (README: The dead-letter file)",
-                skipped,
-                " was" if skipped == 1 else "s were",
-                self.dead_letter.path.absolute(),
-            )
-        if self.dry_run is not None:
-            logger.warning("DRY RUN: nothing was written to Intercom")
-
-
-def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
-    """ "20 received: 17 delivered, 2 skipped (dead-lettered), 1 unchanged"."""
-    parts = [
-        f"{totals['records_would_send']} would be sent (dry run)"
-        if dry_run
-        else f"{totals['records_delivered']} delivered",
-        f"{totals['records_skipped']} skipped (dead-lettered)",
-        f"{totals['records_unchanged']} unchanged",
-    ]
-    if totals["records_not_in_intercom"]:
-        parts.append(f"{totals['records_not_in_intercom']} not in Intercom (update_only)")
-    if totals["records_unfinished"]:
-        parts.append(f"{totals['records_unfinished']} not finished")
-    return f"{totals['records_received']} received: " + ", ".join(parts)

@@ -1,4 +1,7 @@
-"""What this target wrote to Intercom, kept across runs so that a re-sync sends only what changed.
+"""The sync store: rows of what Intercom confirmed, kept across runs, in and out.
+
+So that a re-sync sends only what changed. What the rows mean to the writers is
+`writers/known.py`'s business; the tables and their migrations are in syncstore_tables.py.
 
 A daily load of an unchanged table would otherwise cost more than the first one (every
 create answers 409 and is followed by an update). The store holds, per contact and per
@@ -21,66 +24,28 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from target_intercom.errors import FatalError
+from target_intercom.syncstore_tables import (
+    COMPANIES,
+    CONTACTS,
+    META,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    StoredRow,
+    migrate,
+    replace_rows,
+    write_meta,
+)
 
-SCHEMA_VERSION = 1
 # Rows kept in memory before a flush: a kill costs at most this many records' calls again.
 FLUSH_EVERY_ROWS = 2_000
 FLUSH_EVERY_SECONDS = 5.0
-
-_metadata = sa.MetaData()
-_meta = sa.Table(
-    "target_intercom_meta",
-    _metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-_contacts = sa.Table(
-    "target_intercom_contacts",
-    _metadata,
-    # keys.contact_by_external_id or keys.contact_by_email: how records name the contact.
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("intercom_id", sa.String(64), nullable=False),
-    # Of the fields and custom attributes last written; NULL when the id was only found.
-    sa.Column("fingerprint", sa.BigInteger, nullable=True),
-    sa.Column("tags", sa.Text, nullable=False),  # JSON list: tags this target applied
-    sa.Column("companies", sa.Text, nullable=False),  # JSON list: company_ids it attached
-)
-_companies = sa.Table(
-    "target_intercom_companies",
-    _metadata,
-    sa.Column("company_id", sa.Text, primary_key=True),
-    sa.Column("intercom_id", sa.String(64), nullable=False),
-    sa.Column("fingerprint", sa.BigInteger, nullable=True),
-    sa.Column("tags", sa.Text, nullable=False),
-    sa.Column("members", sa.Text, nullable=False),  # JSON list: contact ids it attached
-)
-
-
-def _create_v1(connection: Connection) -> None:
-    _metadata.create_all(connection)
-
-
-# MIGRATIONS[n] brings a store at version n to version n + 1; a new version appends a step.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1,)
-
-
-class StoredRow(NamedTuple):
-    """One contact's or company's row: Intercom's id, the fingerprint of what was last
-    written (None when the id was only found), the tags this target applied, and the
-    companies (for a company: the members) it attached."""
-
-    intercom_id: str
-    fingerprint: int | None
-    tags: tuple[str, ...]
-    links: tuple[str, ...]
 
 
 class SyncStore:
@@ -153,10 +118,10 @@ class SyncStore:
 
     def _version(self) -> int:
         assert self._connection is not None
-        if not sa.inspect(self._connection).has_table(_meta.name):
+        if not sa.inspect(self._connection).has_table(META.name):
             return 0
         value = self._connection.execute(
-            sa.select(_meta.c.value).where(_meta.c.name == "schema_version")
+            sa.select(META.c.value).where(META.c.name == "schema_version")
         ).scalar()
         return int(value) if value is not None else 0
 
@@ -194,14 +159,14 @@ class SyncStore:
             connection = self._connected()
             if connection is None:
                 return None
-            return connection.execute(sa.select(_meta.c.value).where(_meta.c.name == name)).scalar()
+            return connection.execute(sa.select(META.c.value).where(META.c.name == name)).scalar()
 
     def set_meta(self, name: str, value: str) -> None:
         """Written at once (opening the store)."""
         if self._read_only:
             return
         with self._lock, self._engine.begin() as connection:
-            _set_meta(connection, {name: value})
+            write_meta(connection, {name: value})
 
     def note_meta(self, name: str, value: str) -> None:
         """Written with the next batch of rows, in its transaction: after the rows put
@@ -220,7 +185,7 @@ class SyncStore:
                 if key in rows:
                     return rows[key]
         with self._lock:
-            return self._read(_contacts, "key", "companies", key)
+            return self._read(CONTACTS, "key", "companies", key)
 
     def company(self, company_id: str) -> StoredRow | None:
         with self._pending:
@@ -228,7 +193,7 @@ class SyncStore:
                 if company_id in rows:
                     return rows[company_id]
         with self._lock:
-            return self._read(_companies, "company_id", "members", company_id)
+            return self._read(COMPANIES, "company_id", "members", company_id)
 
     def _read(
         self, table: sa.Table, key_column: str, links_column: str, key: str
@@ -301,9 +266,9 @@ class SyncStore:
             self._meta_batch, self._meta = self._meta, {}
         try:
             with self._engine.begin() as connection:
-                _replace(connection, _contacts, "key", "companies", self._contacts_batch)
-                _replace(connection, _companies, "company_id", "members", self._companies_batch)
-                _set_meta(connection, self._meta_batch)
+                replace_rows(connection, CONTACTS, "key", "companies", self._contacts_batch)
+                replace_rows(connection, COMPANIES, "company_id", "members", self._companies_batch)
+                write_meta(connection, self._meta_batch)
         except sa.exc.SQLAlchemyError as exc:
             raise FatalError(
                 f"the sync store {self.where} could not be written: {_first_line(exc)}"
@@ -326,50 +291,6 @@ class SyncStore:
                 self._connection.close()
                 self._connection = None
                 self._engine.dispose()
-
-
-def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection], None]]) -> None:
-    """Applies steps[version:] in order, each in its own transaction with its new version."""
-    for number in range(version, len(steps)):
-        with engine.begin() as connection:
-            steps[number](connection)
-            _set_meta(connection, {"schema_version": str(number + 1)})
-
-
-def _set_meta(connection: Connection, values: dict[str, str]) -> None:
-    for name, value in values.items():
-        connection.execute(sa.delete(_meta).where(_meta.c.name == name))
-        connection.execute(sa.insert(_meta).values(name=name, value=value))
-
-
-def _replace(
-    connection: Connection,
-    table: sa.Table,
-    key_column: str,
-    links_column: str,
-    rows: dict[str, StoredRow | None],
-) -> None:
-    """Deletes then inserts: the same on SQLite and PostgreSQL, no dialect's upsert needed."""
-    if not rows:
-        return
-    keys = list(rows)
-    for start in range(0, len(keys), 500):
-        connection.execute(
-            sa.delete(table).where(table.c[key_column].in_(keys[start : start + 500]))
-        )
-    fresh = [
-        {
-            key_column: key,
-            "intercom_id": row.intercom_id,
-            "fingerprint": row.fingerprint,
-            "tags": json.dumps(row.tags),
-            links_column: json.dumps(row.links),
-        }
-        for key, row in rows.items()
-        if row is not None
-    ]
-    if fresh:
-        connection.execute(sa.insert(table), fresh)
 
 
 def _names(text: str | None) -> tuple[str, ...]:

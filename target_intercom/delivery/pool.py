@@ -5,12 +5,11 @@ writing on a pool of worker threads and writes a tap's STATE once every record b
 is delivered (or dead-lettered). Every decision is someone else's: which record may
 start and which STATE may go out is the `Ledger`'s (`core.py`); whether a released STATE
 is written, held or never written, and why the run failed, is the `Policy`'s
-(`policy.py`). This module only runs threads and does the I/O around them.
+(`policy.py`). This module only runs threads and hands out work and STATE.
 
 Every decision is taken under one lock, in the same critical section as the call that
 led to it, so a record is queued exactly once. STATE lines are written outside that
-lock: a slow reader of stdout then holds up at most the one thread that writes, never
-the workers or the main thread. At most `window` records are outstanding at once, so
+lock, by the outbox (`outbox.py`). At most `window` records are outstanding at once, so
 memory stays flat however long the input.
 """
 
@@ -27,6 +26,7 @@ from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery.core import Ledger, State
 from target_intercom.delivery.failures import RecordErrors, internal_error
 from target_intercom.delivery.job import Job, Plan, Writers
+from target_intercom.delivery.outbox import Outbox
 from target_intercom.delivery.parking import ParkingLot
 from target_intercom.delivery.policy import RUN, Failure, Policy
 from target_intercom.errors import ContactNotYet, FatalError, RecordError
@@ -71,7 +71,6 @@ class Delivery:
         self._ledger = Ledger()
         self._policy = Policy(emit_state=emit_state, max_rejected_in_a_row=max_rejected_in_a_row)
         self._errors = RecordErrors(dead_letter, metrics)
-        self._write_state = write_state
         self._metrics = metrics
         self._window = _WINDOW_PER_WORKER * max_concurrency
         self._lock = threading.Lock()
@@ -85,9 +84,7 @@ class Delivery:
         self._parking = ParkingLot()
         self._outstanding = 0
         self._closing = False
-        # The newest STATE to write and not yet written, and the lock of whoever writes it.
-        self._unwritten: State | None = None
-        self._output = threading.Lock()
+        self._outbox = Outbox(write_state, self.fail)
         self.delivered = 0
         self._workers = [
             threading.Thread(target=self._work, name=f"intercom-worker-{i}", daemon=True)
@@ -142,7 +139,7 @@ class Delivery:
         """A STATE from the tap: written once every record before it is delivered."""
         with self._lock:
             self._hand_out(self._ledger.state(value))
-        self._drain()
+        self._outbox.drain()
 
     def finish(self) -> None:
         """End of input: waits for every outstanding record, gives the parked ones their
@@ -164,7 +161,7 @@ class Delivery:
             self._parking.close()
             self._to_write(self._policy.ended())
             self._stop_if_failed()
-        self._drain()
+        self._outbox.drain()
         self._close()
 
     def abort(self) -> None:
@@ -297,7 +294,7 @@ class Delivery:
             self._room.notify()
             if not self._outstanding:
                 self._idle.notify_all()
-        self._drain()
+        self._outbox.drain()
 
     def _stop_if_failed(self) -> None:
         """Once the run failed, no record starts, and a submit waiting for room raises
@@ -316,43 +313,9 @@ class Delivery:
             self._to_write(self._policy.released(state))
 
     def _to_write(self, state: State | None) -> None:
-        """Puts a STATE to write in the outbox (lock held).
-
-        The outbox holds one STATE: a newer one replaces one not yet written, since it
-        tells the tap everything the older would have. So a stuck reader of stdout
-        cannot make memory grow.
-        """
+        """Puts a STATE the policy says to write in the outbox (lock held)."""
         if state is not None:
-            self._unwritten = state
-
-    def _drain(self) -> None:
-        """Writes the outbox, in order, by one thread at a time.
-
-        A thread that finds another one writing leaves the outbox to it instead of
-        queueing behind a slow stdout. The writer looks at the outbox again after
-        letting go of the output lock, so a STATE put there meanwhile is never left
-        behind.
-        """
-        while self._output.acquire(blocking=False):
-            try:
-                while (value := self._take_unwritten()) is not None:
-                    self._write_state(value)
-            except (OSError, ValueError) as exc:
-                # Whoever reads stdout is gone (or it was closed): no STATE can reach
-                # Meltano any more, so the run stops instead of loading what it could
-                # never acknowledge.
-                self.fail(f"cannot write STATE to stdout: {exc}")
-                return
-            finally:
-                self._output.release()
-            with self._lock:
-                if self._unwritten is None:
-                    return
-
-    def _take_unwritten(self) -> State | None:
-        with self._lock:
-            value, self._unwritten = self._unwritten, None
-            return value
+            self._outbox.put(state)
 
     def _close(self) -> None:
         """Ends the workers once nothing is outstanding.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from target_intercom.syncstore import MIGRATIONS, SCHEMA_VERSION, StoredRow, migrate, store_at
+from target_intercom.syncstore import store_at
+from target_intercom.syncstore_tables import MIGRATIONS, SCHEMA_VERSION, StoredRow, migrate
 
 
 def _version(engine: sa.Engine) -> str:
