@@ -1,8 +1,9 @@
-"""Everything one run shares: the client, the writers, and the delivery pool.
+"""The wiring of one run: the client, the writers, the kinds of record, and delivery.
 
-Built once from the settings. Sinks reach Intercom only through it, so a record's data
-flows one way: sink (mapping) -> writer -> client -> Intercom. Dry run is decided here
-and nowhere else: it swaps the client for one that writes nothing, and keeps STATE back.
+Built once from the settings, so that no other module reads settings it has no use for
+and a record's data flows one way: sink (mapping) -> delivery -> writer -> client ->
+Intercom. Dry run is decided here and nowhere else: it swaps the client for one that
+writes nothing, and keeps STATE back.
 """
 
 from __future__ import annotations
