@@ -66,6 +66,8 @@ class _Transient(Exception):
 
 @dataclass(frozen=True)
 class Response:
+    """What Intercom answered: its status, and its body as JSON (None when empty)."""
+
     status: int
     body: Any
 
@@ -85,7 +87,12 @@ class Client(Protocol):
         json_body: Any = None,
         params: dict[str, str] | None = None,
         may_repeat: bool = True,
-    ) -> Response: ...
+    ) -> Response:
+        """One call: its answer, or an ApiError that names what Intercom said.
+
+        `may_repeat=False` for a call that must never be sent twice (a lead's create):
+        a lost answer then raises `Unanswered` instead of trying again."""
+        ...
 
 
 def _error_details(response: requests.Response) -> tuple[str, str]:
@@ -158,6 +165,7 @@ class IntercomClient:
         )
 
     def close(self) -> None:
+        """Lets go of the pooled connections at the end of the run."""
         self.session.close()
 
     def request(
@@ -206,7 +214,7 @@ class IntercomClient:
             raise Stopped(f"{endpoint} not sent: the run is stopping")
 
     def _send_once(
-        self, method: str, url: str, endpoint: str, json_body: Any, params: dict | None
+        self, method: str, url: str, endpoint: str, json_body: Any, params: dict[str, Any] | None
     ) -> Response:
         data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
         for _ in range(MAX_RATE_LIMITED_PER_CALL):

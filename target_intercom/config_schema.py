@@ -58,6 +58,7 @@ class Setting:
     secret: bool = False
 
     def property(self) -> th.Property[Any]:
+        """The setting as singer-sdk declares it: `--about` and Meltano see the same table."""
         return th.Property(
             self.name,
             self.json_type,

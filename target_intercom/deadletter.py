@@ -22,6 +22,8 @@ from target_intercom.redact import mask, written_forms
 
 
 class DeadLetterFile:
+    """An append-only JSON-lines file of refused records, written before a STATE may pass them."""
+
     def __init__(self, path: str, secret: str) -> None:
         self.path = Path(path).expanduser()
         # Each form of the token as it would appear inside this file's JSON strings:
@@ -54,6 +56,7 @@ class DeadLetterFile:
             os.unlink(self.path)
 
     def write(self, stream: str, record: dict[str, Any], code: str, message: str) -> None:
+        """Appends a refused record with why, flushed at once: a STATE past it may follow."""
         line = json.dumps(
             {
                 "stream": stream,
@@ -79,6 +82,7 @@ class DeadLetterFile:
             self.written += 1
 
     def close(self) -> None:
+        """Closes the file; a run that refused nothing leaves none behind."""
         # Every line was flushed as it was written, so only a line whose write already
         # failed (and was reported as the run's failure) can fail here.
         with self._lock, contextlib.suppress(OSError):

@@ -42,6 +42,7 @@ class DryRunClient:
             return dict(self._writes)
 
     def request(self, method: str, template: str, **options: Any) -> Response:
+        """Reads go to Intercom; writes are logged and tallied, and answered as Intercom would."""
         if method == "GET" or f"{method} {template}" in _READS:
             return self._reads.request(method, template, **options)
         if logger.isEnabledFor(logging.DEBUG):

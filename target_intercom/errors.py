@@ -33,6 +33,7 @@ class RecordError(TargetIntercomError):
 
     @property
     def message(self) -> str:
+        """The message without the error code, for the dead-letter file and the run's one line."""
         return str(self.args[0])
 
 

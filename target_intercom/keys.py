@@ -10,10 +10,12 @@ from __future__ import annotations
 
 
 def contact_by_external_id(external_id: str) -> str:
+    """A contact as a record with an external_id names it: that contact and no other."""
     return f"contact:external_id:{external_id}"
 
 
 def contact_by_email(email: str) -> str:
+    """A contact as a record with only an email names it; emails compare case-insensitively."""
     return f"contact:email:{email.lower()}"
 
 
@@ -28,6 +30,7 @@ def contact(external_id: str | None, email: str | None) -> tuple[str, ...]:
 
 
 def company(company_id: str) -> str:
+    """A company, by the company_id records name it with."""
     return f"company:{company_id}"
 
 
@@ -37,4 +40,5 @@ SHARED = "shared:"
 
 
 def shared(key: str) -> str:
+    """The key, held shared: records holding it shared may run side by side."""
     return SHARED + key

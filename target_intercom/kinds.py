@@ -17,10 +17,12 @@ class Plan(Protocol):
     """What every plan offers beside its own fields."""
 
     @property
-    def ordering_keys(self) -> tuple[str, ...]: ...
+    def ordering_keys(self) -> tuple[str, ...]:
+        """The contacts and companies the record must stay in order with."""
 
     @property
-    def warnings(self) -> list[MappingWarning]: ...
+    def warnings(self) -> list[MappingWarning]:
+        """What the operator should hear about the record, once per run."""
 
 
 P = TypeVar("P", bound=Plan)
@@ -31,9 +33,11 @@ Mapper = Callable[[Mapping[str, Any], RecordSchema, ContactOptions], Plan]
 class Writer(Protocol[P_contra]):
     """A writer of one kind of plan."""
 
-    def write(self, plan: P_contra) -> str: ...
+    def write(self, plan: P_contra) -> str:
+        """Applies the plan in Intercom; returns its outcome for the run summary."""
 
-    def settled(self, plan: P_contra) -> str | None: ...
+    def settled(self, plan: P_contra) -> str | None:
+        """Its outcome when the plan needs no call, found without one; else None."""
 
 
 class Kinds:
@@ -57,13 +61,17 @@ class Kinds:
 
     @property
     def streams(self) -> tuple[str, ...]:
+        """Every stream name a registered kind loads, for the error that names them."""
         return tuple(self._mappers)
 
     def mapper(self, stream: str) -> Mapper | None:
+        """The mapping of the kind that loads this stream; None when no kind does."""
         return self._mappers.get(stream)
 
     def write(self, plan: Any) -> str:
+        """Writes the plan with the writer registered for its type."""
         return self._writers[type(plan)].write(plan)
 
     def settled(self, plan: Any) -> str | None:
+        """Asks the writer registered for the plan's type whether it needs a call."""
         return self._writers[type(plan)].settled(plan)

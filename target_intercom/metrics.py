@@ -36,18 +36,22 @@ class Metrics:
         self.outcomes: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def count_call(self, endpoint: str) -> None:
+        """One call made to this endpoint (template, not URL: no ids, no emails)."""
         with self._lock:
             self.calls[endpoint] += 1
 
     def count_retry(self) -> None:
+        """One call tried again after a transient failure."""
         with self._lock:
             self.retries += 1
 
     def count_rate_limited(self) -> None:
+        """One 429: the pacer let a call through that Intercom refused for the rate limit."""
         with self._lock:
             self.rate_limited += 1
 
     def count_outcome(self, stream: str, outcome: str, n: int = 1) -> None:
+        """A record of this stream ended with this outcome."""
         with self._lock:
             self.outcomes[stream][outcome] += n
 
@@ -79,6 +83,7 @@ class Metrics:
         }
 
     def snapshot(self) -> dict[str, Any]:
+        """The counters as plain JSON values, for the SUMMARY line."""
         with self._lock:
             return {
                 "api_calls": dict(self.calls),

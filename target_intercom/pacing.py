@@ -58,6 +58,7 @@ class ClockOffset:
         self._high = math.inf
 
     def observe(self, date: str | None, sent_at: float, received_at: float) -> None:
+        """Narrows the offset's bounds with one answer's Date header."""
         if date is None:
             return
         try:
@@ -91,6 +92,7 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def take(self) -> None:
+        """Blocks until a call may go out under the budget (or the run stops)."""
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)

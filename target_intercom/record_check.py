@@ -74,6 +74,7 @@ class RecordCheck(BaseJSONSchemaValidator):
         self._rejected: tuple[dict[str, Any], RecordError] | None = None
 
     def validate(self, record: dict[str, Any]) -> None:
+        """Sets a record that fails its schema aside as its own error, not the run's."""
         self._rewrite_javascript_dates(record)
         error = self._problem(record)
         if error is not None:

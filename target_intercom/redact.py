@@ -19,18 +19,22 @@ def written_forms(secret: str) -> list[str]:
 
 
 def mask(text: str, forms: list[str]) -> str:
+    """The text with every form of the token replaced by a mask."""
     for form in forms:
         text = text.replace(form, MASK)
     return text
 
 
 class RedactToken(logging.Filter):
+    """A logging filter that masks the token in the message and its arguments."""
+
     def __init__(self, secret: str) -> None:
         super().__init__()
         self.secret = secret
         self._forms = written_forms(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Masks the token in the record in place; never drops a record."""
         message = record.getMessage()
         masked = mask(message, self._forms)
         if masked != message:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from target_intercom.client import ApiError, Client, IntercomClient
 from target_intercom.deadletter import DeadLetterFile
@@ -48,10 +49,12 @@ logger = logging.getLogger("target-intercom")
 
 
 class Runtime:
+    """What one run shares, built from its settings: see the module's docstring."""
+
     def __init__(
         self,
         settings: Settings,
-        write_state: Callable[[dict], None],
+        write_state: Callable[[dict[str, Any]], None],
         progress_every: float = 10.0,
     ) -> None:
         self.settings = settings
@@ -207,6 +210,7 @@ class Runtime:
         self.delivery.abort()
 
     def log_summary(self) -> None:
+        """Logs the run's closing lines (summary.py)."""
         log_summary(
             self.metrics,
             elapsed=time.monotonic() - self.started,

@@ -47,7 +47,9 @@ def intake_of(target: object) -> Intake:
 class IntercomSink(RecordSink):
     """Any stream of a registered kind: the digested schema, the kind's mapping, record keys."""
 
-    def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any) -> None:
+    def __init__(
+        self, target: Any, stream_name: str, schema: dict[str, Any], key_properties: Any
+    ) -> None:
         self.intake = intake_of(target)
         mapper = self.intake.kinds.mapper(stream_name)
         if mapper is None:
@@ -64,6 +66,7 @@ class IntercomSink(RecordSink):
         return True
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The record check: a record that fails validation costs itself, not the run."""
         self.check = RecordCheck(
             self.stream_name,
             self.original_schema,
@@ -73,7 +76,8 @@ class IntercomSink(RecordSink):
         )
         return self.check
 
-    def preprocess_record(self, record: dict, context: dict) -> dict:
+    def preprocess_record(self, record: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+        """Drops the SDK's metadata columns: not the tap's data, never sent to Intercom."""
         return {name: value for name, value in record.items() if name not in SDK_METADATA}
 
     def process_batch_files(self, encoding: Any, files: Sequence[str]) -> None:
@@ -91,7 +95,8 @@ class IntercomSink(RecordSink):
             return ", ".join(f"{k}={record.get(k)!r}" for k in self.key_properties)
         return f"#{self.position} of the stream"
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Maps the record and hands its plan to delivery; never waits for Intercom."""
         self.position += 1
         intake = self.intake
         intake.metrics.count_outcome(self.stream_name, "received")
@@ -109,6 +114,6 @@ class IntercomSink(RecordSink):
             intake.notices.warn_once(warning.key, warning.message)
         intake.delivery.submit(self.stream_name, self.record_key(record), record, plan)
 
-    def reject(self, record: dict, error: RecordError) -> None:
+    def reject(self, record: dict[str, Any], error: RecordError) -> None:
         """A record that cannot even be mapped: dead-lettered under skip, else the run stops."""
         self.intake.delivery.record_failed(self.stream_name, self.record_key(record), record, error)

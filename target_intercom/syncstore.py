@@ -151,6 +151,7 @@ class SyncStore:
             return None if self._absent else self._connection
 
     def meta(self, name: str) -> str | None:
+        """A value of the store's own (schema version, workspace, listing progress)."""
         with self._pending:
             for values in (self._meta, self._meta_batch):
                 if name in values:
@@ -180,6 +181,7 @@ class SyncStore:
     # Contacts and companies
 
     def contact(self, key: str) -> StoredRow | None:
+        """The row filed under this contact key, read from the rows not yet written first."""
         with self._pending:
             for rows in (self._contacts, self._contacts_batch):
                 if key in rows:
@@ -188,6 +190,7 @@ class SyncStore:
             return self._read(CONTACTS, "key", "companies", key)
 
     def company(self, company_id: str) -> StoredRow | None:
+        """The row of this company, read from the rows not yet written first."""
         with self._pending:
             for rows in (self._companies, self._companies_batch):
                 if company_id in rows:
@@ -231,6 +234,7 @@ class SyncStore:
         self._flush_when_due()
 
     def put_company(self, company_id: str, stored: StoredRow | None) -> None:
+        """What Intercom confirmed for this company; None: it is gone from Intercom."""
         if self._read_only:
             return
         with self._pending:

@@ -73,6 +73,7 @@ def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection],
 
 
 def write_meta(connection: Connection, values: dict[str, str]) -> None:
+    """Writes meta values in the caller's transaction, the same way on every database."""
     for name, value in values.items():
         connection.execute(sa.delete(META).where(META.c.name == name))
         connection.execute(sa.insert(META).values(name=name, value=value))

@@ -60,7 +60,7 @@ class _LineReader(SingerReader):
         super().__init__()
         self.line_number = 0
 
-    def deserialize_json(self, line: str) -> dict:
+    def deserialize_json(self, line: str) -> dict[str, t.Any]:
         self.line_number += 1
         try:
             message = deserialize_json(line)
@@ -123,7 +123,7 @@ class TargetIntercom(Target):
         self.max_parallelism = 1
 
     @classmethod
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """The SDK's settings that mean something here: stream maps, flattening and
         validate_records; not load_method, batch_size_rows or add_record_metadata,
         which describe table loaders (deletes use _sdc_deleted_at whatever they say)."""
@@ -133,6 +133,7 @@ class TargetIntercom(Target):
         super(Target, cls).append_builtin_config(config_jsonschema)
 
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
+        """The one sink class, for a stream a registered kind loads; else one error line."""
         assert self.runtime is not None
         if self.runtime.kinds.mapper(stream_name) is None:
             recipe = json.dumps({"stream_maps": {stream_name: {"__alias__": "users"}}})
@@ -147,8 +148,8 @@ class TargetIntercom(Target):
         self,
         stream_name: str,
         *,
-        record: dict | None = None,
-        schema: dict | None = None,
+        record: dict[str, t.Any] | None = None,
+        schema: dict[str, t.Any] | None = None,
         key_properties: t.Sequence[str] | None = None,
     ) -> Sink:
         """The SDK's sink, and the one it retires on a changed SCHEMA freed at once.
@@ -164,7 +165,7 @@ class TargetIntercom(Target):
             self.drain_all()
         return sink
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         # Private override: singer-sdk writes a STATE only after draining every sink, which
         # for a target that writes record by record on a pool would mean at the end of the
         # run. Here a STATE goes out once every record before it is in Intercom (the
@@ -183,7 +184,7 @@ class TargetIntercom(Target):
             if self.runtime is not None:
                 self.runtime.delivery.fail(message)
 
-    def _emit_state(self, state: dict) -> None:
+    def _emit_state(self, state: dict[str, t.Any]) -> None:
         """Writes the state value alone, as Singer targets do and Meltano stores it."""
         line = json.dumps(state, default=json_default)
         with self._stdout_lock:
@@ -217,6 +218,7 @@ class TargetIntercom(Target):
             raise
 
     def process_endofpipe(self) -> None:
+        """End of input: every record read is delivered, then the run's failure is raised."""
         super().process_endofpipe()
         self._close(wait=True)
         assert self.runtime is not None

@@ -141,10 +141,10 @@ def test_many_concurrent_keep_alive_connections(api: Api, fake: FakeIntercom) ->
     statuses: list[int] = []
 
     def work(n: int) -> None:
-        for i in range(5):
-            statuses.append(
-                sessions[n]("POST", "/contacts", {"external_id": f"k{n}-{i}"}).status_code
-            )
+        statuses.extend(
+            sessions[n]("POST", "/contacts", {"external_id": f"k{n}-{i}"}).status_code
+            for i in range(5)
+        )
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(40)]
     for t in threads:

@@ -1,4 +1,4 @@
-"""The package type-checks: mypy, with the settings in pyproject.toml, finds nothing."""
+"""The package type-checks: mypy --strict (the settings in pyproject.toml) finds nothing."""
 
 from __future__ import annotations
 

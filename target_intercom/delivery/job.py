@@ -15,7 +15,8 @@ class Plan(Protocol):
     """What delivery needs of a plan: the contacts and companies it must stay in order with."""
 
     @property
-    def ordering_keys(self) -> tuple[str, ...]: ...
+    def ordering_keys(self) -> tuple[str, ...]:
+        """The contacts and companies the record must stay in order with."""
 
 
 class Writers(Protocol):

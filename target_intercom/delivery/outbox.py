@@ -15,6 +15,8 @@ from target_intercom.delivery.core import State
 
 
 class Outbox:
+    """One STATE slot and the lock of whoever writes it to stdout."""
+
     def __init__(
         self, write_state: Callable[[State], None], on_broken: Callable[[str], None]
     ) -> None:
@@ -26,6 +28,7 @@ class Outbox:
         self._output = threading.Lock()
 
     def put(self, state: State) -> None:
+        """Replaces the STATE not yet written: the newer one says all the older would have."""
         with self._slot_lock:
             self._slot = state
 

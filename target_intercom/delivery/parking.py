@@ -39,6 +39,7 @@ class ParkingLot:
         return len(self._jobs) + self._on_disk
 
     def put(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> None:
+        """Parks a job until every contact it waits for is delivered; past the bound, on disk."""
         if len(self._jobs) >= self._in_memory:
             self._spill(seq, job, waits_for)
             return
@@ -75,6 +76,7 @@ class ParkingLot:
         return taken
 
     def close(self) -> None:
+        """Deletes the temporary file, if the lot ever spilled to one."""
         if self._disk is not None:
             self._disk.close()
             self._disk = None

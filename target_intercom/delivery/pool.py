@@ -95,6 +95,7 @@ class Delivery:
 
     @property
     def failure(self) -> Failure | None:
+        """Why the run failed, if it did: what the CLI reports as its one line."""
         return self._policy.failure
 
     def submit(self, stream: str, record_key: str, record: dict[str, Any], plan: Plan) -> None:

@@ -35,4 +35,5 @@ class Progress:
             )
 
     def stop(self) -> None:
+        """Ends the progress line, so that no line follows the summary."""
         self._stop.set()

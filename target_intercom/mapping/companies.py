@@ -61,6 +61,7 @@ class CompanyPlan:
 
     @property
     def company_id(self) -> str:
+        """The company's own id, as records and the sync store name it."""
         return str(self.fields["company_id"])
 
     @property

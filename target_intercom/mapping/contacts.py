@@ -87,10 +87,12 @@ class ContactPlan:
 
     @property
     def external_id(self) -> str | None:
+        """The record's external_id, if it has one: the identity rule files the contact by it."""
         return self.fields.get("external_id")
 
     @property
     def email(self) -> str | None:
+        """The record's email, if it has one."""
         return self.fields.get("email")
 
     def payload(self) -> dict[str, Any]:

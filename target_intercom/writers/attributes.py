@@ -29,6 +29,8 @@ _FIX = {
 
 
 class DataAttributes:
+    """The workspace's custom attribute names, read once a model, and the policy for the rest."""
+
     def __init__(
         self, client: Client, policy: UnknownAttributes, notices: Notices, *, dry_run: bool = False
     ) -> None:

@@ -31,6 +31,8 @@ logger = logging.getLogger("target-intercom")
 
 
 class CompanyWriter:
+    """Companies and memberships: upserts, tags and attaches, each company under its own lock."""
+
     def __init__(
         self,
         client: Client,

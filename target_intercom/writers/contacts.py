@@ -44,6 +44,8 @@ _LEAD_SEARCH_WAITS = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
 class ContactWriter:
+    """Contacts: create, else update by the id a 409 names; deletes, tags and companies."""
+
     def __init__(
         self,
         client: Client,

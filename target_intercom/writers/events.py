@@ -19,12 +19,15 @@ from target_intercom.writers.lookup import ContactLookup
 
 
 class EventWriter:
+    """Events: sent by the contact's external_id or email, or its id when only the run knows it."""
+
     def __init__(self, client: Client, known: KnownContacts, lookup: ContactLookup) -> None:
         self._client = client
         self._known = known
         self._lookup = lookup
 
     def write(self, plan: EventPlan) -> str:
+        """Sends the event; one whose contact Intercom lacks waits for it (ContactNotYet)."""
         payload = plan.payload
         email = payload.get("email")
         by_email_only = bool(email) and "user_id" not in payload and "id" not in payload

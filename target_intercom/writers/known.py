@@ -25,7 +25,8 @@ from typing import Generic, TypeVar
 
 from target_intercom import keys
 from target_intercom.mapping import CompanyPlan, ContactPlan
-from target_intercom.syncstore import StoredRow, SyncStore
+from target_intercom.syncstore import SyncStore
+from target_intercom.syncstore_tables import StoredRow
 
 # Enough for the records that repeat within a run, small enough that a load of
 # millions keeps flat memory (about 200 bytes an entry).
@@ -49,6 +50,7 @@ class Known:
     links: tuple[str, ...] = ()
 
     def row(self) -> StoredRow:
+        """The sync store's row of this knowledge."""
         return StoredRow(self.intercom_id, self.fingerprint, self.tags, self.links)
 
 
@@ -107,6 +109,8 @@ def _identity(external_id: str | None, email: str | None) -> str | None:
 
 
 class KnownContacts:
+    """Known contacts, by the identity rule, for every writer."""
+
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._store = store
         # Identity key -> Intercom id, as this run met it.
@@ -211,6 +215,8 @@ class KnownContacts:
 
 
 class KnownCompanies:
+    """Known companies, by company_id, for every writer."""
+
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._store = store
         self._memory: _Memory[Known] = _Memory(max_entries)
@@ -218,6 +224,7 @@ class KnownCompanies:
         self._written: _Memory[bool] = _Memory(max_entries)
 
     def get(self, company_id: str) -> Known | None:
+        """What was last written to the company: as this run met it, else as the store kept it."""
         known = self._memory.get(company_id)
         if known is None:
             known = _known(self._store.company(company_id))
@@ -226,11 +233,13 @@ class KnownCompanies:
         return known
 
     def remember(self, company_id: str, known: Known) -> None:
+        """The company's id and what was just written to it (Intercom confirmed it)."""
         self._memory.put(company_id, known)
         self._written.put(company_id, True)
         self._store.put_company(company_id, known.row())
 
     def written_this_run(self, company_id: str) -> bool:
+        """Whether this run wrote the company already (full_resync sends each once)."""
         return bool(self._written.get(company_id))
 
     def forget(self, company_id: str) -> None:

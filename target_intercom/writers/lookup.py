@@ -28,12 +28,15 @@ from target_intercom.writers.absent import request_unless_absent
 
 
 class ContactLookup:
+    """Intercom searches for a contact, by the lookup_fields setting, in its order."""
+
     def __init__(self, client: Client, lookup_fields: Sequence[LookupField]) -> None:
         self._client = client
         self._lookup_fields = tuple(lookup_fields)
 
     @property
     def lookup_fields(self) -> tuple[LookupField, ...]:
+        """The fields contacts are searched by, in order (the lookup_fields setting)."""
         return self._lookup_fields
 
     def find(

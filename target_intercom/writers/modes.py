@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class WriteModes:
+    """The write settings a writer obeys, and nothing else of the settings."""
+
     # Never create a contact or a company: a row naming none in Intercom is not written.
     update_only: bool = False
     # Send every row again, as if nothing had been written, but keep the ids known.

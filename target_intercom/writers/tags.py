@@ -17,6 +17,8 @@ from target_intercom.writers.absent import request_unless_absent
 
 
 class Tags:
+    """Tag and untag calls, with the tag ids learned along the way."""
+
     def __init__(self, client: Client) -> None:
         self._client = client
         # Untagging a contact names the tag by Intercom's id: learned from any tag call.

@@ -32,6 +32,8 @@ _SEARCHES = "contact_searches"
 
 
 class WorkspaceIndex:
+    """Finds users that predate the target: by search, then by one listing of the workspace."""
+
     def __init__(
         self,
         client: Client,

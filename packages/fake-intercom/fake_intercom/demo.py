@@ -82,20 +82,20 @@ def demo_messages(users: int) -> list[dict]:
             },
         },
     ]
-    for c in range(3):
-        messages.append(
-            {
-                "type": "RECORD",
-                "stream": "companies",
-                "record": {
-                    "company_id": f"acme-{c}",
-                    "name": f"Acme {c}",
-                    "plan": "enterprise" if c == 0 else "team",
-                    "monthly_spend": 1200.5 * (c + 1),
-                    "tags": ["customer"],
-                },
-            }
-        )
+    messages.extend(
+        {
+            "type": "RECORD",
+            "stream": "companies",
+            "record": {
+                "company_id": f"acme-{c}",
+                "name": f"Acme {c}",
+                "plan": "enterprise" if c == 0 else "team",
+                "monthly_spend": 1200.5 * (c + 1),
+                "tags": ["customer"],
+            },
+        }
+        for c in range(3)
+    )
     for i in range(users):
         messages.append(
             {
