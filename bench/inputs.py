@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 STATE_EVERY = 1000
 
@@ -25,6 +25,11 @@ B2B_COMPANIES = 10
 STRING = {"type": ["string", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 PLANS = ("free", "pro", "enterprise")
+
+# Which generator writes an input.
+Kind = Literal["users", "b2b", "mixed", "out-of-order"]
+# (kind, records, states_per_record, schema_every, changed_every): one generated input file.
+InputKey = tuple[Kind, int, int, int, int]
 
 
 def users_schema() -> dict[str, Any]:
@@ -198,7 +203,7 @@ def storm_state(record: int, n: int) -> dict[str, Any]:
 
 def write_input(
     directory: Path,
-    kind: str,
+    kind: Kind,
     records: int,
     states_per_record: int = 0,
     schema_every: int = 0,
@@ -228,7 +233,7 @@ def write_input(
     elif kind == "out-of-order":
         schemas = mixed_schemas()
         source = in_stream_order(records)
-    else:
+    else:  # "mixed"
         schemas = mixed_schemas()
         source = mixed_records()
     state: dict[str, Any] = {}

@@ -116,7 +116,8 @@ class FakeServer:
 def fake_state(url: str) -> dict[str, Any]:
     """The fake's whole workspace and its call counts (`GET /_fake/state`)."""
     with urllib.request.urlopen(f"{url}/_fake/state", timeout=300) as response:
-        return json.loads(response.read())
+        state: dict[str, Any] = json.loads(response.read())
+    return state
 
 
 @dataclass(frozen=True)

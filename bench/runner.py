@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from checks import check_landed
-from inputs import Input, write_input
+from inputs import Input, InputKey, write_input
 from processes import TOKEN, FakeServer, fake_state, run_measured, tail
 from rows import Result, input_notes, rate_ceiling
-from scenarios import InputKey, Scenario, describe
+from scenarios import Scenario, describe
 
 NOOP_TARGET = Path(__file__).resolve().parent / "noop_target.py"
 
@@ -251,5 +251,6 @@ def summary_of(stderr: str) -> dict[str, Any] | None:
     for line in reversed(stderr.splitlines()):
         _, marker, rest = line.partition("SUMMARY: ")
         if marker:
-            return json.loads(rest)
+            summary: dict[str, Any] = json.loads(rest)
+            return summary
     return None

@@ -9,8 +9,9 @@ tests/test_bench_smoke.py expects every one. Adding a row is one entry in `scena
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from inputs import B2B_COMPANIES
+from inputs import B2B_COMPANIES, InputKey, Kind
 
 SMOKE_RECORDS = 50
 DEFAULT_BASELINE_RECORDS = 1000
@@ -29,8 +30,8 @@ SKEWED = {
 # whole input (users 25, 75, 125, ...), as a day's edits to a table are.
 CHANGED_EVERY = 50
 
-# (kind, records, states_per_record, schema_every, changed_every): one generated input file.
-InputKey = tuple[str, int, int, int, int]
+# The runs of a re-sync chain (see Scenario.chain).
+Step = Literal["first", "unchanged", "changed"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Scenario:
     """One row of the table: an input, the fake's behaviour, and the target's concurrency."""
 
     name: str
-    kind: str  # "users", "b2b", "mixed" or "out-of-order": which generator writes the input
+    kind: Kind
     records: int
     latency: float  # seconds the fake waits before each answer
     rate_limit: int | None = None  # calls allowed per rate_window, None for no limit
@@ -65,7 +66,7 @@ class Scenario:
     # of its own (`{name}-{run}`): "first" loads the input into an empty store, "unchanged"
     # runs the identical input again, "changed" the input with one user in CHANGED_EVERY
     # renamed.
-    chain: tuple[str, ...] = ()
+    chain: tuple[Step, ...] = ()
 
     @property
     def input_key(self) -> InputKey:
@@ -151,7 +152,7 @@ def describe(scenario: Scenario, workers: int) -> str:
         every = "" if scenario.schema_every == 1 else f" {scenario.schema_every:,}th"
         text += f", a changed SCHEMA before every{every} record"
     if scenario.chain:
-        steps = {
+        steps: dict[Step, str] = {
             "first": "a first load",
             "unchanged": "the same input again",
             "changed": f"1 user in {CHANGED_EVERY} renamed",
