@@ -114,7 +114,9 @@ class FakeServer:
 
 
 def fake_state(url: str) -> dict[str, Any]:
-    """The fake's whole workspace and its call counts (`GET /_fake/state`)."""
+    """The fake's whole workspace and its call counts (`GET /_fake/state`), so that a run is
+    checked against what Intercom would hold rather than against what the target says it
+    sent. Serialising 200,000 contacts takes the fake a while, hence the long timeout."""
     with urllib.request.urlopen(f"{url}/_fake/state", timeout=300) as response:
         state: dict[str, Any] = json.loads(response.read())
     return state
@@ -177,4 +179,6 @@ def default_max_concurrency() -> int:
 
 
 def tail(text: str, lines: int) -> str:
+    """A log's last lines joined into one, so that a failure's note says why it failed
+    without breaking the table's one line per row."""
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])

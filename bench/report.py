@@ -94,6 +94,9 @@ def print_table(
 
 
 def outcome(v: Verdict) -> str:
+    """`n/a`, `info`, `PASS` or `MISS`. `info` comes before the pass/miss check, because a
+    Target kept only for information must not look like a goal that is still met or
+    missed."""
     if v.passed is None:
         return "n/a"
     if v.info:

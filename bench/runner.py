@@ -247,7 +247,9 @@ def run_noop(scenario: Scenario, data: Input, workdir: Path) -> Result:
 
 
 def summary_of(stderr: str) -> dict[str, Any] | None:
-    """The target's last `SUMMARY: {json}` log line."""
+    """The target's last `SUMMARY: {json}` log line: its own count of calls, 429s and
+    retries, and its load time, which leaves out the interpreter's start that no
+    concurrency can shorten (the ratio is taken over that load time)."""
     for line in reversed(stderr.splitlines()):
         _, marker, rest = line.partition("SUMMARY: ")
         if marker:
