@@ -21,6 +21,7 @@ benchmark also sets it in the config, so that the floor validates as the target 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import requests
 from singer_sdk import Target
@@ -31,7 +32,7 @@ from singer_sdk.sinks import RecordSink
 class NoopSink(RecordSink):
     """Accepts any stream and keeps nothing."""
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Deliberately empty: the cost measured is everything the SDK does around it."""
 
 
@@ -54,7 +55,7 @@ class NoopCallSink(NoopSink):
     """The no-op sink plus one bare call per record: what a record costs a target that
     does nothing but the one write Intercom needs for it."""
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """`POST /contacts` with the user's external_id, email and name; the answer is read
         as JSON for the contact's id, which any target writing to Intercom needs (a
         later update or attach names the contact by it)."""
