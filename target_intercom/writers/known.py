@@ -8,7 +8,8 @@ bounded memory in front of the sync store, which keeps it for the next run; both
 written only after Intercom confirmed. The memory also holds what the store does not
 keep: what was written to each contact this run (whatever key the record came by), the
 contacts removed this run, the keys the store has no row for (so a new contact costs one
-read of the store, not two), and which contacts this run wrote an email to.
+read of the store, not two), and which contacts this run wrote an email to. Its budget
+is the one the run's id cache had: 50,000 entries in all, about 200 bytes each.
 
 The identity rule: a record with an external_id is that contact and no other, filed and
 found by its external_id only; a record with only an email is filed and found by it.
@@ -108,50 +109,60 @@ def _identity(external_id: str | None, email: str | None) -> str | None:
     return keys.contact_by_email(email) if email is not None else None
 
 
+@dataclass(frozen=True)
+class _Filed:
+    """What a contact key names, as this run met it: a contact, or none (the store has no
+    row for it, or the contact was removed)."""
+
+    intercom_id: str | None
+
+
+@dataclass(frozen=True)
+class _Removed:
+    """The contact was archived or deleted by this run."""
+
+
 class KnownContacts:
-    """Known contacts, by the identity rule, for every writer."""
+    """Known contacts, by the identity rule, for every writer.
+
+    Three bounded memories share the budget of `max_entries`: what each key names, what
+    each contact holds, and which contacts each email was written to.
+    """
 
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._store = store
-        # Identity key -> Intercom id, as this run met it.
-        self._ids: _Memory[str] = _Memory(max_entries)
-        # Identity keys the store has no row for.
-        self._absent: _Memory[bool] = _Memory(max_entries)
-        # Intercom id -> what this run last wrote to that contact.
-        self._written: _Memory[Known] = _Memory(max_entries)
-        # Intercom ids archived or deleted by this run.
-        self._removed: _Memory[bool] = _Memory(max_entries)
-        # Email -> the contacts this run wrote it to.
-        self._holders: _Memory[frozenset[str]] = _Memory(max_entries)
+        self._filed: _Memory[_Filed] = _Memory(max_entries // 3)
+        # Intercom id -> what this run last wrote to that contact, or that it removed it.
+        self._contacts: _Memory[Known | _Removed] = _Memory(max_entries // 3)
+        self._holders: _Memory[frozenset[str]] = _Memory(max_entries // 3)
 
     def get(self, external_id: str | None, email: str | None) -> Known | None:
         """What was last written to the contact the record names: as this run last met
         it, else as the sync store kept it from an earlier run."""
         key = _identity(external_id, email)
-        if key is None or self._absent.get(key):
+        if key is None:
             return None
-        intercom_id = self._ids.get(key)
+        filed = self._filed.get(key)
         stored = None
-        if intercom_id is None:
+        if filed is None:
+            # Read once: a new contact is asked about twice (is it unchanged? then, to
+            # write it), and the store's answer is kept for the second time.
             stored = _known(self._store.contact(key))
-            if stored is None:
-                # A new contact is asked about twice (is it unchanged? then, to write it):
-                # the store is read once.
-                self._absent.put(key, True)
-                return None
-            intercom_id = stored.intercom_id
-            self._ids.put(key, intercom_id)
-        if self._removed.get(intercom_id):
+            filed = _Filed(None if stored is None else stored.intercom_id)
+            self._filed.put(key, filed)
+        if filed.intercom_id is None:
+            return None
+        held = self._contacts.get(filed.intercom_id)
+        if isinstance(held, _Removed):
             # Removed by a record that named it another way (by email, say): the next
             # write must meet Intercom's answer for an archived contact, not update blindly.
             return None
-        written = self._written.get(intercom_id)
-        if written is not None:
-            return written
+        if held is not None:
+            return held
         if stored is not None:
-            self._written.put(intercom_id, stored)
+            self._contacts.put(stored.intercom_id, stored)
             return stored
-        return Known(intercom_id, None)
+        return Known(filed.intercom_id, None)
 
     def id_of(self, external_id: str | None, email: str | None) -> str | None:
         """The contact's Intercom id as this run or an earlier one met it."""
@@ -176,11 +187,9 @@ class KnownContacts:
         intercom_id = written.intercom_id
         key = _identity(external_id, email)
         if key is not None:
-            self._ids.put(key, intercom_id)
-            self._absent.forget(key)
+            self._filed.put(key, _Filed(intercom_id))
             self._store.put_contact(key, written.row())
-        self._written.put(intercom_id, written)
-        self._removed.forget(intercom_id)
+        self._contacts.put(intercom_id, written)
         if email is not None:
             held = self._holders.get(email.lower()) or frozenset()
             self._holders.put(email.lower(), held | {intercom_id})
@@ -191,27 +200,23 @@ class KnownContacts:
         key = _identity(external_id, email)
         if key is None or self._store.contact(key) is not None:
             return
-        self._ids.put(key, intercom_id)
-        self._absent.forget(key)
+        self._filed.put(key, _Filed(intercom_id))
         self._store.put_contact(key, StoredRow(intercom_id, None, (), ()))
 
     def unfiled(self, external_id: str | None, email: str | None) -> None:
         """The key names no contact any more."""
         key = _identity(external_id, email)
-        if key is None:
-            return
-        self._ids.forget(key)
-        self._absent.put(key, True)
-        self._store.put_contact(key, None)
+        if key is not None:
+            self._filed.put(key, _Filed(None))
+            self._store.put_contact(key, None)
 
     def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
         """The contact was archived or deleted: whatever key names it, it is not current."""
         for key in keys.contact(external_id, email):
-            self._ids.forget(key)
-            self._absent.put(key, True)
+            self._filed.put(key, _Filed(None))
             self._store.put_contact(key, None)
         if intercom_id is not None:
-            self._removed.put(intercom_id, True)
+            self._contacts.put(intercom_id, _Removed())
 
 
 class KnownCompanies:
@@ -219,9 +224,10 @@ class KnownCompanies:
 
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._store = store
-        self._memory: _Memory[Known] = _Memory(max_entries)
+        # Two memories share the budget of `max_entries`.
+        self._memory: _Memory[Known] = _Memory(max_entries // 2)
         # The companies this run wrote: full_resync sends each once, not once per record.
-        self._written: _Memory[bool] = _Memory(max_entries)
+        self._written: _Memory[bool] = _Memory(max_entries // 2)
 
     def get(self, company_id: str) -> Known | None:
         """What was last written to the company: as this run met it, else as the store kept it."""
