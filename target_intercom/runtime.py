@@ -24,6 +24,7 @@ from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
 from target_intercom.syncstore import store_at
+from target_intercom.waits import Waits
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.cache import IdCache
 from target_intercom.writers.companies import CompanyWriter
@@ -43,6 +44,7 @@ class Runtime:
         settings: Settings,
         write_state: Callable[[dict], None],
         progress_every: float = 10.0,
+        waits: Waits = Waits(),
     ) -> None:
         self.settings = settings
         self.started = time.monotonic()
@@ -67,10 +69,11 @@ class Runtime:
             api_version=settings.api_version,
             timeout=settings.request_timeout,
             max_retries=settings.max_retries,
-            pacer=Pacer(settings.requests_per_minute, self._stopping),
+            pacer=Pacer(settings.requests_per_minute, self._stopping, waits=waits),
             metrics=self.metrics,
             pool_size=settings.max_concurrency,
             stopping=self._stopping,
+            waits=waits,
         )
         self.dry_run = DryRunClient(self.http) if settings.dry_run else None
         client: Client = self.http if self.dry_run is None else self.dry_run
@@ -104,6 +107,7 @@ class Runtime:
             delete_mode=settings.delete_mode,
             modes=modes,
             stopping=self._stopping,
+            waits=waits,
         )
         self.events = EventWriter(client, lookup)
         self.delivery = Delivery(

@@ -37,6 +37,7 @@ from target_intercom.settings import (
     declared_tokens,
 )
 from target_intercom.sinks import SINKS, IntercomSink
+from target_intercom.waits import Waits
 
 logger = logging.getLogger("target-intercom")
 
@@ -96,6 +97,9 @@ class TargetIntercom(Target):
     name = "target-intercom"
     config_jsonschema = CONFIG_SCHEMA
     message_reader_class = _LineReader
+    # Every retry, backoff, search and pacing wait of a run (waits.py): a subclass with
+    # millisecond waits runs the tests that are about behaviour, not timing.
+    waits: t.ClassVar[Waits] = Waits()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.runtime: Runtime | None = None
@@ -112,7 +116,7 @@ class TargetIntercom(Target):
         for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
-        self.runtime = Runtime(settings, write_state=self._emit_state)
+        self.runtime = Runtime(settings, write_state=self._emit_state, waits=self.waits)
         # The sinks' drains have nothing to do (the pool writes records as they come), so
         # draining them on one thread costs nothing, where a thread pool costs a lot.
         self.max_parallelism = 1
