@@ -42,10 +42,11 @@ COMPANIES = schema(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def store(request, tmp_path) -> Iterator[dict[str, str]]:
     """The settings of a new, empty sync store: a SQLite file, or a database of its own on
-    the session's PostgreSQL server."""
+    the session's PostgreSQL server. The tests on PostgreSQL are the slow tier's, all but
+    the first one below."""
     if request.param == "sqlite":
         yield {"sync_store_path": str(tmp_path / "sync.db")}
         return
@@ -111,6 +112,8 @@ def by_external_id(fake) -> dict[str, dict]:
     return {c["external_id"]: c for c in fake.contacts() if c.get("external_id")}
 
 
+# The fast tier's one test of the store on PostgreSQL: it writes the rows, then reads them.
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 def test_an_unchanged_resync_costs_only_the_access_check(fake, store, tmp_path):
     first = load(fake, store, table(), tmp_path)
     first_calls = sum(fake.call_counts().values())
