@@ -44,6 +44,8 @@ NOOP_TARGET = Path(__file__).resolve().parent / "noop_target.py"
 TOKEN = "bench-token-not-a-real-secret"
 STATE_EVERY = 1000
 SMOKE_RECORDS = 50
+# The baseline makes one call at a time, 100 ms each: 50 records would wait 5 s for nothing.
+SMOKE_BASELINE_RECORDS = 10
 DEFAULT_BASELINE_RECORDS = 1000
 # A scenario that takes longer than this is stuck, not slow: the full run fits in ~20 min.
 SCENARIO_TIMEOUT_SECONDS = 1800.0
@@ -161,7 +163,13 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
         Scenario("sdk-noop+call-5k", "users", n(5_000), latency=0.0, noop=True, noop_calls=True),
         Scenario("users-200k-0ms", "users", n(200_000), latency=0.0),
         Scenario("sdk-noop-200k", "users", n(200_000), latency=0.0, noop=True),
-        Scenario("baseline-c1-100ms", "users", n(baseline_records), latency=0.1, max_concurrency=1),
+        Scenario(
+            "baseline-c1-100ms",
+            "users",
+            SMOKE_BASELINE_RECORDS if smoke else n(baseline_records),
+            latency=0.1,
+            max_concurrency=1,
+        ),
         Scenario(
             "state-storm",
             "users",
@@ -1418,7 +1426,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--records-scale", type=float, default=1.0, help="multiply every scenario's N by this"
     )
     parser.add_argument(
-        "--smoke", action="store_true", help=f"{SMOKE_RECORDS} records per scenario (CI)"
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_RECORDS} records a scenario, {SMOKE_BASELINE_RECORDS} for the baseline (CI)",
     )
     parser.add_argument(
         "--max-concurrency",
