@@ -39,7 +39,7 @@ def test_requests_per_minute_caps_our_own_rate(fake, tmp_path):
     assert busiest <= 21, busiest
 
 
-# Each skew waits out about ten rate-limit windows: the fast tier keeps one, an hour.
+# Each skew waits out five to ten half-second rate-limit windows: the fast tier keeps one.
 @pytest.mark.parametrize(
     "skew",
     [
