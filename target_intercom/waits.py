@@ -66,8 +66,6 @@ class Waits:
         )
         if not all(math.isfinite(w) and w >= 0 for w in waits):
             raise ValueError(f"every wait must be a finite number of seconds >= 0: {self}")
-        if self.reset_min > self.reset_max:
-            raise ValueError(f"reset_min must not exceed reset_max: {self}")
 
     @property
     def lead_search_total(self) -> float:
