@@ -3,8 +3,8 @@ and pacing wait of the run.
 
 `Runtime` gets it once and hands it to the client, the pacer and the contact writer, so
 no module reads a constant of its own: the target's tests run the same code with
-millisecond waits, where production waits seconds. Every wait here is bounded, and every
-one of them is cut short by a stop (`pacing.pause`).
+millisecond waits, where production waits seconds. Every wait here is bounded, and each
+ends at once when the run stops.
 """
 
 from __future__ import annotations
