@@ -32,7 +32,7 @@ from pathlib import Path
 from processes import default_max_concurrency
 from report import print_table, write_json
 from runner import run_all
-from scenarios import DEFAULT_BASELINE_RECORDS, SMOKE_RECORDS, scenarios
+from scenarios import DEFAULT_BASELINE_RECORDS, SMOKE_BASELINE_RECORDS, SMOKE_RECORDS, scenarios
 from targets import verdicts
 
 
@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--records-scale", type=float, default=1.0, help="multiply every scenario's N by this"
     )
     parser.add_argument(
-        "--smoke", action="store_true", help=f"{SMOKE_RECORDS} records per scenario (CI)"
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_RECORDS} records a scenario, {SMOKE_BASELINE_RECORDS} for the baseline (CI)",
     )
     parser.add_argument(
         "--max-concurrency",

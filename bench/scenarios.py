@@ -14,6 +14,8 @@ from typing import Literal
 from inputs import B2B_COMPANIES, InputKey, Kind
 
 SMOKE_RECORDS = 50
+# The baseline makes one call at a time, 100 ms each: 50 records would wait 5 s for nothing.
+SMOKE_BASELINE_RECORDS = 10
 DEFAULT_BASELINE_RECORDS = 1000
 
 # The rate-limited scenario again with the fake's clock off from the target's: name ->
@@ -102,7 +104,13 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
         Scenario("sdk-noop+call-5k", "users", n(5_000), latency=0.0, noop=True, noop_calls=True),
         Scenario("users-200k-0ms", "users", n(200_000), latency=0.0),
         Scenario("sdk-noop-200k", "users", n(200_000), latency=0.0, noop=True),
-        Scenario("baseline-c1-100ms", "users", n(baseline_records), latency=0.1, max_concurrency=1),
+        Scenario(
+            "baseline-c1-100ms",
+            "users",
+            SMOKE_BASELINE_RECORDS if smoke else n(baseline_records),
+            latency=0.1,
+            max_concurrency=1,
+        ),
         Scenario(
             "state-storm",
             "users",

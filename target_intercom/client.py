@@ -32,6 +32,7 @@ from target_intercom import __version__
 from target_intercom.errors import AuthError, FatalError, RecordError, Stopped
 from target_intercom.metrics import Metrics
 from target_intercom.pacing import Pacer
+from target_intercom.waits import Waits
 
 logger = logging.getLogger("target-intercom.client")
 
@@ -111,9 +112,6 @@ def _error_details(response: requests.Response) -> tuple[str, str]:
 class IntercomClient:
     """A `requests.Session` with Intercom's headers, a shared pacer and a retry policy."""
 
-    backoff_factor = 0.5
-    backoff_max = 30.0
-
     def __init__(
         self,
         *,
@@ -126,7 +124,9 @@ class IntercomClient:
         metrics: Metrics,
         pool_size: int = 10,
         stopping: threading.Event | None = None,
+        waits: Waits,
     ) -> None:
+        self._waits = waits
         self.base_url = base_url.rstrip("/")
         # Named in connection errors: the settings allow no userinfo in it, so no secret.
         self.host = urlsplit(self.base_url).netloc
@@ -189,7 +189,7 @@ class IntercomClient:
         )
         # backoff's own decorator sleeps with time.sleep, which a stop cannot cut short;
         # its wait generator and jitter are used, and the sleep is a wait on `stopping`.
-        waits = backoff.expo(factor=self.backoff_factor, max_value=self.backoff_max)
+        waits = backoff.expo(factor=self._waits.backoff_factor, max_value=self._waits.backoff_max)
         next(waits)
         tries = 0
         while True:

@@ -22,10 +22,7 @@ import time
 from collections.abc import Mapping
 
 from target_intercom.errors import Stopped
-
-# Never wait longer than this on a reset time: a clock far off from Intercom's must not
-# park the run for an hour.
-MAX_WAIT_SECONDS = 60.0
+from target_intercom.waits import Waits
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -109,8 +106,13 @@ class Pacer:
     """The shared call budget of one run."""
 
     def __init__(
-        self, requests_per_minute: int | None = None, stopping: threading.Event | None = None
+        self,
+        requests_per_minute: int | None = None,
+        stopping: threading.Event | None = None,
+        *,
+        waits: Waits,
     ) -> None:
+        self._waits = waits
         # Set when the run stops: every wait here ends at once, and no call starts.
         self._stopping = stopping or threading.Event()
         self._lock = threading.Lock()
@@ -135,7 +137,7 @@ class Pacer:
                     self._in_flight += 1
                     break
                 wait = self._reset_at - now
-            pause(self._stopping, min(max(wait, 0.005), MAX_WAIT_SECONDS))
+            pause(self._stopping, min(max(wait, 0.005), self._waits.reset_max))
         if self._bucket is not None:
             self._bucket.take()
 
@@ -168,8 +170,8 @@ class Pacer:
             if reset is not None and reset > now:
                 self._reset_at = max(self._reset_at, reset)
                 self._remaining = 0
-            wait = (reset - now) if reset is not None else 1.0
-        wait = min(max(wait, 0.05), MAX_WAIT_SECONDS)
+            wait = (reset - now) if reset is not None else self._waits.reset_unknown
+        wait = min(max(wait, self._waits.reset_min), self._waits.reset_max)
         pause(self._stopping, wait)
         return wait
 

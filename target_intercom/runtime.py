@@ -35,6 +35,7 @@ from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
 from target_intercom.summary import log_summary
 from target_intercom.syncstore import store_at
+from target_intercom.waits import Waits
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
@@ -56,6 +57,7 @@ class Runtime:
         settings: Settings,
         write_state: Callable[[dict[str, Any]], None],
         progress_every: float = 10.0,
+        waits: Waits = Waits(),
     ) -> None:
         self.settings = settings
         self.started = time.monotonic()
@@ -80,10 +82,11 @@ class Runtime:
             api_version=settings.api_version,
             timeout=settings.request_timeout,
             max_retries=settings.max_retries,
-            pacer=Pacer(settings.requests_per_minute, self._stopping),
+            pacer=Pacer(settings.requests_per_minute, self._stopping, waits=waits),
             metrics=self.metrics,
             pool_size=settings.max_concurrency,
             stopping=self._stopping,
+            waits=waits,
         )
         self.dry_run = DryRunClient(self.http) if settings.dry_run else None
         client: Client = self.http if self.dry_run is None else self.dry_run
@@ -119,6 +122,7 @@ class Runtime:
             delete_mode=settings.delete_mode,
             modes=modes,
             stopping=self._stopping,
+            waits=waits,
         )
         self.events = EventWriter(client, known, lookup)
         # Every kind of record the target loads; a new kind is one more line here.

@@ -35,6 +35,7 @@ from target_intercom.runtime import Runtime
 from target_intercom.setting_names import check_setting_names
 from target_intercom.settings import Settings
 from target_intercom.sinks import Intake, IntercomSink
+from target_intercom.waits import Waits
 
 logger = logging.getLogger("target-intercom")
 
@@ -94,6 +95,9 @@ class TargetIntercom(Target):
     name = "target-intercom"
     config_jsonschema = CONFIG_SCHEMA
     message_reader_class = _LineReader
+    # Every retry, backoff, search and pacing wait of a run (waits.py): a subclass with
+    # millisecond waits runs the tests that are about behaviour, not timing.
+    waits: t.ClassVar[Waits] = Waits()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.runtime: Runtime | None = None
@@ -110,7 +114,7 @@ class TargetIntercom(Target):
         for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
-        self.runtime = Runtime(settings, write_state=self._emit_state)
+        self.runtime = Runtime(settings, write_state=self._emit_state, waits=self.waits)
         self.intake = Intake(
             kinds=self.runtime.kinds,
             options=self.runtime.contact_options,

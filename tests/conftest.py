@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 from fake_intercom import FakeIntercom
 
+from target_intercom.waits import Waits
+
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = Path(
     os.environ.get(
@@ -34,6 +36,20 @@ OPENAPI_PATH = Path(
     )
 )
 TOKEN = "tok_test_S3cr3t-abcdef0123456789"
+# A thousandth of each production retry, backoff and search wait, for the tests of what the
+# target does rather than how long it waits: `run_target` runs the target with them, unit
+# tests hand them to what they build. The pacer's bounds are kept apart: `reset_max` stays
+# above every rate-limit window a test sets (those are waited out in full, as Intercom's
+# are), and `reset_min` at 50 ms, since a 429 whose reset has passed is tried again after
+# it, up to 50 times in a row.
+WAITS = Waits(
+    conflict_retries=(0.0005, 0.002),
+    lead_search=(0.0, 0.001, 0.002, 0.004, 0.008),
+    backoff_factor=0.0005,
+    backoff_max=0.03,
+    reset_max=1.0,
+    reset_unknown=0.001,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -206,7 +222,7 @@ def run_target(
     """Runs the target in this process the way its CLI does (`TargetIntercom.invoke`, with
     the config read from a file, the messages on its input, and the working directory, log
     level and log format of the CLI), and returns what the CLI would have: the exit code,
-    stdout (the STATE lines) and stderr (the log).
+    stdout (the STATE lines) and stderr (the log). The target waits `WAITS`, not seconds.
 
     `on_state` is called with each STATE value at the moment the target writes it, on the
     thread that writes it, before the target goes on."""
@@ -216,6 +232,9 @@ def run_target(
     from singer_sdk.plugin_base import _ConfigInput, _plugin_log_level
 
     from target_intercom.target import TargetIntercom
+
+    class Target(TargetIntercom):
+        waits = WAITS
 
     config_input = _ConfigInput.from_cli_args(str(_write_config(config, tmp_path)))
 
@@ -240,9 +259,7 @@ def run_target(
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
-                TargetIntercom.invoke(
-                    config=config_input, file_input=io.StringIO(_stdin_text(messages))
-                )
+                Target.invoke(config=config_input, file_input=io.StringIO(_stdin_text(messages)))
                 returncode = 0
             except ConfigValidationError as exc:
                 # What the SDK's command does with it around `invoke`.

@@ -52,6 +52,10 @@ class LiveTarget:
         self._writer = threading.Thread(target=self._write, args=(lines,), daemon=True)
         self._writer.start()
 
+    def input_written(self, timeout: float = 30) -> None:
+        """Waits until every input line is written and stdin is closed."""
+        self._writer.join(timeout=timeout)
+
     def _write(self, lines: list[dict]) -> None:
         try:
             for line in lines:
@@ -84,14 +88,23 @@ def users_with_states(n: int, every: int) -> list[dict]:
 
 
 def test_state_goes_out_within_a_second_of_its_records_and_never_before(fake, tmp_path):
-    # One worker and 0.1 s a call: each STATE's records are done 1 s apart, and a target
-    # that held STATEs back to the end of the run would be 2 s late with the first one.
-    fake.configure(latency=0.1)
-    live = LiveTarget(config_for(fake, max_concurrency=1), tmp_path, users_with_states(30, 10))
+    # One worker, and the fake holds each create's answer until the test lets it go: the
+    # first STATE must reach the pipe while the next user's create is still held, which a
+    # target that kept STATEs back (in its own buffers or Python's) would not do.
+    gate = fake.hold("POST /contacts")
+    live = LiveTarget(config_for(fake, max_concurrency=1), tmp_path, users_with_states(18, 6))
+    gate.release(6)
+    gate.wait_until_held(1)  # users 1-6 are in Intercom, user 7 on the wire
+    deadline = time.monotonic() + 30
+    while not live.states and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [value for _, value in live.states] == [{"last": 6}]
+    assert gate.held == 1
+    gate.open()
     assert live.wait() == 0, live.stderr
-    assert [value for _, value in live.states] == [{"last": 10}, {"last": 20}, {"last": 30}]
+    assert [value for _, value in live.states] == [{"last": 6}, {"last": 12}, {"last": 18}]
     creates = sorted(c.finished_at for c in fake.calls() if c.route == "POST /contacts")
-    assert len(creates) == 30
+    assert len(creates) == 18
     for arrived_at, value in live.states:
         delivered_at = creates[value["last"] - 1]
         assert delivered_at <= arrived_at < delivered_at + 1.0, (value, arrived_at - delivered_at)

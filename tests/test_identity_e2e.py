@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fake_intercom import Faults
 
-from tests.conftest import DATETIME, STR, config_for, record, run_target, schema
+from tests.conftest import DATETIME, STR, WAITS, config_for, record, run_target, schema
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR, "_sdc_deleted_at": DATETIME})
 DELETED = "2024-06-01T00:00:00Z"
@@ -146,6 +146,33 @@ def test_a_lead_whose_create_answer_was_lost_is_not_created_again(fake, tmp_path
     assert lead_emails(fake) == sorted(f"l{i}@acme.io" for i in range(40))
     dropped = [c for c in fake.calls() if c.route == "POST /contacts" and c.status == 0]
     assert len(dropped) >= 5
+
+
+def test_a_lead_whose_lost_create_search_shows_late_is_found_by_a_later_search(fake, tmp_path):
+    # Applied, then the answer lost; search shows the lead only after a lag that searches
+    # sent without the lead_search waits between them would all miss.
+    faults = Faults(rate=1.0, kinds=["apply_then_drop"], paths=["POST /contacts"])
+    fake.configure(faults=faults, search_lag=WAITS.lead_search_total * 0.8)
+    run = run_target(config_for(fake), [LEADS, *leads(1)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert lead_emails(fake) == ["l0@acme.io"]
+    assert fake.call_counts()["POST /contacts"] == 1
+
+
+def test_a_lead_whose_lost_create_search_never_shows_is_reported_not_sent_again(fake, tmp_path):
+    faults = Faults(rate=1.0, kinds=["drop"], paths=["POST /contacts"])
+    fake.configure(faults=faults)
+    run = run_target(config_for(fake), [LEADS, *leads(1)], tmp_path)
+    assert run.returncode == 1
+    assert (
+        f"search has not shown a lead with email 'l0@acme.io' within "
+        f"{WAITS.lead_search_total:g}s, and the create was not sent again" in run.stderr
+    )
+    assert fake.contacts() == []
+    counts = fake.call_counts()
+    # One search before the create, one after each wait; one create, never a second.
+    assert counts["POST /contacts/search"] == 1 + len(WAITS.lead_search)
+    assert counts["POST /contacts"] == 1
 
 
 def test_lookup_by_phone_finds_the_contact_a_delete_names(fake, tmp_path):

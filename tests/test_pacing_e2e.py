@@ -39,7 +39,16 @@ def test_requests_per_minute_caps_our_own_rate(fake, tmp_path):
     assert busiest <= 21, busiest
 
 
-@pytest.mark.parametrize("skew", [-1.0, -30.0, 3600.0, -3600.0])
+# Each skew waits out five to ten half-second rate-limit windows: the fast tier keeps one.
+@pytest.mark.parametrize(
+    "skew",
+    [
+        pytest.param(-1.0, marks=pytest.mark.slow),
+        pytest.param(-30.0, marks=pytest.mark.slow),
+        3600.0,
+        pytest.param(-3600.0, marks=pytest.mark.slow),
+    ],
+)
 def test_a_clock_far_from_intercoms_changes_neither_pace_nor_429s(fake, tmp_path, skew):
     """`skew`: seconds Intercom's clock (the fake's) is ahead of ours. The rate-limit
     windows, X-RateLimit-Reset and Date all follow Intercom's clock."""

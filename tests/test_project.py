@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from target_intercom.waits import Waits
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -41,6 +43,14 @@ def test_ci_runs_the_readme_test_command():
     demo, tests = commands
     assert "target-intercom-demo" in demo
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_waits_the_readme_quotes_are_the_production_defaults():
+    waits = Waits()
+    first, second = waits.conflict_retries
+    assert f"is tried again twice ({first:g} s, then {second:g} s later" in README
+    assert f"searches for the lead for up to {waits.lead_search_total:g} s" in README
+    assert f"search does not show within {waits.lead_search_total:g} s" in README
 
 
 def test_about_marks_the_token_secret():

@@ -26,6 +26,7 @@ from target_intercom.errors import RecordError
 from target_intercom.mapping import ContactPlan
 from target_intercom.pacing import pause
 from target_intercom.settings import DeleteMode
+from target_intercom.waits import Waits
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
@@ -36,11 +37,6 @@ from target_intercom.writers.tags import Tags
 from target_intercom.writers.workspace_index import WorkspaceIndex
 
 _CONFLICT_ID = re.compile(r"id=([A-Za-z0-9_-]+)")
-# Waits before each new try of a create answered by a 409 that names no contact.
-_CONFLICT_RETRY_WAITS = (0.5, 2.0)
-# Waits before each search for a lead whose create got no answer: long enough for
-# a search that lags seconds; a lead that takes longer to show is reported, not re-sent.
-_LEAD_SEARCH_WAITS = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
 class ContactWriter:
@@ -59,7 +55,9 @@ class ContactWriter:
         delete_mode: DeleteMode,
         modes: WriteModes,
         stopping: threading.Event | None = None,
+        waits: Waits,
     ) -> None:
+        self._waits = waits
         self._stopping = stopping or threading.Event()
         self._client = client
         self._attributes = attributes
@@ -156,7 +154,7 @@ class ContactWriter:
                 self._update(predating, body)
                 self._index.claimed(str(body["email"]))
                 return "updated", predating
-        for wait in (*_CONFLICT_RETRY_WAITS, None):
+        for wait in (*self._waits.conflict_retries, None):
             try:
                 created = self._client.request("POST", "/contacts", json_body=body).body
                 return "created", str(created["id"])
@@ -208,7 +206,7 @@ class ContactWriter:
                 if made is None:
                     raise RecordError(
                         f"{exc.message}; search has not shown a lead with email {email!r} "
-                        f"within {sum(_LEAD_SEARCH_WAITS):.0f}s, and the create was not sent "
+                        f"within {self._waits.lead_search_total:g}s, and the create was not sent "
                         "again so as not to make a second lead: load this record again "
                         "later (leads are looked up by email before they are created)",
                         "lead_unconfirmed",
@@ -226,7 +224,7 @@ class ContactWriter:
         )
 
     def _await_lead(self, email: str) -> str | None:
-        for wait in _LEAD_SEARCH_WAITS:
+        for wait in self._waits.lead_search:
             pause(self._stopping, wait)
             found = self._lookup.find_lead(email)
             if found is not None:

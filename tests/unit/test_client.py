@@ -17,6 +17,8 @@ from target_intercom.client import ApiError, IntercomClient, RetriesExhausted, U
 from target_intercom.errors import AuthError, Stopped
 from target_intercom.metrics import Metrics
 from target_intercom.pacing import Pacer
+from target_intercom.waits import Waits
+from tests.conftest import WAITS
 
 TOKEN = "tok_unit_S3cr3t-0123456789abcdef"
 # Longer than the client's timeout: the answer comes too late.
@@ -92,13 +94,6 @@ class Handler(BaseHTTPRequestHandler):
         """Quiet: the test reads `seen`, not the log."""
 
 
-class FastClient(IntercomClient):
-    """The real client with a tiny backoff, so a test with retries takes milliseconds."""
-
-    backoff_factor = 0.001
-    backoff_max = 0.005
-
-
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
@@ -115,15 +110,17 @@ def server() -> Iterator[ScriptedServer]:
 def client_for(
     server: ScriptedServer, *, max_retries: int = 2, metrics: Metrics | None = None
 ) -> IntercomClient:
-    return FastClient(
+    """The real client with millisecond waits, so a test with retries takes milliseconds."""
+    return IntercomClient(
         base_url=server.url + "/",
         access_token=TOKEN,
         api_version="2.11",
         timeout=0.2,
         max_retries=max_retries,
-        pacer=Pacer(),
+        pacer=Pacer(waits=WAITS),
         metrics=metrics or Metrics(),
         pool_size=2,
+        waits=WAITS,
     )
 
 
@@ -261,9 +258,10 @@ def test_a_stop_ends_a_backoff_wait_at_once_and_starts_no_call(server: ScriptedS
         api_version="2.11",
         timeout=0.2,
         max_retries=8,
-        pacer=Pacer(stopping=stopping),
+        pacer=Pacer(stopping=stopping, waits=Waits()),
         metrics=Metrics(),
         stopping=stopping,
+        waits=Waits(),
     )
     server.script(*[Answer(503)] * 9)
     threading.Timer(0.3, stopping.set).start()

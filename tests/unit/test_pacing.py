@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import threading
 import time
 from collections.abc import Callable
 from itertools import pairwise
 
-import pytest
-
-from target_intercom import pacing
 from target_intercom.pacing import ClockOffset, Pacer, TokenBucket
+from tests.conftest import WAITS
 
 # Whatever should not wait at all must take less than this, even on a busy machine.
 NO_WAIT = 0.05
@@ -31,7 +30,7 @@ def budget(remaining: int, reset_in: float) -> dict[str, str]:
 
 
 def test_an_unknown_budget_lets_every_call_through() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
 
     def calls() -> None:
         for _ in range(200):
@@ -42,7 +41,7 @@ def test_an_unknown_budget_lets_every_call_through() -> None:
 
 
 def test_the_budget_from_the_headers_is_spent_then_the_reset_is_awaited() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     pacer.acquire()
     pacer.release(budget(remaining=2, reset_in=0.3))
     assert timed(pacer.acquire) < NO_WAIT
@@ -54,7 +53,7 @@ def test_the_budget_from_the_headers_is_spent_then_the_reset_is_awaited() -> Non
 
 
 def test_calls_still_in_flight_count_against_a_new_window() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     pacer.acquire()
     pacer.acquire()
     pacer.release(budget(remaining=2, reset_in=0.3))
@@ -64,7 +63,7 @@ def test_calls_still_in_flight_count_against_a_new_window() -> None:
 
 
 def test_a_response_without_rate_limit_headers_changes_nothing() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     pacer.acquire()
     pacer.release(budget(remaining=1, reset_in=0.3))
     pacer.acquire()
@@ -74,7 +73,7 @@ def test_a_response_without_rate_limit_headers_changes_nothing() -> None:
 
 
 def test_a_lower_remaining_in_the_same_window_wins() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     headers = budget(remaining=10, reset_in=0.3)
     pacer.acquire()
     pacer.release(headers)
@@ -86,7 +85,7 @@ def test_a_lower_remaining_in_the_same_window_wins() -> None:
 
 
 def test_an_empty_budget_holds_every_worker_until_the_reset() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     pacer.acquire()
     pacer.release(budget(remaining=0, reset_in=0.25))
     waits: list[float] = []
@@ -107,7 +106,7 @@ def test_an_empty_budget_holds_every_worker_until_the_reset() -> None:
 
 
 def test_wait_for_reset_sleeps_until_the_reset() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     headers = {"X-RateLimit-Reset": str(time.time() + 0.25)}
     started = time.monotonic()
     waited = pacer.wait_for_reset(headers)
@@ -117,7 +116,7 @@ def test_wait_for_reset_sleeps_until_the_reset() -> None:
 
 
 def test_wait_for_reset_holds_other_callers_too() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=WAITS)
     reset = {"X-RateLimit-Reset": str(time.time() + 0.3)}
     sleeper = threading.Thread(target=pacer.wait_for_reset, args=(reset,))
     sleeper.start()
@@ -127,14 +126,26 @@ def test_wait_for_reset_holds_other_callers_too() -> None:
 
 
 def test_a_reset_in_the_past_waits_only_a_moment() -> None:
-    pacer = Pacer()
+    pacer = Pacer(waits=dataclasses.replace(WAITS, reset_min=0.02))
+    started = time.monotonic()
     waited = pacer.wait_for_reset({"X-RateLimit-Reset": str(time.time() - 5)})
-    assert 0.05 <= waited < 0.1
+    assert waited == 0.02
+    assert 0.02 <= time.monotonic() - started < 0.5
+    assert timed(pacer.acquire) < NO_WAIT
 
 
-def test_a_reset_far_off_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pacing, "MAX_WAIT_SECONDS", 0.1)
-    pacer = Pacer()
+def test_a_429_without_a_reset_time_waits_the_wait_for_an_unknown_reset() -> None:
+    pacer = Pacer(waits=dataclasses.replace(WAITS, reset_unknown=0.1))
+    started = time.monotonic()
+    waited = pacer.wait_for_reset({})
+    assert waited == 0.1
+    assert 0.1 <= time.monotonic() - started < 0.5
+    # It says nothing of the budget: the next call goes at once.
+    assert timed(pacer.acquire) < NO_WAIT
+
+
+def test_a_reset_far_off_is_capped() -> None:
+    pacer = Pacer(waits=dataclasses.replace(WAITS, reset_max=0.1))
     elapsed = timed(lambda: pacer.wait_for_reset({"X-RateLimit-Reset": str(time.time() + 3600)}))
     assert 0.1 <= elapsed < 0.5
 
@@ -173,7 +184,7 @@ def test_a_token_bucket_spaces_concurrent_callers_too() -> None:
 
 
 def test_requests_per_minute_paces_the_pacer() -> None:
-    pacer = Pacer(requests_per_minute=1200)
+    pacer = Pacer(requests_per_minute=1200, waits=WAITS)
 
     def calls() -> None:
         for _ in range(5):
@@ -184,7 +195,7 @@ def test_requests_per_minute_paces_the_pacer() -> None:
 
 
 def test_without_requests_per_minute_there_is_no_cap() -> None:
-    pacer = Pacer(requests_per_minute=None)
+    pacer = Pacer(requests_per_minute=None, waits=WAITS)
 
     def calls() -> None:
         for _ in range(50):

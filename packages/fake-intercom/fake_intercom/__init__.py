@@ -8,6 +8,7 @@ injects faults on demand.
 """
 
 from fake_intercom.faults import FAULT_KINDS, Faults
+from fake_intercom.gate import Gate
 from fake_intercom.server import Call, FakeIntercom
 
-__all__ = ["FAULT_KINDS", "Call", "FakeIntercom", "Faults"]
+__all__ = ["FAULT_KINDS", "Call", "FakeIntercom", "Faults", "Gate"]

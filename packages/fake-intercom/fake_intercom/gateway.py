@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from fake_intercom.errors import ApiError
 from fake_intercom.faults import BAD_GATEWAY_HTML, FaultPicker
+from fake_intercom.gate import Gate
 from fake_intercom.openapi import FALLBACK_VERSIONS, OpenApiDescription
 from fake_intercom.routes import Request, Route, Router
 from fake_intercom.store import Workspace
@@ -191,6 +192,7 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.faults = faults
+        self.gate = Gate()  # holds no route until a test asks (`FakeIntercom.hold`)
         self.description = description
         self.lock = threading.RLock()  # guards `workspace`
         self.workspace = workspace
