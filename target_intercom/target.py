@@ -139,12 +139,13 @@ class TargetIntercom(Target):
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
         """The one sink class, for a stream a registered kind loads; else one error line."""
         assert self.runtime is not None
-        if self.runtime.kinds.mapper(stream_name) is None:
+        kinds = self.runtime.kinds
+        if kinds.mapper(stream_name) is None:
             recipe = json.dumps({"stream_maps": {stream_name: {"__alias__": "users"}}})
             raise FatalError(
-                f"stream '{stream_name}' is not one target-intercom loads (users, companies, "
-                "events, or their aliases contacts, identifies, groups, tracks); rename it "
-                f"with the stream_maps setting, e.g. {recipe}"
+                f"stream '{stream_name}' is not one target-intercom loads "
+                f"({', '.join(kinds.streams)}); rename it with the stream_maps setting, "
+                f"e.g. {recipe}"
             )
         return IntercomSink
 

@@ -57,7 +57,11 @@ def assert_one_clear_line(run, *needles: str) -> None:
         ),
         (
             '{"type": "SCHEMA", "stream": "orders", "schema": {"properties": {}}}',
-            ("'orders'", "__alias__"),
+            (
+                "'orders'",
+                "users, contacts, identifies, companies, groups, events, tracks",
+                "__alias__",
+            ),
         ),
         ('{"type": "NOPE"}', ("NOPE",)),
     ],
