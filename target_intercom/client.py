@@ -65,6 +65,18 @@ class _Transient(Exception):
     """A failure worth another try; carries a description of what happened."""
 
 
+class _Incomplete(_Transient):
+    """A 2xx answer without what the call needs: Intercom may have applied the call, as
+    after a 5xx, so it is tried again; after every retry it is the record's error."""
+
+
+class IncompleteAnswer(RecordError):
+    """Every try of a call was answered 2xx without the fields it needs."""
+
+    def __init__(self, endpoint: str, what: str) -> None:
+        super().__init__(f"{endpoint} {what}, after every retry (max_retries)", "incomplete_answer")
+
+
 @dataclass(frozen=True)
 class Response:
     """What Intercom answered: its status, and its body as JSON (None when empty)."""
@@ -88,11 +100,13 @@ class Client(Protocol):
         json_body: Any = None,
         params: dict[str, str] | None = None,
         may_repeat: bool = True,
+        needs: tuple[str, ...] = (),
     ) -> Response:
         """One call: its answer, or an ApiError that names what Intercom said.
 
         `may_repeat=False` for a call that must never be sent twice (a lead's create):
-        a lost answer then raises `Unanswered` instead of trying again."""
+        a lost answer then raises `Unanswered` instead of trying again. `needs`: the fields
+        the answer must carry (`("id",)`); a 2xx without them is no answer."""
         ...
 
 
@@ -177,11 +191,13 @@ class IntercomClient:
         json_body: Any = None,
         params: dict[str, str] | None = None,
         may_repeat: bool = True,
+        needs: tuple[str, ...] = (),
     ) -> Response:
         """Sends one call, named by its route template (`PUT /contacts/{id}`) for the metrics.
 
         `may_repeat=False`: a failure after which Intercom may hold the write raises
-        `Unanswered` instead of sending it again.
+        `Unanswered` instead of sending it again. `needs`: the fields a 2xx answer must
+        carry; one without them is tried again, then is an `IncompleteAnswer`.
         """
         endpoint = f"{method} {template}"
         url = self.base_url + template.format(
@@ -196,10 +212,12 @@ class IntercomClient:
             tries += 1
             self._raise_if_stopping(endpoint)
             try:
-                return self._send_once(method, url, endpoint, json_body, params)
+                return self._send_once(method, url, endpoint, json_body, params, needs)
             except _Transient as exc:
                 if not may_repeat:
                     raise Unanswered(endpoint, str(exc)) from None
+                if tries > self.max_retries and isinstance(exc, _Incomplete):
+                    raise IncompleteAnswer(endpoint, str(exc)) from None
                 if tries > self.max_retries:
                     raise RetriesExhausted(
                         f"{endpoint} still failing after every retry (max_retries): {exc}"
@@ -214,7 +232,13 @@ class IntercomClient:
             raise Stopped(f"{endpoint} not sent: the run is stopping")
 
     def _send_once(
-        self, method: str, url: str, endpoint: str, json_body: Any, params: dict[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        json_body: Any,
+        params: dict[str, Any] | None,
+        needs: tuple[str, ...],
     ) -> Response:
         data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
         for _ in range(MAX_RATE_LIMITED_PER_CALL):
@@ -245,7 +269,7 @@ class IntercomClient:
                 ) from None
             self.pacer.release(response.headers, sent_at=sent_at)
             if response.status_code != 429:
-                return self._read(response, endpoint)
+                return self._read(response, endpoint, needs)
             self.metrics.count_rate_limited()
             waited = self.pacer.wait_for_reset(response.headers)
             logger.info(
@@ -257,7 +281,7 @@ class IntercomClient:
         )
 
     @staticmethod
-    def _read(response: requests.Response, endpoint: str) -> Response:
+    def _read(response: requests.Response, endpoint: str, needs: tuple[str, ...]) -> Response:
         status = response.status_code
         if status < 400:
             try:
@@ -267,6 +291,9 @@ class IntercomClient:
                 # took effect is unknown, as after a 5xx, so it is tried again.
                 kind = response.headers.get("Content-Type") or "no content type"
                 raise _Transient(f"HTTP {status} with a body that is not JSON ({kind})") from None
+            missing = [n for n in needs if not (isinstance(body, dict) and body.get(n))]
+            if missing:
+                raise _Incomplete(f"answered {status} without the {', '.join(missing)} it needs")
             return Response(status, body)
         code, message = _error_details(response)
         if status in (401, 403):

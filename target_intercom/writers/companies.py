@@ -209,13 +209,17 @@ class CompanyWriter:
             if known is not None:
                 return known.intercom_id, False
             found = request_unless_absent(
-                self._client, "GET", "/companies", params={"company_id": company_id}
+                self._client,
+                "GET",
+                "/companies",
+                params={"company_id": company_id},
+                needs=("id",),
             )
             if found is None and not create:
                 return None, True
             if found is None:
                 found = self._client.request(
-                    "POST", "/companies", json_body={"company_id": company_id}
+                    "POST", "/companies", json_body={"company_id": company_id}, needs=("id",)
                 )
             intercom_id = str(found.body["id"])
             self._known.remember(company_id, Known(intercom_id, None))
@@ -243,7 +247,7 @@ class CompanyWriter:
                 )
                 if found is None:
                     return None
-            company = self._client.request("POST", "/companies", json_body=body).body
+            company = self._client.request("POST", "/companies", json_body=body, needs=("id",)).body
             intercom_id = str(company["id"])
             same = known is not None and known.intercom_id == intercom_id
             written = Known(

@@ -156,7 +156,9 @@ class ContactWriter:
                 return "updated", predating
         for wait in (*self._waits.conflict_retries, None):
             try:
-                created = self._client.request("POST", "/contacts", json_body=body).body
+                created = self._client.request(
+                    "POST", "/contacts", json_body=body, needs=("id",)
+                ).body
                 return "created", str(created["id"])
             except ApiError as exc:
                 if exc.status != 409:
@@ -198,7 +200,7 @@ class ContactWriter:
         if found is None:
             try:
                 created = self._client.request(
-                    "POST", "/contacts", json_body=body, may_repeat=False
+                    "POST", "/contacts", json_body=body, may_repeat=False, needs=("id",)
                 ).body
                 return "created", str(created["id"])
             except Unanswered as exc:

@@ -50,6 +50,7 @@ class ContactLookup:
                     "GET",
                     "/contacts/find_by_external_id/{external_id}",
                     path={"external_id": external_id},
+                    needs=("id",),
                 )
                 if found is not None:
                     return str(found.body["id"])

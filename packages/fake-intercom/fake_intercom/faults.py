@@ -15,7 +15,13 @@ from typing import Any
 FAULT_KINDS: tuple[str, ...] = ("500", "502_html", "503", "drop", "timeout", "apply_then_drop")
 # Asked for by name only: a success that is not Intercom's (a captive portal, a proxy's
 # page), and Intercom's spurious 409 that names no contact.
-EXTRA_FAULT_KINDS: tuple[str, ...] = ("200_html", "409_conflict")
+EXTRA_FAULT_KINDS: tuple[str, ...] = (
+    "200_html",
+    "409_conflict",
+    "apply_then_empty",
+    "apply_then_null",
+    "apply_then_empty_object",
+)
 
 BAD_GATEWAY_HTML = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
@@ -35,7 +41,10 @@ class Faults:
     an HTML page with status 200, nothing applied. 409_conflict (only when named): 409
     `conflict` "Conflict", naming no contact, nothing applied, as Intercom answers about
     1 % of identifies for no reason (rudder-transformer #5090, intercom-php #344): a
-    client must neither take it for success nor give the record up. `paths` limits faults
+    client must neither take it for success nor give the record up. apply_then_empty,
+    apply_then_null, apply_then_empty_object (only when named): the call is applied and
+    its 2xx answer comes with an empty body, `null` or `{}`, as a proxy or a truncating
+    edge can make it: a client must not take the missing id for an answer. `paths` limits faults
     to those route templates, with or without the method ("/contacts" or "POST /contacts").
     """
 

@@ -66,6 +66,14 @@ class Settings:
             raise ValueError("latency and search_lag can't be negative")
 
 
+# What an applied call's 2xx answer carries under the faults that empty it.
+_EMPTY_BODIES = {
+    "apply_then_empty": b"",
+    "apply_then_null": b"null",
+    "apply_then_empty_object": b"{}",
+}
+
+
 @dataclasses.dataclass(slots=True)
 class Reply:
     """An answer to send (or, with `drop`, a connection to cut) after sleeping `delay`."""
@@ -248,6 +256,8 @@ class Gateway:
             return Reply(0, delay=delay, drop=True, route=name)
         reply = self._apply(route, params, query, raw, settings, respond)
         reply.drop = fault == "apply_then_drop"
+        if fault in _EMPTY_BODIES and 200 <= reply.status < 300:
+            reply.body = _EMPTY_BODIES[fault]
         return reply
 
     def _apply(
