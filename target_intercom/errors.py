@@ -16,6 +16,10 @@ class FatalError(TargetIntercomError):
     """The run cannot go on: a bad token, a bad setting, unreadable input."""
 
 
+class Interrupted(FatalError):
+    """SIGTERM or SIGINT: stop reading, keep what is delivered, exit non-zero."""
+
+
 class AuthError(FatalError):
     """Intercom refused the access token (401) or its permissions (403)."""
 

@@ -33,6 +33,7 @@ from target_intercom.metrics import Metrics
 from target_intercom.notices import Notices
 from target_intercom.pacing import Pacer
 from target_intercom.settings import REGION_URLS, Settings
+from target_intercom.stop_request import StopRequest
 from target_intercom.summary import log_summary
 from target_intercom.syncstore import store_at
 from target_intercom.waits import Waits
@@ -58,6 +59,7 @@ class Runtime:
         write_state: Callable[[dict[str, Any]], None],
         progress_every: float = 10.0,
         waits: Waits = Waits(),
+        stop: StopRequest | None = None,
     ) -> None:
         self.settings = settings
         self.started = time.monotonic()
@@ -134,6 +136,7 @@ class Runtime:
         self.kinds.register(("events", "tracks"), EventPlan, map_event, self.events)
         self.delivery = Delivery(
             writers=self.kinds,
+            stop=stop or StopRequest(),
             max_concurrency=settings.max_concurrency,
             dead_letter=self.dead_letter,
             write_state=write_state,

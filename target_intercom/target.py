@@ -28,13 +28,14 @@ from singer_sdk.sinks import Sink
 
 from target_intercom.config_schema import CONFIG_SCHEMA
 from target_intercom.credentials import declared_tokens
-from target_intercom.errors import FatalError
+from target_intercom.errors import FatalError, Interrupted
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
 from target_intercom.setting_names import check_setting_names
 from target_intercom.settings import Settings
 from target_intercom.sinks import Intake, IntercomSink
+from target_intercom.stop_request import StopRequest
 from target_intercom.waits import Waits
 
 logger = logging.getLogger("target-intercom")
@@ -47,10 +48,6 @@ _SDK_SETTINGS = {
     if isinstance(value, dict) and isinstance(value.get("properties"), dict)
     for name in value["properties"]
 }
-
-
-class Interrupted(FatalError):
-    """SIGTERM or SIGINT: stop reading, keep what is delivered, exit non-zero."""
 
 
 class _LineReader(SingerReader):
@@ -100,6 +97,8 @@ class TargetIntercom(Target):
     waits: t.ClassVar[Waits] = Waits()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # First: singer-sdk sets up its signal handlers (ours) while it is built.
+        self._stop = StopRequest()
         self.runtime: Runtime | None = None
         self._log_failure: str | None = None
         # singer-sdk logs while it reads and checks the config: mask the token first.
@@ -114,7 +113,9 @@ class TargetIntercom(Target):
         for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
-        self.runtime = Runtime(settings, write_state=self._emit_state, waits=self.waits)
+        self.runtime = Runtime(
+            settings, write_state=self._emit_state, waits=self.waits, stop=self._stop
+        )
         self.intake = Intake(
             kinds=self.runtime.kinds,
             options=self.runtime.contact_options,
@@ -213,7 +214,11 @@ class TargetIntercom(Target):
                 raise FatalError(self._log_failure)
             assert self.runtime is not None
             self.runtime.start()
-            self.listen(file_input)
+            # The SDK only iterates its input: the lines go through the stop request's
+            # safe points, so a stop is acted on between two messages.
+            self.listen(t.cast("t.IO[str]", self._stop.lines(file_input or sys.stdin)))
+            # A stop asked for while the run ended still ends it as a stop (exit 1).
+            self._stop.check()
         except Interrupted:
             self._close(wait=False)
             raise
@@ -240,9 +245,7 @@ class TargetIntercom(Target):
         # would wait for the whole backlog. A stop must only let in-flight calls finish
         # and keep the STATE true. Removable if singer-sdk offers a public hook for
         # termination signals.
-        raise Interrupted(
-            f"stopped by signal {signum}; the last STATE written is the one to resume from"
-        )
+        self._stop.requested(signum)
 
     @classmethod
     def invoke(  # type: ignore[override]

@@ -32,9 +32,13 @@ from target_intercom.delivery.parking import ParkingLot
 from target_intercom.delivery.policy import RUN, Failure, Policy
 from target_intercom.errors import ContactNotYet, FatalError, RecordError
 from target_intercom.metrics import Metrics
+from target_intercom.stop_request import StopRequest
 
 logger = logging.getLogger("target-intercom")
 
+# How often the reading thread, waiting for room in the window or for the last records,
+# looks whether a stop was asked for: a signal cannot safely wake it.
+_STOP_CHECK_SECONDS = 0.05
 # Outstanding records per worker: enough independent records to keep every worker busy
 # when the input holds chains (a user, then its company, then its events).
 _WINDOW_PER_WORKER = 8
@@ -61,6 +65,7 @@ class Delivery:
         self,
         *,
         writers: Writers,
+        stop: StopRequest,
         max_concurrency: int,
         dead_letter: DeadLetterFile | None,
         write_state: Callable[[State], None],
@@ -69,6 +74,7 @@ class Delivery:
         max_rejected_in_a_row: int = 0,
     ) -> None:
         self._writers = writers
+        self._stop = stop
         self._ledger = Ledger()
         self._policy = Policy(emit_state=emit_state, max_rejected_in_a_row=max_rejected_in_a_row)
         self._errors = RecordErrors(dead_letter, metrics)
@@ -143,14 +149,16 @@ class Delivery:
             self._hand_out(self._ledger.state(value))
         self._outbox.drain()
 
-    def finish(self) -> None:
+    def finish(self, *, stoppable: bool = True) -> None:
         """End of input: waits for every outstanding record, gives the parked ones their
-        last try, and writes the STATE they free (or fails the run, as the policy says)."""
+        last try, and writes the STATE they free (or fails the run, as the policy says).
+        While it waits, a stop asked for raises `Interrupted` (unless not `stoppable`:
+        the wait of a stop itself)."""
         with self._lock:
             # Every record not parked ends first: the contacts parked records wait for
             # may be among them.
             while self._outstanding:
-                self._idle.wait()
+                self._wait(self._idle, stoppable)
             self._policy.input_ended()
             while self._outstanding or len(self._parking):
                 # The last try of the records still waiting for a contact, a window at a time.
@@ -159,7 +167,7 @@ class Delivery:
                     for seq, job in self._parking.take_some(room):
                         self._requeue(seq, job)
                 else:
-                    self._room.wait()
+                    self._wait(self._room, stoppable)
             self._parking.close()
             self._to_write(self._policy.ended())
             self._stop_if_failed()
@@ -171,7 +179,7 @@ class Delivery:
         abandoned, so the watermark, and the STATE written, stay true."""
         with self._lock:
             self._ledger.stop()
-        self.finish()
+        self.finish(stoppable=False)
 
     def fail(self, message: str) -> None:
         """The run cannot go on (its output is gone): no record starts any more, and the
@@ -186,9 +194,19 @@ class Delivery:
             self._raise_if_failed()
             if self._outstanding < self._window:
                 break
-            self._room.wait()
+            self._wait(self._room, stoppable=True)
         self._outstanding += 1
         return self._ledger.add(keys)
+
+    def _wait(self, condition: threading.Condition, stoppable: bool) -> None:
+        """Waits on a condition of the lock (held); a stop asked for meanwhile raises
+        `Interrupted` here, where nothing is half done."""
+        if not stoppable:
+            condition.wait()
+            return
+        self._stop.check()
+        condition.wait(_STOP_CHECK_SECONDS)
+        self._stop.check()
 
     def _raise_if_failed(self) -> None:
         if self._policy.failure is not None:

@@ -17,8 +17,9 @@ import pytest
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery import Delivery
 from target_intercom.delivery.core import State
-from target_intercom.errors import FatalError, RecordError
+from target_intercom.errors import FatalError, Interrupted, RecordError
 from target_intercom.metrics import Metrics
+from target_intercom.stop_request import StopRequest
 
 # Generous: an event that should happen at once is waited for this long before failing.
 WAIT = 2.0
@@ -69,9 +70,11 @@ def make(
     dead_letter: DeadLetterFile | None = None,
     metrics: Metrics | None = None,
     emit_state: bool = True,
+    stop: StopRequest | None = None,
 ) -> Delivery:
     return Delivery(
         writers=Writers(),
+        stop=stop or StopRequest(),
         max_concurrency=workers,
         dead_letter=dead_letter,
         write_state=written,
@@ -193,6 +196,55 @@ def test_the_window_bounds_outstanding_records() -> None:
     assert not ninth.is_alive()
     delivery.finish()
     assert delivery.delivered == 9
+
+
+def test_a_stop_asked_for_while_the_window_is_full_ends_the_wait_and_leaks_no_record() -> None:
+    stop = StopRequest()
+    stop.at_safe_point = False  # the reading thread is handling a record
+    written = Written()
+    delivery = make(written, workers=1, stop=stop)
+    gate = threading.Event()
+    for i in range(8):
+        delivery.submit("users", f"u{i}", {}, Work([f"k{i}"], held(gate)))
+    raised: list[BaseException] = []
+
+    def ninth() -> None:
+        try:
+            delivery.submit("users", "u8", {}, Work([], done()))
+        except Interrupted as exc:
+            raised.append(exc)
+
+    waiting = threading.Thread(target=ninth, daemon=True)
+    waiting.start()
+    waiting.join(0.1)
+    assert waiting.is_alive()
+    stop.requested(15)  # as the signal handler does: noted, not raised here
+    waiting.join(WAIT)
+    assert not waiting.is_alive(), "a stop did not end the wait for room"
+    assert [str(e) for e in raised] == [
+        "stopped by signal 15; the last STATE written is the one to resume from"
+    ]
+    # The eight taken in end (delivered or abandoned, as the stop finds them), and the
+    # ninth was never counted nor run: the stop's own wait ends.
+    gate.set()
+    finished = threading.Thread(target=delivery.abort, daemon=True)
+    finished.start()
+    finished.join(WAIT)
+    assert not finished.is_alive(), "the record the stop interrupted was left outstanding"
+    assert 1 <= delivery.delivered <= 8
+
+
+def test_a_stop_at_a_safe_point_is_raised_at_once_and_elsewhere_at_the_next_one() -> None:
+    stop = StopRequest()
+    lines = stop.lines(["a", "b", "c"])
+    assert next(lines) == "a"
+    stop.requested(2)  # while "a" is handled: not a safe point
+    with pytest.raises(Interrupted, match="signal 2"):
+        next(lines)
+    at_start = StopRequest()
+    with pytest.raises(Interrupted):
+        at_start.requested(15)  # nothing admitted yet: safe at once
+    assert list(StopRequest().lines(["x", "y"])) == ["x", "y"]
 
 
 def test_the_earliest_failure_wins_and_later_records_are_abandoned() -> None:
@@ -364,6 +416,7 @@ def test_dead_letter_file_records_are_on_disk_before_the_state(tmp_path: Path) -
 
     delivery = Delivery(
         writers=Writers(),
+        stop=StopRequest(),
         max_concurrency=2,
         dead_letter=dead_letter,
         write_state=write_state,
@@ -382,6 +435,7 @@ def test_a_state_that_cannot_be_written_fails_the_run_instead_of_hanging() -> No
 
     delivery = Delivery(
         writers=Writers(),
+        stop=StopRequest(),
         max_concurrency=2,
         dead_letter=None,
         write_state=broken_pipe,
