@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import backoff
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from target_intercom import __version__
@@ -38,6 +39,8 @@ logger = logging.getLogger("target-intercom.client")
 
 # 429s are not failures of the call but of our pacing; they get their own, larger cap.
 MAX_RATE_LIMITED_PER_CALL = 50
+# Bytes asked for a read of an answer's body: any that have arrived come back at once.
+_CHUNK = 65_536
 
 
 class ApiError(RecordError):
@@ -110,10 +113,10 @@ class Client(Protocol):
         ...
 
 
-def _error_details(response: requests.Response) -> tuple[str, str]:
+def _error_details(response: requests.Response, content: bytes) -> tuple[str, str]:
     """Intercom's first `errors[]` entry, or a short stand-in for non-JSON bodies."""
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return "http_error", f"HTTP {response.status_code} {response.reason}"
     errors = body.get("errors") if isinstance(body, dict) else None
@@ -249,27 +252,35 @@ class IntercomClient:
                 method=method, url=url, headers=self.session.headers, data=data, params=params
             )
             sent_at = time.time()
+            deadline = time.monotonic() + self.timeout
             try:
+                # Streamed: requests' timeout bounds each read, and an answer trickling in
+                # a byte at a time would never end; `_content` bounds the whole answer.
                 response = self.session.send(
                     prepared,
                     timeout=self.timeout,
                     proxies=self._proxies,
                     verify=self._verify,
                     allow_redirects=False,
+                    stream=True,
                 )
-            except requests.Timeout:
+                content = self._content(response, deadline)
+            except _Transient:
+                self.pacer.release()
+                raise
+            except (requests.Timeout, urllib3.exceptions.TimeoutError):
                 self.pacer.release()
                 raise _Transient(
                     f"no answer from {self.host} within {self.timeout}s (request_timeout)"
                 ) from None
-            except requests.RequestException as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 self.pacer.release()
                 raise _Transient(
                     f"connection to {self.host} failed ({type(exc).__name__})"
                 ) from None
             self.pacer.release(response.headers, sent_at=sent_at)
             if response.status_code != 429:
-                return self._read(response, endpoint, needs)
+                return self._read(response, content, endpoint, needs)
             self.metrics.count_rate_limited()
             waited = self.pacer.wait_for_reset(response.headers)
             logger.info(
@@ -280,12 +291,33 @@ class IntercomClient:
             "another app may be using this workspace's whole limit (see requests_per_minute)"
         )
 
+    def _content(self, response: requests.Response, deadline: float) -> bytes:
+        """The answer's body, read as it comes, until `deadline` (the call's
+        request_timeout); an answer still coming then is no answer."""
+        chunks: list[bytes] = []
+        try:
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _Transient(
+                        f"the answer from {self.host} was still coming after {self.timeout:g}s "
+                        "(request_timeout)"
+                    )
+        except BaseException:
+            response.close()  # the rest of the answer would be read as the next one's
+            raise
+        # Read to its end: the connection goes back to the pool for the next call.
+        response.raw.release_conn()
+        return b"".join(chunks)
+
     @staticmethod
-    def _read(response: requests.Response, endpoint: str, needs: tuple[str, ...]) -> Response:
+    def _read(
+        response: requests.Response, content: bytes, endpoint: str, needs: tuple[str, ...]
+    ) -> Response:
         status = response.status_code
         if status < 400:
             try:
-                body = response.json() if response.content else None
+                body = json.loads(content) if content else None
             except ValueError:
                 # Not Intercom's answer (a proxy's page, a cut-off body): whether the call
                 # took effect is unknown, as after a 5xx, so it is tried again.
@@ -295,7 +327,7 @@ class IntercomClient:
             if missing:
                 raise _Incomplete(f"answered {status} without the {', '.join(missing)} it needs")
             return Response(status, body)
-        code, message = _error_details(response)
+        code, message = _error_details(response, content)
         if status in (401, 403):
             raise AuthError(
                 f"Intercom refused the access token ({status} {code}: {message}). "

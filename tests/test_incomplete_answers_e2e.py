@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fake_intercom import Faults
 
-from tests.conftest import STR, config_for, record, run_target, schema, state
+from tests.conftest import STR, config_for, record, run_cli, run_target, schema, state
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
 COMPANIES = schema("companies", {"company_id": STR, "name": STR}, ["company_id"])
@@ -53,3 +53,21 @@ def test_an_answer_that_stays_empty_is_the_records_error_not_a_crash(fake, tmp_p
     assert "POST /companies answered 200 without the id it needs" in letter["error_message"]
     assert fake.call_counts()["POST /companies"] == 3  # the first try and two retries
     assert run.states == [{"at": 3}]
+
+
+def test_an_answer_that_trickles_in_is_bounded_by_request_timeout(fake, tmp_path):
+    # One byte every 0.3 s: no single read waits a second, yet an answer takes minutes.
+    fake.configure(
+        faults=Faults(
+            rate=0.5, kinds=("apply_then_trickle",), seed=2, timeout=0.3, paths=["POST /contacts"]
+        )
+    )
+    users = [
+        record("users", {"id": f"u{i}", "email": f"u{i}@x.io", "name": f"U {i}"}) for i in range(6)
+    ]
+    config = config_for(fake, request_timeout=1)
+    run = run_cli(config, [USERS, *users, state({"at": 6})], tmp_path, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "was still coming after 1s (request_timeout)" in run.stderr
+    assert sorted(c["external_id"] for c in fake.contacts()) == [f"u{i}" for i in range(6)]
+    assert run.states == [{"at": 6}]

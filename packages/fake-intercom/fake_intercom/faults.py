@@ -21,6 +21,7 @@ EXTRA_FAULT_KINDS: tuple[str, ...] = (
     "apply_then_empty",
     "apply_then_null",
     "apply_then_empty_object",
+    "apply_then_trickle",
 )
 
 BAD_GATEWAY_HTML = (
@@ -44,7 +45,10 @@ class Faults:
     client must neither take it for success nor give the record up. apply_then_empty,
     apply_then_null, apply_then_empty_object (only when named): the call is applied and
     its 2xx answer comes with an empty body, `null` or `{}`, as a proxy or a truncating
-    edge can make it: a client must not take the missing id for an answer. `paths` limits faults
+    edge can make it: a client must not take the missing id for an answer.
+    apply_then_trickle (only when named): the call is applied and its answer trickles in,
+    one byte every `timeout` seconds, as a stalled proxy sends it: no single read waits
+    long, so only a bound on the whole answer ends it. `paths` limits faults
     to those route templates, with or without the method ("/contacts" or "POST /contacts").
     """
 

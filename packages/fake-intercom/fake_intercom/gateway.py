@@ -85,6 +85,8 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     route: str | None = None  # None: not an Intercom call, so not logged
+    # Seconds between the body's bytes (0: the body at once).
+    trickle: float = 0.0
 
 
 def envelope(code: str, message: str) -> bytes:
@@ -258,6 +260,8 @@ class Gateway:
         reply.drop = fault == "apply_then_drop"
         if fault in _EMPTY_BODIES and 200 <= reply.status < 300:
             reply.body = _EMPTY_BODIES[fault]
+        if fault == "apply_then_trickle":
+            reply.trickle = picker.faults.timeout
         return reply
 
     def _apply(

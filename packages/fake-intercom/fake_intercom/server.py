@@ -528,7 +528,15 @@ class _Handler(BaseHTTPRequestHandler):
         lines += [f"{name}: {value}" for name, value in reply.headers]
         if self.close_connection:
             lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         try:
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body)
+            if not reply.trickle:
+                self.wfile.write(head + reply.body)
+                return
+            self.wfile.write(head)
+            for byte in reply.body:
+                self.wfile.flush()
+                time.sleep(reply.trickle)
+                self.wfile.write(bytes([byte]))
         except OSError:
             self.close_connection = True  # the client went away (it may have timed out)
