@@ -73,3 +73,35 @@ def test_the_limit_can_be_turned_off(fake, tmp_path):
     assert run.returncode == 0, run.stderr
     assert len(dead_letters(tmp_path)) == 60
     assert run.states[-1] == {"last": 59}
+
+
+EVENTS = schema("events", {"user_id": STR, "event_name": STR, "created_at": {"type": "integer"}})
+
+
+def test_events_for_users_who_never_come_spread_among_good_rows_keep_the_run_green(fake, tmp_path):
+    # 60 events whose users never come, never two in a row in the input: each waits for
+    # its user, gets a last try at the end, and is dead-lettered there, one after another
+    # in the order they end. That is not one cause rejecting everything.
+    messages: list[dict] = [USERS, EVENTS]
+    for i in range(600):
+        messages.append(record("users", {"id": f"u{i}"}))
+        if i % 10 == 5:
+            event = {"user_id": f"ghost{i}", "event_name": "e", "created_at": 1700000000 + i}
+            messages.append(record("events", event))
+    messages.append(state({"last": 599}))
+    run = run_target(config_for(fake, on_record_error="skip"), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(dead_letters(tmp_path)) == 60
+    assert len(fake.contacts()) == 600
+    assert run.states == [{"last": 599}]
+
+
+def test_one_bad_row_in_five_never_stops_the_run_whatever_order_the_rows_end_in(fake, tmp_path):
+    # In input order no two bad rows are neighbours; workers finish them in any order.
+    messages = users(400, set(range(0, 400, 5)))
+    run = run_target(
+        config_for(fake, on_record_error="skip", max_rejected_in_a_row=3), messages, tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert len(dead_letters(tmp_path)) == 80
+    assert run.states[-1] == {"last": 399}

@@ -7,10 +7,15 @@ in the unit tests, against a model worked out from the whole history:
 
 - The earliest failure wins: a resumed run starts from the last STATE, which is before
   the earliest failed record, so that is the record the user must hear about.
-- A run of rejections (records dead-lettered one after another) holds back the STATE
-  released meanwhile: it may yet turn out to be one cause rejecting everything, and a
-  STATE past it would tell the tap that those records are done. A delivered record
-  ends the run of rejections and lets the held STATE go.
+- Rejections are counted in a row in input order, not in the order records end (workers
+  end them in any order): records neighbours in the input, all dead-lettered. A record
+  that waited for its contact (parked) counts neither way: it ends long after its
+  neighbours, at the end of input if its contact never came, and a few such records
+  spread through the input are bad rows, not one cause.
+- A run of rejections holds back the STATE released meanwhile: it may yet turn out to
+  be one cause rejecting everything, and a STATE past it would tell the tap that those
+  records are done. A delivered record ends the run of rejections and lets the held
+  STATE go.
 - `max_rejected_in_a_row` rejections in a row fail the run, and no STATE is written
   after that: not the held one, not any later one.
 - At the end of input, a run that delivered nothing and rejected every record, two or
@@ -28,6 +33,10 @@ from target_intercom.delivery.core import State
 
 # The sequence number of a failure that belongs to the run, not to one record.
 RUN = -1
+# How a record first ended, for the run of rejections in input order.
+_DELIVERED = "delivered"
+_REJECTED = "rejected"
+_PASSED = "passed"
 
 
 @dataclass(frozen=True)
@@ -43,15 +52,22 @@ class Failure:
 
 
 class Policy:
-    """Driven by what happens to records; answers which STATE to write now and why the
-    run failed. Not thread-safe: the pool calls it under its lock."""
+    """Driven by what happens to records (each by its sequence number, its place in the
+    input); answers which STATE to write now and why the run failed. Not thread-safe: the
+    pool calls it under its lock."""
 
     def __init__(self, *, emit_state: bool = True, max_rejected_in_a_row: int = 0) -> None:
         self._emit_state = emit_state
         self._max_in_a_row = max_rejected_in_a_row
+        # How the records from `_next` on first ended, until `_next` itself has: a run of
+        # rejections is counted over them in input order.
+        self._next = 0
+        self._ended: dict[int, str] = {}
         self._in_a_row = 0
-        self._codes: set[str] = set()
         self._last_rejection = ""
+        # Over the whole run, whatever order and however often records ended.
+        self._rejected = 0
+        self._codes: set[str] = set()
         self._delivered_any = False
         self._held: State | None = None
         self._input_ended = False
@@ -67,22 +83,23 @@ class Policy:
             return None
         return state
 
-    def delivered(self) -> State | None:
-        """A record reached Intercom (or needed nothing): the STATE held through the run
-        of rejections it ends, to be written now, if any."""
-        self._in_a_row = 0
-        self._codes.clear()
+    def delivered(self, seq: int) -> State | None:
+        """Record `seq` reached Intercom (or needed nothing): the STATE held through a run
+        of rejections this ends, to be written now, if any."""
         self._delivered_any = True
-        held, self._held = self._held, None
-        return held
+        return self._ended_as(seq, _DELIVERED)
 
-    def rejected(self, code: str, message: str) -> None:
-        """A record was dead-lettered with this error code and message."""
-        self._in_a_row += 1
+    def rejected(self, seq: int, code: str, message: str) -> State | None:
+        """Record `seq` was dead-lettered with this error code and message."""
+        self._rejected += 1
         self._codes.add(code)
         self._last_rejection = f"{message} ({code})"
-        if 0 < self._max_in_a_row <= self._in_a_row:
-            self._fail_systemic()
+        return self._ended_as(seq, _REJECTED)
+
+    def passed(self, seq: int) -> State | None:
+        """Record `seq` counts neither way: it waits for its contact (parked), or it was
+        abandoned or failed the run."""
+        return self._ended_as(seq, _PASSED)
 
     def failed(self, seq: int, message: str) -> None:
         """Record `seq` failed the run (or, with `RUN`, the run itself cannot go on)."""
@@ -102,20 +119,37 @@ class Policy:
     def ended(self) -> State | None:
         """Every record has ended: the held STATE, to be written now, unless the whole run
         was one cause rejecting everything (then the run fails)."""
-        if (
-            self._max_in_a_row
-            and self._in_a_row >= 2
-            and not self._delivered_any
-            and len(self._codes) == 1
-        ):
-            self._fail_systemic()
+        one_cause = self._rejected >= 2 and not self._delivered_any and len(self._codes) == 1
+        if self._max_in_a_row and one_cause:
+            self._fail_systemic(self._rejected)
         held, self._held = self._held, None
         return held
 
-    def _fail_systemic(self) -> None:
+    def _ended_as(self, seq: int, how: str) -> State | None:
+        """Notes how record `seq` first ended (a parked record ends again later: that
+        counts for the run, not for its place), then counts the run of rejections over
+        the records now ended in input order."""
+        if seq < self._next or seq in self._ended:
+            return None
+        self._ended[seq] = how
+        while self._next in self._ended:
+            how = self._ended.pop(self._next)
+            self._next += 1
+            if how == _REJECTED:
+                self._in_a_row += 1
+                if 0 < self._max_in_a_row <= self._in_a_row:
+                    self._fail_systemic(self._in_a_row)
+            elif how == _DELIVERED:
+                self._in_a_row = 0
+        if self._in_a_row:
+            return None
+        held, self._held = self._held, None
+        return held
+
+    def _fail_systemic(self, count: int) -> None:
         self.failed(
             RUN,
-            f"the last {self._in_a_row} records in a row were all rejected (the last: "
+            f"the last {count} records in a row were all rejected (the last: "
             f"{self._last_rejection}); one cause rejecting every record is not bad rows, so "
             "the run stops without a STATE past them: fix the cause and run again "
             "(max_rejected_in_a_row sets how many in a row stop a run)",

@@ -278,6 +278,7 @@ class Delivery:
                 return False
             for dependent in self._ledger.park(seq):
                 self._queue(dependent)
+            self._to_write(self._policy.passed(seq))
             self._parking.put(seq, job, waits_for)
             self._outstanding -= 1
             self._room.notify_all()
@@ -296,10 +297,13 @@ class Delivery:
         with self._lock:
             if ended.failure is not None:
                 self._policy.failed(seq, ended.failure)
+                self._to_write(self._policy.passed(seq))
             elif ended.rejection is not None:
-                self._policy.rejected(*ended.rejection)
+                self._to_write(self._policy.rejected(seq, *ended.rejection))
             elif ended.delivered:
-                self._to_write(self._policy.delivered())
+                self._to_write(self._policy.delivered(seq))
+            else:
+                self._to_write(self._policy.passed(seq))
             if ended.delivered:
                 self.delivered += 1
             # A delivered record may be the contact that parked records wait for.
