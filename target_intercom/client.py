@@ -10,7 +10,9 @@ The access token lives in one header of one session and nowhere else.
 A call that must not be sent twice (a create Intercom gives no 409 for) is not retried
 once it may have reached Intercom: the caller hears `Unanswered` and decides. Once
 the run is stopping, no call starts and no backoff sleep goes on, so a stop waits at
-most for the calls on the wire, each bounded by `request_timeout`.
+most for the calls on the wire, each bounded by `request_timeout`, which bounds the whole
+answer, not each read of it. (Over 300 lines: each way an answer can fail has its own
+error and its own line for the user, and they belong together.)
 """
 
 from __future__ import annotations
