@@ -7,18 +7,17 @@ registered for the plan's type. Nothing else names a kind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from target_intercom.delivery.job import Plan as Ordered
+from target_intercom.errors import FatalError
 from target_intercom.mapping import ContactOptions, MappingWarning, RecordSchema
 
 
-class Plan(Protocol):
-    """What every plan offers beside its own fields."""
-
-    @property
-    def ordering_keys(self) -> tuple[str, ...]:
-        """The contacts and companies the record must stay in order with."""
+class Plan(Ordered, Protocol):
+    """What every plan offers beside its own fields: what delivery needs, and warnings."""
 
     @property
     def warnings(self) -> list[MappingWarning]:
@@ -59,14 +58,17 @@ class Kinds:
             self._mappers[stream] = mapping
         self._writers[plan] = writer
 
-    @property
-    def streams(self) -> tuple[str, ...]:
-        """Every stream name a registered kind loads, for the error that names them."""
-        return tuple(self._mappers)
-
-    def mapper(self, stream: str) -> Mapper | None:
-        """The mapping of the kind that loads this stream; None when no kind does."""
-        return self._mappers.get(stream)
+    def mapper(self, stream: str) -> Mapper:
+        """The mapping of the kind that loads this stream; one error line when none does."""
+        mapper = self._mappers.get(stream)
+        if mapper is None:
+            recipe = json.dumps({"stream_maps": {stream: {"__alias__": "users"}}})
+            raise FatalError(
+                f"stream '{stream}' is not one target-intercom loads "
+                f"({', '.join(self._mappers)}); rename it with the stream_maps setting, "
+                f"e.g. {recipe}"
+            )
+        return mapper
 
     def write(self, plan: Any) -> str:
         """Writes the plan with the writer registered for its type."""

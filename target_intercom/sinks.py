@@ -51,10 +51,7 @@ class IntercomSink(RecordSink):
         self, target: Any, stream_name: str, schema: dict[str, Any], key_properties: Any
     ) -> None:
         self.intake = intake_of(target)
-        mapper = self.intake.kinds.mapper(stream_name)
-        if mapper is None:
-            raise FatalError(f"stream '{stream_name}' has no kind of record registered")
-        self.map: Mapper = mapper
+        self.map: Mapper = self.intake.kinds.mapper(stream_name)
         super().__init__(target, stream_name, schema, key_properties)
         self.record_schema = RecordSchema(self.schema)
         self.position = 0  # the record's place in its stream, for messages about it

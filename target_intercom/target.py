@@ -140,14 +140,7 @@ class TargetIntercom(Target):
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
         """The one sink class, for a stream a registered kind loads; else one error line."""
         assert self.runtime is not None
-        kinds = self.runtime.kinds
-        if kinds.mapper(stream_name) is None:
-            recipe = json.dumps({"stream_maps": {stream_name: {"__alias__": "users"}}})
-            raise FatalError(
-                f"stream '{stream_name}' is not one target-intercom loads "
-                f"({', '.join(kinds.streams)}); rename it with the stream_maps setting, "
-                f"e.g. {recipe}"
-            )
+        self.runtime.kinds.mapper(stream_name)
         return IntercomSink
 
     def get_sink(
