@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -34,11 +35,13 @@ from sqlalchemy.engine import Connection, Engine
 from target_intercom.errors import FatalError
 from target_intercom.syncstore_tables import (
     COMPANIES,
-    CONTACTS,
+    CONTACT_KEYS,
+    KNOWN_CONTACTS,
     META,
     MIGRATIONS,
     SCHEMA_VERSION,
     StoredRow,
+    forget_fingerprints,
     migrate,
     replace_rows,
     write_meta,
@@ -69,14 +72,22 @@ class SyncStore:
         self._pending = threading.Lock()
         self._flushing = threading.Lock()
         self._connection: Connection | None = None
-        self._contacts: dict[str, StoredRow | None] = {}
-        self._companies: dict[str, StoredRow | None] = {}
-        self._contacts_batch: dict[str, StoredRow | None] = {}
-        self._companies_batch: dict[str, StoredRow | None] = {}
+        # Per table: the rows not yet written, and the batch being written. Keys name an
+        # Intercom contact id; contacts are filed by that id, companies by company_id.
+        self._keys: _Pending[str] = _Pending()
+        self._contacts: _Pending[StoredRow] = _Pending()
+        self._companies: _Pending[StoredRow] = _Pending()
+        # Batches written so far: a read that saw the database before a batch landed and
+        # the rows not yet written after it reads again.
+        self._written = 0
+        # Fingerprints to forget in the database before a write they no longer describe
+        # (contact ids, company_ids), in rounds that each cost one commit.
+        self._doubts: dict[str, set[str]] = {KNOWN_CONTACTS.name: set(), COMPANIES.name: set()}
+        self._doubt_round = 0
+        self._doubts_done = 0
         self._meta: dict[str, str] = {}
         self._meta_batch: dict[str, str] = {}
         self._last_flush = time.monotonic()
-        self._selects: dict[str, str] = {}
         self._cursor: Any = None
 
     # Opening
@@ -182,68 +193,143 @@ class SyncStore:
     # Contacts and companies
 
     def contact(self, key: str) -> StoredRow | None:
-        """The row filed under this contact key, read from the rows not yet written first."""
+        """The contact this key is filed under; None when it names none (never filed, or
+        its contact was removed)."""
+        while True:
+            with self._pending:
+                written, filed = self._written, self._keys.get(key)
+            if filed is _ABSENT:
+                row = self._read(_CONTACT_BY_KEY, key)
+                intercom_id = None if row is None else row[0]
+            else:
+                row, intercom_id = None, filed
+            if intercom_id is None:
+                found: StoredRow | object | None = None
+            else:
+                with self._pending:
+                    found = self._contacts.get(intercom_id)
+                if found is _ABSENT:
+                    found = _row(row) if row is not None and row[1] is not None else _ABSENT
+            with self._pending:
+                if self._written != written:
+                    continue
+            if found is _ABSENT:
+                assert intercom_id is not None
+                return self.contact_by_id(intercom_id)
+            return found  # type: ignore[return-value]
+
+    def contact_by_id(self, intercom_id: str) -> StoredRow | None:
+        """What is known of this contact (None: nothing, or it was removed)."""
         with self._pending:
-            for rows in (self._contacts, self._contacts_batch):
-                if key in rows:
-                    return rows[key]
-        with self._lock:
-            return self._read(CONTACTS, "key", "companies", key)
+            found = self._contacts.get(intercom_id)
+        if found is not _ABSENT:
+            return found  # type: ignore[return-value]
+        row = self._read(_CONTACT_BY_ID, intercom_id)
+        return None if row is None or row[1] is None else _row(row)
+
+    def holders(self, email: str) -> tuple[str, ...]:
+        """The contacts known to hold this email (lower case), in no particular order."""
+        while True:
+            with self._pending:
+                written = self._written
+            stored = {row[0] for row in self._read_all(_HOLDERS, email)}
+            with self._pending:
+                if self._written != written:
+                    continue
+                held = self._contacts.overlay(stored, lambda row: row.email == email)
+            return tuple(sorted(held))
 
     def company(self, company_id: str) -> StoredRow | None:
         """The row of this company, read from the rows not yet written first."""
         with self._pending:
-            for rows in (self._companies, self._companies_batch):
-                if company_id in rows:
-                    return rows[company_id]
-        with self._lock:
-            return self._read(COMPANIES, "company_id", "members", company_id)
+            found = self._companies.get(company_id)
+        if found is not _ABSENT:
+            return found  # type: ignore[return-value]
+        row = self._read(_COMPANY, company_id)
+        return None if row is None else StoredRow(row[0], row[1], _names(row[2]), _names(row[3]))
 
-    def _read(
-        self, table: sa.Table, key_column: str, links_column: str, key: str
-    ) -> StoredRow | None:
-        """One row, through the driver's own cursor: a re-sync reads a row per record, and
+    def _read(self, sql: str, key: str) -> Any:
+        rows = self._read_all(sql, key, one=True)
+        return rows[0] if rows else None
+
+    def _read_all(self, sql: str, key: str, *, one: bool = False) -> list[Any]:
+        """Through the driver's own cursor: a re-sync reads a row per record, and
         SQLAlchemy's statement machinery would cost more CPU than the rest of the record."""
-        connection = self._connected()
-        if connection is None:
-            return None
-        sql = self._selects.get(table.name)
-        if sql is None:
-            mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
-            sql = self._selects[table.name] = (
-                f"SELECT intercom_id, fingerprint, tags, {links_column} FROM {table.name} "
-                f"WHERE {key_column} = {mark}"
-            )
-        if self._cursor is None:
-            self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            self._cursor.execute(sql, (key,))
-            row = self._cursor.fetchone()
-        except self._engine.dialect.loaded_dbapi.Error as exc:
-            raise FatalError(f"the sync store {self.where} could not be read: {exc}") from None
-        if row is None:
-            return None
-        return StoredRow(row[0], row[1], _names(row[2]), _names(row[3]))
+        with self._lock:
+            connection = self._connected()
+            if connection is None:
+                return []
+            if self._cursor is None:
+                self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            if self._engine.dialect.paramstyle != "qmark":
+                sql = sql.replace("?", "%s")
+            try:
+                self._cursor.execute(sql, (key,))
+                return [self._cursor.fetchone()] if one else list(self._cursor.fetchall())
+            except self._engine.dialect.loaded_dbapi.Error as exc:
+                raise FatalError(f"the sync store {self.where} could not be read: {exc}") from None
 
-    def put_contact(self, key: str, stored: StoredRow | None) -> None:
-        """What Intercom confirmed for this contact key; None: the key names no contact now.
-        Kept in memory until the next batch is written, and read from there meanwhile."""
-        if self._read_only:
-            return
-        with self._pending:
-            self._contacts[key] = stored
-        self._flush_when_due()
+    def put_key(self, key: str, intercom_id: str | None) -> None:
+        """The contact this key names now (Intercom confirmed it); None: none."""
+        self._put(self._keys, key, intercom_id)
+
+    def put_contact(self, intercom_id: str, stored: StoredRow | None) -> None:
+        """What Intercom confirmed of this contact; None: it was removed. Kept in memory
+        until the next batch is written, and read from there meanwhile."""
+        self._put(self._contacts, intercom_id, stored)
 
     def put_company(self, company_id: str, stored: StoredRow | None) -> None:
         """What Intercom confirmed for this company; None: it is gone from Intercom."""
+        self._put(self._companies, company_id, stored)
+
+    def _put(self, pending: _Pending[V], key: str, value: V | None) -> None:
         if self._read_only:
             return
         with self._pending:
-            self._companies[company_id] = stored
+            pending.rows[key] = value
         self._flush_when_due()
 
+    def doubt_contact(self, intercom_id: str) -> None:
+        """A write to this contact is about to be sent: until it is confirmed, the store
+        must not claim the contact holds what was last written, even after a kill."""
+        self._doubt(KNOWN_CONTACTS.name, self._contacts, intercom_id)
+
+    def doubt_company(self, company_id: str) -> None:
+        """The same for a company."""
+        self._doubt(COMPANIES.name, self._companies, company_id)
+
+    def _doubt(self, table: str, pending: _Pending[StoredRow], key: str) -> None:
+        """Forgets the fingerprint in the rows not yet written and, before returning, in
+        the database. Workers that doubt at once share one commit: whoever writes takes
+        every doubt queued so far."""
+        if self._read_only:
+            return
+        with self._pending:
+            pending.forget_fingerprint(key)
+            self._doubts[table].add(key)
+            mine = self._doubt_round
+        with self._flushing:
+            if self._doubts_done > mine or self._connection is None:
+                return
+            with self._pending:
+                doubts = {name: sorted(keys) for name, keys in self._doubts.items()}
+                for keys in self._doubts.values():
+                    keys.clear()
+                taken = self._doubt_round
+                self._doubt_round += 1
+            try:
+                with self._engine.begin() as connection:
+                    forget_fingerprints(connection, KNOWN_CONTACTS, doubts[KNOWN_CONTACTS.name])
+                    forget_fingerprints(connection, COMPANIES, doubts[COMPANIES.name])
+            except sa.exc.SQLAlchemyError as exc:
+                raise FatalError(
+                    f"the sync store {self.where} could not be written: {_first_line(exc)}"
+                ) from None
+            self._doubts_done = taken + 1
+
     def _flush_when_due(self) -> None:
-        pending = len(self._contacts) + len(self._companies) + len(self._meta)
+        pending = len(self._keys.rows) + len(self._contacts.rows) + len(self._companies.rows)
+        pending += len(self._meta)
         due = pending >= FLUSH_EVERY_ROWS or (
             pending and time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
         )
@@ -264,15 +350,35 @@ class SyncStore:
         if self._connection is None:  # nothing was read, so nothing can be pending
             return
         with self._pending:
-            if not (self._contacts or self._companies or self._meta):
+            tables = (self._keys, self._contacts, self._companies)
+            if not (any(t.rows for t in tables) or self._meta):
                 return
-            self._contacts_batch, self._contacts = self._contacts, {}
-            self._companies_batch, self._companies = self._companies, {}
+            for table in tables:
+                table.start_batch()
             self._meta_batch, self._meta = self._meta, {}
         try:
             with self._engine.begin() as connection:
-                replace_rows(connection, CONTACTS, "key", "companies", self._contacts_batch)
-                replace_rows(connection, COMPANIES, "company_id", "members", self._companies_batch)
+                replace_rows(
+                    connection,
+                    CONTACT_KEYS,
+                    "key",
+                    {
+                        k: None if v is None else {"intercom_id": v}
+                        for k, v in self._keys.batch.items()
+                    },
+                )
+                replace_rows(
+                    connection,
+                    KNOWN_CONTACTS,
+                    "intercom_id",
+                    {k: _contact_columns(v) for k, v in self._contacts.batch.items()},
+                )
+                replace_rows(
+                    connection,
+                    COMPANIES,
+                    "company_id",
+                    {k: _company_columns(v) for k, v in self._companies.batch.items()},
+                )
                 write_meta(connection, self._meta_batch)
         except sa.exc.SQLAlchemyError as exc:
             raise FatalError(
@@ -280,7 +386,10 @@ class SyncStore:
             ) from None
         finally:
             with self._pending:
-                self._contacts_batch, self._companies_batch, self._meta_batch = {}, {}, {}
+                for table in (self._keys, self._contacts, self._companies):
+                    table.batch = {}
+                self._meta_batch = {}
+                self._written += 1
 
     def close(self) -> None:
         """Flushes what Intercom confirmed, then lets go of the database."""
@@ -300,6 +409,88 @@ class SyncStore:
 
 def _names(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text and text != "[]" else ()
+
+
+_ABSENT = object()
+V = TypeVar("V")
+
+
+class _Pending(Generic[V]):
+    """One table's rows not yet written (None deletes), and the batch being written."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, V | None] = {}
+        self.batch: dict[str, V | None] = {}
+
+    def get(self, key: str) -> V | object | None:
+        """The newest row put for this key, or _ABSENT when none waits to be written."""
+        for rows in (self.rows, self.batch):
+            if key in rows:
+                return rows[key]
+        return _ABSENT
+
+    def start_batch(self) -> None:
+        self.batch, self.rows = self.rows, {}
+
+    def overlay(self, stored: set[str], holds: Callable[[V], bool]) -> set[str]:
+        """The keys whose newest row holds, given the database's answer `stored`."""
+        result = {key for key in stored if key not in self.rows and key not in self.batch}
+        for key in {*self.rows, *self.batch, *stored}:
+            row = self.get(key)
+            if row is not _ABSENT and row is not None and holds(row):  # type: ignore[arg-type]
+                result.add(key)
+        return result
+
+    def forget_fingerprint(self, key: str) -> None:
+        for rows in (self.rows, self.batch):
+            row = rows.get(key)
+            if isinstance(row, StoredRow):
+                rows[key] = row._replace(fingerprint=None)
+
+
+# A contact through one of its keys: the id the key names and, when the contact's row is
+# there, what is known of it; a contact by its id; the contacts holding an email; a company.
+_CONTACT_BY_KEY = (
+    "SELECT k.intercom_id, c.intercom_id, c.fingerprint, c.tags, c.companies, c.external_id, "
+    f"c.email FROM {CONTACT_KEYS.name} k LEFT JOIN {KNOWN_CONTACTS.name} c "
+    "ON c.intercom_id = k.intercom_id WHERE k.key = ?"
+)
+_CONTACT_BY_ID = (
+    "SELECT intercom_id, intercom_id, fingerprint, tags, companies, external_id, email "
+    f"FROM {KNOWN_CONTACTS.name} WHERE intercom_id = ?"
+)
+_HOLDERS = f"SELECT intercom_id FROM {KNOWN_CONTACTS.name} WHERE email = ?"
+_COMPANY = (
+    f"SELECT intercom_id, fingerprint, tags, members FROM {COMPANIES.name} WHERE company_id = ?"
+)
+
+
+def _row(row: Any) -> StoredRow:
+    """A contact's StoredRow from a _CONTACT_BY_KEY or _CONTACT_BY_ID row."""
+    return StoredRow(row[1], row[2], _names(row[3]), _names(row[4]), row[5], row[6])
+
+
+def _contact_columns(row: StoredRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "fingerprint": row.fingerprint,
+        "tags": json.dumps(row.tags),
+        "companies": json.dumps(row.links),
+        "external_id": row.external_id,
+        "email": row.email,
+    }
+
+
+def _company_columns(row: StoredRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "intercom_id": row.intercom_id,
+        "fingerprint": row.fingerprint,
+        "tags": json.dumps(row.tags),
+        "members": json.dumps(row.links),
+    }
 
 
 def _first_line(exc: BaseException) -> str:

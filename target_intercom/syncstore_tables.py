@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StoredRow(NamedTuple):
     """One contact's or company's row: Intercom's id, the fingerprint of what was last
-    written (None when the id was only found), the tags this target applied, and the
-    companies (for a company: the members) it attached."""
+    written (None when the id was only found, or a write to it may not have been recorded),
+    the tags this target applied, and the companies (for a company: the members) it
+    attached. For a contact also its external_id and email as Intercom last showed them:
+    an email never hands over a contact that has an external_id of its own."""
 
     intercom_id: str
     fingerprint: int | None
     tags: tuple[str, ...]
     links: tuple[str, ...]
+    external_id: str | None = None
+    email: str | None = None
 
 
 METADATA = sa.MetaData()
@@ -34,12 +38,21 @@ META = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
-CONTACTS = sa.Table(
-    "target_intercom_contacts",
+# How records name contacts (keys.contact_by_external_id, keys.contact_by_email), each
+# filed under the one Intercom contact it names; what is known of the contact is its own
+# row, so every key of a contact sees what any of them wrote.
+CONTACT_KEYS = sa.Table(
+    "target_intercom_contact_keys",
     METADATA,
-    # keys.contact_by_external_id or keys.contact_by_email: how records name the contact.
     sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("intercom_id", sa.String(64), nullable=False),
+    sa.Column("intercom_id", sa.String(64), nullable=False, index=True),
+)
+KNOWN_CONTACTS = sa.Table(
+    "target_intercom_known_contacts",
+    METADATA,
+    sa.Column("intercom_id", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.Text, nullable=True),
+    sa.Column("email", sa.Text, nullable=True, index=True),  # lower case
     # Of the fields and custom attributes last written; NULL when the id was only found.
     sa.Column("fingerprint", sa.BigInteger, nullable=True),
     sa.Column("tags", sa.Text, nullable=False),  # JSON list: tags this target applied
@@ -54,14 +67,87 @@ COMPANIES = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("members", sa.Text, nullable=False),  # JSON list: contact ids it attached
 )
+# Version 1 filed everything under each key: a fingerprint written by a record by email
+# was not seen by the record by external_id of the same contact.
+_V1_CONTACTS = sa.Table(
+    "target_intercom_contacts",
+    sa.MetaData(),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("intercom_id", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.BigInteger, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("companies", sa.Text, nullable=False),
+)
+_BY_EXTERNAL_ID = "contact:external_id:"
+_BY_EMAIL = "contact:email:"
 
 
 def _create_v1(connection: Connection) -> None:
-    METADATA.create_all(connection)
+    for table in (META, _V1_CONTACTS, COMPANIES):
+        table.create(connection, checkfirst=True)
+
+
+def _contacts_per_contact(connection: Connection) -> None:
+    """Version 2: one row per Intercom contact, reached from any of its keys. A contact's
+    rows under several keys become one: their fingerprint if they agree (else none: the
+    next record costs a call, never a skip), the union of the tags and companies this
+    target applied. A contact known only by email may have an external_id of its own that
+    version 1 never recorded, so the workspace is listed again before an email is trusted
+    to name a user without one."""
+    for table in (CONTACT_KEYS, KNOWN_CONTACTS):
+        table.create(connection, checkfirst=True)
+    rows = connection.execute(
+        sa.select(_V1_CONTACTS).order_by(_V1_CONTACTS.c.intercom_id)
+    ).mappings()
+    merged: dict[str, dict[str, Any]] = {}
+    unsure = False
+    for row in rows:
+        key, intercom_id = row["key"], row["intercom_id"]
+        connection.execute(sa.insert(CONTACT_KEYS).values(key=key, intercom_id=intercom_id))
+        if merged and intercom_id not in merged:
+            unsure |= _insert_merged(connection, merged)
+        known = merged.setdefault(
+            intercom_id, {"prints": set(), "tags": set(), "companies": set(), "keys": []}
+        )
+        known["prints"].add(row["fingerprint"])
+        known["tags"].update(json.loads(row["tags"]))
+        known["companies"].update(json.loads(row["companies"]))
+        known["keys"].append(key)
+    unsure |= _insert_merged(connection, merged)
+    _V1_CONTACTS.drop(connection)
+    if unsure:
+        connection.execute(
+            sa.delete(META).where(META.c.name.in_(["contacts_listed", "contact_searches"]))
+        )
+
+
+def _insert_merged(connection: Connection, merged: dict[str, dict[str, Any]]) -> bool:
+    """Writes the contacts gathered so far; whether one was known only by email."""
+    unsure = False
+    for intercom_id, known in merged.items():
+        external_id = next(
+            (k[len(_BY_EXTERNAL_ID) :] for k in known["keys"] if k.startswith(_BY_EXTERNAL_ID)),
+            None,
+        )
+        email = next((k[len(_BY_EMAIL) :] for k in known["keys"] if k.startswith(_BY_EMAIL)), None)
+        unsure |= external_id is None
+        prints = known["prints"]
+        connection.execute(
+            sa.insert(KNOWN_CONTACTS).values(
+                intercom_id=intercom_id,
+                external_id=external_id,
+                email=email,
+                fingerprint=next(iter(prints)) if len(prints) == 1 else None,
+                tags=json.dumps(sorted(known["tags"])),
+                companies=json.dumps(sorted(known["companies"])),
+            )
+        )
+    merged.clear()
+    return unsure
 
 
 # MIGRATIONS[n] brings a store at version n to version n + 1; a new version appends a step.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1,)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1, _contacts_per_contact)
 
 
 def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection], None]]) -> None:
@@ -83,10 +169,10 @@ def replace_rows(
     connection: Connection,
     table: sa.Table,
     key_column: str,
-    links_column: str,
-    rows: dict[str, StoredRow | None],
+    rows: dict[str, dict[str, Any] | None],
 ) -> None:
-    """Deletes then inserts: the same on SQLite and PostgreSQL, no dialect's upsert needed."""
+    """Deletes then inserts: the same on SQLite and PostgreSQL, no dialect's upsert needed.
+    A row of None deletes the key's row."""
     if not rows:
         return
     keys = list(rows)
@@ -94,16 +180,16 @@ def replace_rows(
         connection.execute(
             sa.delete(table).where(table.c[key_column].in_(keys[start : start + 500]))
         )
-    fresh = [
-        {
-            key_column: key,
-            "intercom_id": row.intercom_id,
-            "fingerprint": row.fingerprint,
-            "tags": json.dumps(row.tags),
-            links_column: json.dumps(row.links),
-        }
-        for key, row in rows.items()
-        if row is not None
-    ]
+    fresh = [{key_column: key, **row} for key, row in rows.items() if row is not None]
     if fresh:
         connection.execute(sa.insert(table), fresh)
+
+
+def forget_fingerprints(connection: Connection, table: sa.Table, keys: list[str]) -> None:
+    """Sets the fingerprint of these rows to NULL (a contact's by intercom_id, a company's
+    by company_id), in the caller's transaction."""
+    column = table.c.intercom_id if table is KNOWN_CONTACTS else table.c.company_id
+    for start in range(0, len(keys), 500):
+        connection.execute(
+            sa.update(table).where(column.in_(keys[start : start + 500])).values(fingerprint=None)
+        )

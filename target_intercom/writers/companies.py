@@ -24,7 +24,7 @@ from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, asked
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
-from target_intercom.writers.tags import Tags
+from target_intercom.writers.tags import Applying, Tags
 
 _LOCK_STRIPES = 64
 logger = logging.getLogger("target-intercom")
@@ -65,23 +65,37 @@ class CompanyWriter:
             return "not_in_intercom"
         outcome, known = upserted
         company_id = known.intercom_id
-        tags, sent = self._tags.apply_to_company(
-            company_id, plan.tags, known.tags, mirror=self._modes.mirror
+        written = [known]
+
+        def recorded(**changes: object) -> None:
+            written[0] = written[0].but(**changes)
+            self._known.remember(plan.company_id, written[0])
+
+        mirror = self._modes.mirror
+        sent = self._tags.apply_to_company(
+            company_id,
+            plan.tags,
+            known.tags,
+            # full_resync sends the company again once per run; its tags are not sent again.
+            Applying(mirror, False, lambda tags: recorded(tags=tags)),
         )
         attached = set(known.links)
         for member in dict.fromkeys(members):
-            if member not in attached:
-                self.attach(member, company_id, plan.company_id)
-                attached.add(member)
-                sent = True
-        if self._modes.mirror:
+            if member in attached:
+                continue
+            # Under mirror, a member someone else attached stays theirs.
+            if mirror and plan.company_id in self.of_contact(member):
+                continue
+            self.attach(member, company_id, plan.company_id)
+            attached.add(member)
+            recorded(links=tuple(sorted(attached)))
+            sent = True
+        if mirror:
             for stale in sorted(attached - set(members)):
                 self._detach_by_id(stale, company_id)
                 attached.discard(stale)
+                recorded(links=tuple(sorted(attached)))
                 sent = True
-        self._known.remember(
-            plan.company_id, Known(company_id, known.fingerprint, tags, tuple(sorted(attached)))
-        )
         return "updated" if outcome == "unchanged" and sent else outcome
 
     def settled(self, plan: CompanyPlan) -> str | None:
@@ -180,6 +194,15 @@ class CompanyWriter:
         self._detach_by_id(contact_id, intercom_id)
         return True
 
+    def of_contact(self, contact_id: str) -> set[str]:
+        """The company_ids of the companies a contact is in, as Intercom holds them now:
+        under mirror, what was there before this target attached it is not its own."""
+        answer = self._client.request(
+            "GET", "/contacts/{contact_id}/companies", path={"contact_id": contact_id}
+        ).body
+        listed = (answer or {}).get("companies") or []
+        return {str(c.get("company_id")) for c in listed if isinstance(c, dict)}
+
     def _detach_by_id(self, contact_id: str, intercom_company_id: str) -> None:
         request_unless_absent(
             self._client,
@@ -235,6 +258,8 @@ class CompanyWriter:
             fresh = not self._modes.full_resync or self._known.written_this_run(plan.company_id)
             if known is not None and known.fingerprint == print_ and fresh:
                 return "unchanged", known
+            if known is not None and known.fingerprint is not None:
+                self._known.doubt(plan.company_id)
             custom = self._attributes.prepare(
                 "company", plan.custom_attributes, plan.attribute_types
             )

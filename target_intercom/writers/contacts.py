@@ -33,10 +33,12 @@ from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.known import Known, KnownContacts, asked
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
-from target_intercom.writers.tags import Tags
+from target_intercom.writers.tags import Applying, Tags
 from target_intercom.writers.workspace_index import WorkspaceIndex
 
 _CONFLICT_ID = re.compile(r"id=([A-Za-z0-9_-]+)")
+# How a contact was written: (outcome, Intercom id, the contact as Intercom answered).
+Upserted = tuple[str, str, dict[str, Any]]
 
 
 class ContactWriter:
@@ -70,14 +72,14 @@ class ContactWriter:
         self._modes = modes
 
     def write(self, plan: ContactPlan) -> str:
-        """Applies one users record; returns its outcome for the run summary."""
+        """Applies one users record; returns its outcome for the run summary. What each
+        call did is recorded as soon as Intercom confirms it, so a record that fails half
+        way leaves the store telling what Intercom holds."""
         if plan.deleted:
             return self._remove(plan)
         print_ = asked(plan)
         known = self._known.get(plan.external_id, plan.email)
-        if known is not None and self._modes.full_resync:
-            known = Known(known.intercom_id, None)  # keep the id, forget what was sent
-        if known is not None and known.fingerprint == print_:
+        if known is not None and known.fingerprint == print_ and not self._modes.full_resync:
             outcome, contact_id = "unchanged", known.intercom_id
         else:
             custom = self._attributes.prepare(
@@ -86,21 +88,39 @@ class ContactWriter:
             body = dict(plan.fields)
             if custom:
                 body["custom_attributes"] = custom
+            if known is not None and known.fingerprint is not None:
+                self._known.doubt(known.intercom_id)
             upserted = self._upsert(body, known)
             if upserted is None:
                 return "not_in_intercom"
-            outcome, contact_id = upserted
+            outcome, contact_id, answer = upserted
             if known is None or known.intercom_id != contact_id:
                 # A new contact, or the old one gone: nothing was applied to this one.
                 known = Known(contact_id, None)
-        tags, sent_tags = self._tags.apply_to_contact(
-            contact_id, plan.tags, known.tags, mirror=self._modes.mirror
+            email = answer.get("email", body.get("email"))
+            known = known.but(
+                fingerprint=print_,
+                external_id=answer.get("external_id", body.get("external_id")),
+                email=str(email).lower() if email else None,
+            )
+            self._known.remember(plan.external_id, plan.email, known)
+        written = [known]
+
+        def recorded(**changes: object) -> None:
+            written[0] = written[0].but(**changes)
+            self._known.remember(plan.external_id, plan.email, written[0])
+
+        how = Applying(
+            self._modes.mirror, self._modes.full_resync, lambda tags: recorded(tags=tags)
         )
-        links, sent_links = self._link_companies(contact_id, plan, known.links)
-        if outcome == "unchanged" and not (sent_tags or sent_links):
-            return outcome  # the store already holds just this
-        self._known.remember(plan.external_id, plan.email, Known(contact_id, print_, tags, links))
-        return "updated" if outcome == "unchanged" else outcome
+        sent = self._tags.apply_to_contact(contact_id, plan.tags, known.tags, how)
+        again = Applying(
+            self._modes.mirror, self._modes.full_resync, lambda links: recorded(links=links)
+        )
+        sent |= self._link_companies(contact_id, plan, written[0].links, again)
+        if outcome == "unchanged":
+            return "updated" if sent else outcome
+        return outcome
 
     def settled(self, plan: ContactPlan) -> str | None:
         """ "unchanged" when the record would make no call, found without one (so the
@@ -124,9 +144,10 @@ class ContactWriter:
             return None
         return "unchanged"
 
-    def _upsert(self, body: dict[str, Any], known: Known | None) -> tuple[str, str] | None:
+    def _upsert(self, body: dict[str, Any], known: Known | None) -> Upserted | None:
         """Updates the contact known by id, else creates it (or, in update_only, finds
-        it): (outcome, Intercom id), or None when update_only finds no contact."""
+        it): (outcome, Intercom id, the contact as Intercom answered), or None when
+        update_only finds no contact."""
         if known is not None:
             updated = request_unless_absent(
                 self._client,
@@ -134,16 +155,16 @@ class ContactWriter:
                 "/contacts/{contact_id}",
                 path={"contact_id": known.intercom_id},
                 json_body=_update_body(body),
+                needs=("id",),
             )
             if updated is not None:
-                return "updated", known.intercom_id
+                return "updated", known.intercom_id, _contact(updated.body)
             # Deleted or merged since we saw it: fall through to a create.
         if self._modes.update_only:
             found = self._lookup.find(body.get("external_id"), body.get("email"), body.get("phone"))
             if found is None:
                 return None
-            self._update(found, body)
-            return "updated", found
+            return "updated", found, self._update(found, body)
         if body.get("role") == "lead" and "external_id" not in body and body.get("email"):
             return self._upsert_lead(body, str(body["email"]))
         if body.get("external_id") and body.get("email"):
@@ -151,15 +172,15 @@ class ContactWriter:
             # the external_id, whether or not Intercom's create would have said so.
             predating = self._index.holder_without_external_id(str(body["email"]))
             if predating is not None:
-                self._update(predating, body)
+                answer = self._update(predating, body)
                 self._index.claimed(str(body["email"]))
-                return "updated", predating
+                return "updated", predating, answer
         for wait in (*self._waits.conflict_retries, None):
             try:
-                created = self._client.request(
-                    "POST", "/contacts", json_body=body, needs=("id",)
-                ).body
-                return "created", str(created["id"])
+                created = _contact(
+                    self._client.request("POST", "/contacts", json_body=body, needs=("id",)).body
+                )
+                return "created", str(created["id"]), created
             except ApiError as exc:
                 if exc.status != 409:
                     raise
@@ -175,8 +196,7 @@ class ContactWriter:
             self._client.request(
                 "POST", "/contacts/{contact_id}/unarchive", path={"contact_id": contact_id}
             )
-        self._update(contact_id, body)
-        return "updated", contact_id
+        return "updated", contact_id, self._update(contact_id, body)
 
     def _conflicting_id(self, exc: ApiError, body: dict[str, Any]) -> str:
         match = _CONFLICT_ID.search(exc.intercom_message)
@@ -194,15 +214,17 @@ class ContactWriter:
             ) from None
         return found
 
-    def _upsert_lead(self, body: dict[str, Any], email: str) -> tuple[str, str]:
+    def _upsert_lead(self, body: dict[str, Any], email: str) -> Upserted:
         """Find, else create once: a lead's create is never sent twice for one record."""
         found = self._lookup.find_lead(email)
         if found is None:
             try:
-                created = self._client.request(
-                    "POST", "/contacts", json_body=body, may_repeat=False, needs=("id",)
-                ).body
-                return "created", str(created["id"])
+                created = _contact(
+                    self._client.request(
+                        "POST", "/contacts", json_body=body, may_repeat=False, needs=("id",)
+                    ).body
+                )
+                return "created", str(created["id"]), created
             except Unanswered as exc:
                 made = self._await_lead(email)
                 if made is None:
@@ -213,16 +235,19 @@ class ContactWriter:
                         "later (leads are looked up by email before they are created)",
                         "lead_unconfirmed",
                     ) from None
-                return "created", made
-        self._update(found, body)
-        return "updated", found
+                return "created", made, {}
+        return "updated", found, self._update(found, body)
 
-    def _update(self, contact_id: str, body: dict[str, Any]) -> None:
-        self._client.request(
-            "PUT",
-            "/contacts/{contact_id}",
-            path={"contact_id": contact_id},
-            json_body=_update_body(body),
+    def _update(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The contact as Intercom answered the update."""
+        return _contact(
+            self._client.request(
+                "PUT",
+                "/contacts/{contact_id}",
+                path={"contact_id": contact_id},
+                json_body=_update_body(body),
+                needs=("id",),
+            ).body
         )
 
     def _await_lead(self, email: str) -> str | None:
@@ -252,34 +277,51 @@ class ContactWriter:
         return outcome if done is not None else "already_absent"
 
     def _link_companies(
-        self, contact_id: str, plan: ContactPlan, attached: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], bool]:
+        self, contact_id: str, plan: ContactPlan, attached: tuple[str, ...], how: Applying
+    ) -> bool:
         """Upserts the record's companies that changed, attaches the contact to those it
         was not attached to by this target, detaches it from those the record removes
         (and, under mirror, from those this target attached that the record no longer
-        lists). Returns the companies now attached by this target, and whether any call
-        was made."""
+        lists; a company the contact was in before this target attached it is someone
+        else's, and stays). Whether any call was made."""
         now = set(attached)
         sent = False
         listed = {link.company_id for link in plan.companies if not link.remove}
+        new = [c for c in listed if how.again or c not in now]
+        theirs = (
+            self._companies.of_contact(contact_id)
+            if how.mirror and any(c not in now for c in new)
+            else set()
+        )
         for link in plan.companies:
             if link.remove:
                 sent |= self._companies.detach(contact_id, link.company_id)
-                now.discard(link.company_id)
+                if link.company_id in now:
+                    now.discard(link.company_id)
+                    how.recorded(tuple(sorted(now)))
                 continue
             company_id, wrote = self._companies.ensure(
                 link.company_id, link.company, create=not self._modes.update_only
             )
             sent |= wrote
-            if company_id is not None and link.company_id not in now:
-                self._companies.attach(contact_id, company_id, link.company_id)
-                now.add(link.company_id)
-                sent = True
-        if self._modes.mirror:
+            if company_id is None or link.company_id not in new:
+                continue
+            if link.company_id not in now and link.company_id in theirs:
+                continue
+            self._companies.attach(contact_id, company_id, link.company_id)
+            now.add(link.company_id)
+            how.recorded(tuple(sorted(now)))
+            sent = True
+        if how.mirror:
             for stale in sorted(now - listed):
                 sent |= self._companies.detach(contact_id, stale)
                 now.discard(stale)
-        return tuple(sorted(now)), sent
+                how.recorded(tuple(sorted(now)))
+        return sent
+
+
+def _contact(body: Any) -> dict[str, Any]:
+    return body if isinstance(body, dict) else {}
 
 
 def _update_body(body: dict[str, Any]) -> dict[str, Any]:

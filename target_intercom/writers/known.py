@@ -12,7 +12,12 @@ read of the store, not two), and which contacts this run wrote an email to. Its 
 is the one the run's id cache had: 50,000 entries in all, about 200 bytes each.
 
 The identity rule: a record with an external_id is that contact and no other, filed and
-found by its external_id only; a record with only an email is filed and found by it.
+found by its external_id only; a record with only an email is filed and found by it. Every
+key names one Intercom contact, and everything known (what was written, the tags and
+companies this target applied, its external_id and email as Intercom showed them) belongs
+to that contact, whichever key a record came by; an email is never taken for a user who
+has an external_id of its own. A fingerprint is recorded as soon as Intercom confirmed
+the call that wrote it, and forgotten (durably) before a call that changes it is sent.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from target_intercom import keys
@@ -49,10 +54,19 @@ class Known:
     # what this target made.
     tags: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
+    # A contact's external_id and email (lower case) as Intercom last showed them.
+    external_id: str | None = None
+    email: str | None = None
 
     def row(self) -> StoredRow:
         """The sync store's row of this knowledge."""
-        return StoredRow(self.intercom_id, self.fingerprint, self.tags, self.links)
+        return StoredRow(
+            self.intercom_id, self.fingerprint, self.tags, self.links, self.external_id, self.email
+        )
+
+    def but(self, **changes: object) -> Known:
+        """This knowledge with some of it changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def fingerprint(*parts: object) -> int:
@@ -126,43 +140,47 @@ class KnownContacts:
     """Known contacts, by the identity rule, for every writer.
 
     Three bounded memories share the budget of `max_entries`: what each key names, what
-    each contact holds, and which contacts each email was written to.
+    each contact holds, and which contacts this run wrote each email to (a dry run's store
+    keeps nothing, so memory is all it has).
     """
 
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._store = store
         self._filed: _Memory[_Filed] = _Memory(max_entries // 3)
-        # Intercom id -> what this run last wrote to that contact, or that it removed it.
+        # Intercom id -> what is known of that contact, or that this run removed it.
         self._contacts: _Memory[Known | _Removed] = _Memory(max_entries // 3)
         self._holders: _Memory[frozenset[str]] = _Memory(max_entries // 3)
 
     def get(self, external_id: str | None, email: str | None) -> Known | None:
-        """What was last written to the contact the record names: as this run last met
-        it, else as the sync store kept it from an earlier run."""
+        """What is known of the contact the record names: as this run last met it, else
+        as the sync store kept it from an earlier run."""
         key = _identity(external_id, email)
         if key is None:
             return None
         filed = self._filed.get(key)
-        stored = None
         if filed is None:
             # Read once: a new contact is asked about twice (is it unchanged? then, to
             # write it), and the store's answer is kept for the second time.
-            stored = _known(self._store.contact(key))
+            stored = self._store.contact(key)
             filed = _Filed(None if stored is None else stored.intercom_id)
             self._filed.put(key, filed)
+            if stored is not None and self._contacts.get(stored.intercom_id) is None:
+                self._contacts.put(stored.intercom_id, Known(*stored))
         if filed.intercom_id is None:
             return None
-        held = self._contacts.get(filed.intercom_id)
+        return self._of(filed.intercom_id)
+
+    def _of(self, intercom_id: str) -> Known | None:
+        held = self._contacts.get(intercom_id)
         if isinstance(held, _Removed):
             # Removed by a record that named it another way (by email, say): the next
             # write must meet Intercom's answer for an archived contact, not update blindly.
             return None
         if held is not None:
             return held
-        if stored is not None:
-            self._contacts.put(stored.intercom_id, stored)
-            return stored
-        return Known(filed.intercom_id, None)
+        known = _known(self._store.contact_by_id(intercom_id)) or Known(intercom_id, None)
+        self._contacts.put(intercom_id, known)
+        return known
 
     def id_of(self, external_id: str | None, email: str | None) -> str | None:
         """The contact's Intercom id as this run or an earlier one met it."""
@@ -170,53 +188,82 @@ class KnownContacts:
         return None if known is None else known.intercom_id
 
     def holders_of(self, email: str) -> tuple[str, ...]:
-        """The contacts this run wrote this email to, else the one the store files under it."""
-        held = self._holders.get(email.lower())
-        if held is not None:
-            return tuple(sorted(held))
-        stored = self._store.contact(keys.contact_by_email(email))
-        return () if stored is None else (stored.intercom_id,)
+        """The contacts known to hold this email: written by this target (in this run or
+        an earlier one), or shown by Intercom."""
+        email = email.lower()
+        held = set(self._store.holders(email)) | (self._holders.get(email) or frozenset())
+        return tuple(
+            sorted(
+                intercom_id
+                for intercom_id in held
+                if (known := self._of(intercom_id)) is not None and known.email in (None, email)
+            )
+        )
 
     def holder_of(self, email: str) -> str | None:
         """The one contact known to hold this email; None when none or several do."""
         held = self.holders_of(email)
         return held[0] if len(held) == 1 else None
 
+    def holder_without_external_id(self, email: str) -> str | None:
+        """The one contact known to hold this email that has no external_id of its own."""
+        free = [
+            intercom_id
+            for intercom_id in self.holders_of(email)
+            if (known := self._of(intercom_id)) is not None and known.external_id is None
+        ]
+        return free[0] if len(free) == 1 else None
+
     def remember(self, external_id: str | None, email: str | None, written: Known) -> None:
-        """The contact's id, and what was just written to it (Intercom confirmed it)."""
+        """What Intercom just confirmed of the contact the record names."""
         intercom_id = written.intercom_id
         key = _identity(external_id, email)
         if key is not None:
             self._filed.put(key, _Filed(intercom_id))
-            self._store.put_contact(key, written.row())
+            self._store.put_key(key, intercom_id)
         self._contacts.put(intercom_id, written)
-        if email is not None:
-            held = self._holders.get(email.lower()) or frozenset()
-            self._holders.put(email.lower(), held | {intercom_id})
+        self._store.put_contact(intercom_id, written.row())
+        if written.email is not None:
+            held = self._holders.get(written.email) or frozenset()
+            self._holders.put(written.email, held | {intercom_id})
+
+    def doubt(self, intercom_id: str) -> None:
+        """A write that changes the contact is about to be sent: what was last written no
+        longer describes it until Intercom confirms the new one, in memory and, before
+        this returns, in the store (a kill in between then costs a call, never a skip)."""
+        held = self._contacts.get(intercom_id)
+        if isinstance(held, Known) and held.fingerprint is not None:
+            self._contacts.put(intercom_id, held.but(fingerprint=None))
+        self._store.doubt_contact(intercom_id)
 
     def found(self, external_id: str | None, email: str | None, intercom_id: str) -> None:
-        """Intercom showed this contact (a search, the workspace's listing): its id is
-        filed, unless something is already known for its key."""
+        """Intercom showed this contact, with this external_id (None: it has none) and,
+        when given, this email: its key is filed unless it already names a contact, and
+        what Intercom showed is kept with the contact."""
         key = _identity(external_id, email)
-        if key is None or self._store.contact(key) is not None:
-            return
-        self._filed.put(key, _Filed(intercom_id))
-        self._store.put_contact(key, StoredRow(intercom_id, None, (), ()))
+        if key is not None and self._store.contact(key) is None:
+            self._filed.put(key, _Filed(intercom_id))
+            self._store.put_key(key, intercom_id)
+        known = _known(self._store.contact_by_id(intercom_id)) or Known(intercom_id, None)
+        shown = known.but(external_id=external_id, email=email.lower() if email else known.email)
+        self._contacts.put(intercom_id, shown)
+        self._store.put_contact(intercom_id, shown.row())
 
     def unfiled(self, external_id: str | None, email: str | None) -> None:
         """The key names no contact any more."""
         key = _identity(external_id, email)
         if key is not None:
             self._filed.put(key, _Filed(None))
-            self._store.put_contact(key, None)
+            self._store.put_key(key, None)
 
     def removed(self, external_id: str | None, email: str | None, intercom_id: str | None) -> None:
         """The contact was archived or deleted: whatever key names it, it is not current."""
         for key in keys.contact(external_id, email):
             self._filed.put(key, _Filed(None))
-            self._store.put_contact(key, None)
+            self._store.put_key(key, None)
         if intercom_id is not None:
             self._contacts.put(intercom_id, _Removed())
+            self._store.put_contact(intercom_id, None)
 
 
 class KnownCompanies:
@@ -247,6 +294,13 @@ class KnownCompanies:
     def written_this_run(self, company_id: str) -> bool:
         """Whether this run wrote the company already (full_resync sends each once)."""
         return bool(self._written.get(company_id))
+
+    def doubt(self, company_id: str) -> None:
+        """An upsert that changes the company is about to be sent (see KnownContacts.doubt)."""
+        known = self._memory.get(company_id)
+        if known is not None and known.fingerprint is not None:
+            self._memory.put(company_id, known.but(fingerprint=None))
+        self._store.doubt_company(company_id)
 
     def forget(self, company_id: str) -> None:
         """The company is gone from Intercom (deleted by hand): it is made again when named."""

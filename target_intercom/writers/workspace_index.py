@@ -77,7 +77,7 @@ class WorkspaceIndex:
                     self._searches += 1
                     self._store.note_meta(_SEARCHES, str(self._searches))
         if self._listed:
-            return self._known.id_of(None, email)
+            return self._known.holder_without_external_id(email)
         return self._search(email)
 
     def claimed(self, email: str) -> None:
@@ -110,7 +110,7 @@ class WorkspaceIndex:
                     continue
                 external_id = contact.get("external_id")
                 if external_id:
-                    self._known.found(str(external_id), None, str(contact["id"]))
+                    self._known.found(str(external_id), contact.get("email"), str(contact["id"]))
                 elif contact.get("email"):
                     email = str(contact["email"]).lower()
                     by_email[email] = "" if email in by_email else str(contact["id"])

@@ -19,15 +19,50 @@ def _version(engine: sa.Engine) -> str:
 def test_a_new_store_is_made_at_the_current_version(tmp_path):
     store = store_at(str(tmp_path / "s.db"), None, read_only=False)
     store.open("ws")
-    store.put_contact("contact:external_id:u1", StoredRow("abc", 42, ("vip",), ("c1",)))
+    row = StoredRow("abc", 42, ("vip",), ("c1",), "u1", "u1@x.io")
+    store.put_key("contact:external_id:u1", "abc")
+    store.put_contact("abc", row)
     store.close()
     again = store_at(str(tmp_path / "s.db"), None, read_only=False)
     again.open("ws")
-    assert again.contact("contact:external_id:u1") == StoredRow("abc", 42, ("vip",), ("c1",))
+    assert again.contact("contact:external_id:u1") == row
     assert again.contact("contact:external_id:u2") is None
+    assert again.holders("u1@x.io") == ("abc",)
     again.close()
     assert len(MIGRATIONS) == SCHEMA_VERSION
     assert _version(sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")) == str(SCHEMA_VERSION)
+
+
+def test_version_1_keys_become_one_row_per_contact(tmp_path):
+    """Rows filed under each key of one contact merge: a fingerprint they disagree on is
+    dropped (a call, never a skip), the tags and companies the target applied are kept, and
+    a contact known only by email has the workspace listed again."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    migrate(engine, 0, MIGRATIONS[:1])
+    with engine.begin() as connection:
+        for key, intercom_id, print_, tags in [
+            ("contact:external_id:x1", "c1", 1, '["a"]'),
+            ("contact:email:x1@x.io", "c1", 2, '["b"]'),
+            ("contact:external_id:x2", "c2", 3, "[]"),
+            ("contact:email:team@x.io", "c3", 4, "[]"),
+        ]:
+            connection.execute(
+                sa.text("insert into target_intercom_contacts values (:k, :i, :f, :t, '[]')"),
+                {"k": key, "i": intercom_id, "f": print_, "t": tags},
+            )
+        connection.execute(
+            sa.text("insert into target_intercom_meta values ('contacts_listed', '1')")
+        )
+    migrate(engine, 1, MIGRATIONS)
+    store = store_at(str(tmp_path / "s.db"), None, read_only=False)
+    store.open(None)
+    assert store.contact("contact:email:x1@x.io") == StoredRow(
+        "c1", None, ("a", "b"), (), "x1", "x1@x.io"
+    )
+    assert store.contact("contact:external_id:x2") == StoredRow("c2", 3, (), (), "x2", None)
+    assert store.contact("contact:email:team@x.io") == StoredRow("c3", 4, (), (), None, "team@x.io")
+    assert store.meta("contacts_listed") is None
+    store.close()
 
 
 def test_a_store_at_an_older_version_runs_only_the_steps_after_it(tmp_path):
