@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import re
 import signal
@@ -21,6 +22,8 @@ from fake_intercom import FakeIntercom
 from tests.conftest import STR, config_for, record, schema, state
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
+# The slow tier's rounds per test; the issue's trials ran 100 (TARGET_INTERCOM_STOP_ROUNDS=100).
+ROUNDS = int(os.environ.get("TARGET_INTERCOM_STOP_ROUNDS", "20"))
 _READ_ALL = re.compile(r"^(\S+ \S+) .*completed processing", re.M)
 
 
@@ -82,6 +85,15 @@ def _run(folder: Path, config: dict, text: str, stop_after: float | None) -> tup
     return process.returncode, states, err
 
 
+def _check_rerun(fake: FakeIntercom, folder: Path, config: dict, text: str, n: int) -> None:
+    """The next run, given the whole input again (a full-table tap resumed), leaves every
+    record in Intercom exactly once."""
+    code, _, err = _run(folder, config, text, None)
+    assert code == 0, err[-3000:]
+    held = [c["external_id"] for c in fake.contacts()]
+    assert sorted(held) == sorted(f"u{i}" for i in range(n))
+
+
 def _check_stop(fake: FakeIntercom, code: int, states: list, err: str, n: int) -> bool:
     """Whether the run was stopped (else it had finished); either way its STATE is true."""
     assert "Traceback" not in err
@@ -105,14 +117,16 @@ def test_sigterm_at_random_moments_of_a_first_load_always_stops_with_a_true_stat
     text = _input(n)
     fake.configure(latency=0.002)
     stopped = 0
-    for round_ in range(20):
+    for round_ in range(ROUNDS):
         fake.reset()
         folder = tmp_path / f"round-{round_}"
         folder.mkdir()
         config = config_for(fake, request_timeout=2, sync_store_path=str(folder / "s.db"))
         code, states, err = _run(folder, config, text, rng.uniform(0.9, 2.5))
-        stopped += _check_stop(fake, code, states, err, n)
-    assert stopped >= 10, "most signals should land while the run is going"
+        if _check_stop(fake, code, states, err, n):
+            stopped += 1
+            _check_rerun(fake, folder, config, text, n)
+    assert stopped >= ROUNDS // 2, "most signals should land while the run is going"
 
 
 @pytest.mark.slow
@@ -124,7 +138,8 @@ def test_sigterm_at_random_moments_of_an_unchanged_resync_always_stops(fake, tmp
     code, _, err = _run(tmp_path, config, text, None)
     assert code == 0, err
     stopped = 0
-    for _ in range(20):
+    for _ in range(ROUNDS):
         code, states, err = _run(tmp_path, config, text, rng.uniform(0.9, 3.0))
         stopped += _check_stop(fake, code, states, err, n)
-    assert stopped >= 10, "most signals should land while the run is going"
+    _check_rerun(fake, tmp_path, config, text, n)
+    assert stopped >= ROUNDS // 2, "most signals should land while the run is going"
