@@ -75,7 +75,7 @@ class SyncStore:
         # Per table: the rows not yet written, and the batch being written. Keys name an
         # Intercom contact id; contacts are filed by that id, companies by company_id.
         self._keys: _Pending[str] = _Pending()
-        self._contacts: _Pending[StoredRow] = _Pending()
+        self._contacts: _Pending[StoredRow] = _Pending(index=lambda row: row.email)
         self._companies: _Pending[StoredRow] = _Pending()
         # Batches written so far: a read that saw the database before a batch landed and
         # the rows not yet written after it reads again.
@@ -236,7 +236,7 @@ class SyncStore:
             with self._pending:
                 if self._written != written:
                     continue
-                held = self._contacts.overlay(stored, lambda row: row.email == email)
+                held = self._contacts.holding(email, stored)
             return tuple(sorted(held))
 
     def company(self, company_id: str) -> StoredRow | None:
@@ -286,7 +286,7 @@ class SyncStore:
         if self._read_only:
             return
         with self._pending:
-            pending.rows[key] = value
+            pending.put(key, value)
         self._flush_when_due()
 
     def doubt_contact(self, intercom_id: str) -> None:
@@ -387,7 +387,7 @@ class SyncStore:
         finally:
             with self._pending:
                 for table in (self._keys, self._contacts, self._companies):
-                    table.batch = {}
+                    table.end_batch()
                 self._meta_batch = {}
                 self._written += 1
 
@@ -416,11 +416,23 @@ V = TypeVar("V")
 
 
 class _Pending(Generic[V]):
-    """One table's rows not yet written (None deletes), and the batch being written."""
+    """One table's rows not yet written (None deletes), and the batch being written; with
+    `index`, which keys' rows hold each value of one column (a contact's email), so that a
+    look-up by it costs no scan of the rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: Callable[[V], str | None] | None = None) -> None:
         self.rows: dict[str, V | None] = {}
         self.batch: dict[str, V | None] = {}
+        self._index = index
+        self._indexed: dict[str, set[str]] = {}
+        self._indexed_batch: dict[str, set[str]] = {}
+
+    def put(self, key: str, value: V | None) -> None:
+        self.rows[key] = value
+        if self._index is not None and value is not None:
+            held = self._index(value)
+            if held is not None:
+                self._indexed.setdefault(held, set()).add(key)
 
     def get(self, key: str) -> V | object | None:
         """The newest row put for this key, or _ABSENT when none waits to be written."""
@@ -431,15 +443,24 @@ class _Pending(Generic[V]):
 
     def start_batch(self) -> None:
         self.batch, self.rows = self.rows, {}
+        self._indexed_batch, self._indexed = self._indexed, {}
 
-    def overlay(self, stored: set[str], holds: Callable[[V], bool]) -> set[str]:
-        """The keys whose newest row holds, given the database's answer `stored`."""
-        result = {key for key in stored if key not in self.rows and key not in self.batch}
-        for key in {*self.rows, *self.batch, *stored}:
+    def end_batch(self) -> None:
+        self.batch, self._indexed_batch = {}, {}
+
+    def holding(self, value: str, stored: set[str]) -> set[str]:
+        """The keys whose newest row holds `value` in the indexed column, given the keys
+        whose rows in the database do."""
+        candidates = (
+            stored | self._indexed.get(value, set()) | self._indexed_batch.get(value, set())
+        )
+        assert self._index is not None
+        held = set()
+        for key in candidates:
             row = self.get(key)
-            if row is not _ABSENT and row is not None and holds(row):  # type: ignore[arg-type]
-                result.add(key)
-        return result
+            if row is _ABSENT or (row is not None and self._index(row) == value):  # type: ignore[arg-type]
+                held.add(key)
+        return held
 
     def forget_fingerprint(self, key: str) -> None:
         for rows in (self.rows, self.batch):
