@@ -9,6 +9,9 @@ one of those memberships wins.
 from __future__ import annotations
 
 import json
+import random
+
+import pytest
 
 from tests.conftest import LIST, STR, config_for, record, run_target, schema, state
 
@@ -162,4 +165,45 @@ def test_a_member_that_never_comes_costs_only_its_membership(fake, tmp_path):
     ]
     assert letter["record"]["user_ids"] == ["u1", "ghost"]
     assert "lists user_id 'ghost', not in Intercom" in letter["error_message"]
+    assert run.states == [{"at": "end"}]
+
+
+def random_load(rng: random.Random) -> tuple[list[dict], dict[str, str], dict[str, set[str]]]:
+    """Companies rows (each listing users who come later), then users rows, some with a
+    nested company: the input, and the names and members it must leave, in input order.
+    (Users rows nesting one company carry the same values for it: users of one company
+    run side by side, so their own order among them is not kept.)"""
+    companies = [f"c{i}" for i in range(4)]
+    users = [f"u{i}" for i in range(12)]
+    names: dict[str, str] = {}
+    members: dict[str, set[str]] = {c: set() for c in companies}
+    messages: list[dict] = [COMPANIES]
+    for n in range(10):
+        company_id = rng.choice(companies)
+        listed = rng.sample(users, rng.randint(0, 3))
+        names[company_id] = f"{company_id} as of companies row {n}"
+        members[company_id].update(listed)
+        messages.append(company(company_id, names[company_id], listed))
+    messages.append(USERS)
+    for user_id in rng.sample(users, len(users)):
+        if rng.random() < 0.5:
+            company_id = rng.choice(companies)
+            names[company_id] = f"{company_id} as of the users stream"
+            members[company_id].add(user_id)
+            messages.append(user(user_id, company={"id": company_id, "name": names[company_id]}))
+        else:
+            messages.append(user(user_id))
+    messages.append(state({"at": "end"}))
+    return messages, names, {c: m for c, m in members.items() if c in names}
+
+
+@pytest.mark.parametrize(
+    "seed", [*range(3), *(pytest.param(s, marks=pytest.mark.slow) for s in range(3, 30))]
+)
+def test_random_loads_in_tap_postgres_order_end_as_their_input_says(fake, tmp_path, seed):
+    messages, expected_names, expected_members = random_load(random.Random(seed))
+    run = run_target(config_for(fake, max_concurrency=8), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert names(fake) == expected_names
+    assert {c: members(fake, c) for c in expected_names} == expected_members
     assert run.states == [{"at": "end"}]
