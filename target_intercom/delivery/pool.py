@@ -10,8 +10,8 @@ is written, held or never written, and why the run failed, is the `Policy`'s
 Every decision is taken under one lock, in the same critical section as the call that
 led to it, so a record is queued exactly once. STATE lines are written outside that
 lock, by the outbox (`outbox.py`). At most `window` records are outstanding at once, so
-memory stays flat however long the input. (A little over 300 lines: each lock-held step
-says in its docstring why it is safe where it stands, and those belong beside the code.)
+memory stays flat however long the input. (Under 400 lines: each lock-held step says in
+its docstring why it is safe where it stands, and those belong beside the code.)
 """
 
 from __future__ import annotations
