@@ -7,6 +7,11 @@ leaves the client: it retries, and when retries run out raises a `FatalError`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from target_intercom.delivery.job import Rest
+
 
 class TargetIntercomError(Exception):
     """Base of every error this target raises on purpose."""
@@ -54,8 +59,14 @@ class Stopped(FatalError):
 
 class ContactNotYet(RecordError):
     """The record needs a contact Intercom does not have (yet): it may come later in the
-    input, so the record waits for it, and is a record error only if it never comes."""
+    input, so the record waits for it, and is a record error only if it never comes.
 
-    def __init__(self, message: str, contact_keys: tuple[str, ...]) -> None:
+    `rest`, when given, is what is left to write of a record that wrote the rest of its
+    plan already: that is what waits, not the whole record."""
+
+    def __init__(
+        self, message: str, contact_keys: tuple[str, ...], rest: Rest | None = None
+    ) -> None:
         super().__init__(message, "contact_not_found")
         self.contact_keys = contact_keys
+        self.rest = rest

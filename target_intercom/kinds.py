@@ -53,10 +53,14 @@ class Kinds:
         mapping: Callable[[Mapping[str, Any], RecordSchema, ContactOptions], P],
         writer: Writer[P],
     ) -> None:
-        """Records of these streams are mapped by `mapping` to a `plan`, which `writer` writes."""
+        """Records of these streams are mapped by `mapping` to a `plan`, which `writer`
+        writes; so are the rests of such plans the writer names in its `rests` (what is left
+        of a record that waits for a contact, see delivery/job.py)."""
         for stream in streams:
             self._mappers[stream] = mapping
         self._writers[plan] = writer
+        for rest in getattr(writer, "rests", ()):
+            self._writers[rest] = writer
 
     def mapper(self, stream: str) -> Mapper:
         """The mapping of the kind that loads this stream; one error line when none does."""

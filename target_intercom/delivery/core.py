@@ -5,10 +5,11 @@ one call at a time, without timing: which record may start, which STATE may go o
 and when no STATE may ever go out again. The threaded pool around it (`pool.py`)
 only executes what these methods return, under one lock.
 
-Deadlock-freedom: a record only ever waits for records added before it, and the
-oldest unfinished record waits for nothing, so some record can always run as long as
-any is unfinished. Waiting therefore never needs a timeout, and the pool never needs
-to look ahead of its window.
+Deadlock-freedom: a record only ever waits for records that entered the ledger before
+it (added, or resumed after waiting parked), and a parked record holds nothing anyone
+waits for, so the record that entered first among those unfinished waits for nothing:
+some record can always run as long as any is unfinished. Waiting therefore never needs
+a timeout, and the pool never needs to look ahead of its window.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from target_intercom import keys
 
@@ -31,6 +32,24 @@ class _Open:
     keys: tuple[str, ...]
     waiting_for: int
     dependents: list[int] = field(default_factory=list)
+
+
+class Parked(Protocol):
+    """Where parked records wait: the ledger asks it only for the oldest of them."""
+
+    def oldest(self) -> int | None:
+        """The smallest sequence number parked, or None when none is."""
+        ...
+
+
+class _NoneParked:
+    def oldest(self) -> int | None:
+        return None
+
+
+# The heap of unfinished records is rebuilt once it holds this many more entries than
+# there are unfinished records (finished ones leave it lazily, from its head only).
+_HEAP_SLACK = 64
 
 
 def unshared(key: str) -> tuple[str, bool]:
@@ -55,9 +74,15 @@ class Ledger:
     was not delivered (it failed, or a stop abandoned it) is a barrier: a STATE
     covering it would tell the tap to resume after a record that never arrived, so no
     STATE at or after it goes out, whatever finishes later.
+
+    A parked record (it waits for a contact later in the input) is not the ledger's
+    while it waits: it holds no key and leaves no entry here, so however many wait,
+    the ledger's memory follows the records in flight. It still holds the watermark:
+    `parked` (the parking lot) answers which is the oldest of them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, parked: Parked | None = None) -> None:
+        self._parked = parked if parked is not None else _NoneParked()
         self._next_seq = 0
         self._open: dict[int, _Open] = {}
         # The newest unfinished record per key: a new record only needs to wait for it,
@@ -65,9 +90,10 @@ class Ledger:
         self._newest_by_key: dict[str, int] = {}
         # Per key, the unfinished records holding it shared since its newest outright holder.
         self._sharing: dict[str, set[int]] = {}
-        # Every unfinished record, smallest first (finished ones are dropped lazily): the
-        # watermark is its head. Memory follows the records in flight, not the records
-        # that finished behind a slow one.
+        # Every unfinished record not parked, smallest first (finished and parked ones are
+        # dropped lazily, and the heap rebuilt when they pile up): the watermark is its
+        # head or the oldest parked one. Memory follows the records in flight, not the
+        # records that finished behind a slow one, nor the ones parked.
         self._unfinished: list[int] = []
         self._barrier: int | None = None
         self._stopped = False
@@ -82,6 +108,24 @@ class Ledger:
         """Numbers a new record; True when it may start now, else `finish` says when."""
         seq = self._next_seq
         self._next_seq += 1
+        if self._pending:
+            self._unfinished_after_newest += 1
+        return seq, self._enter(seq, keys)
+
+    def resume(self, seq: int, keys: Iterable[str]) -> bool:
+        """A parked record comes back to be tried again, holding `keys` from now on:
+        True when it may start now, else `finish` says when.
+
+        It queues behind the records in flight that hold its keys, whatever their
+        place in the input (they entered before it), and every record added from now on
+        queues behind it. It is still unfinished, as it was while parked.
+        """
+        if seq in self._open or seq >= self._next_seq:
+            raise ValueError(f"record {seq} is not parked, so it cannot be resumed")
+        return self._enter(seq, keys)
+
+    def _enter(self, seq: int, keys: Iterable[str]) -> bool:
+        """Files an unfinished record under its keys: True when it waits for none."""
         unique = tuple(dict.fromkeys(keys))
         # A set: two keys leading to the same earlier record make one wait, not two.
         predecessors: set[int] = set()
@@ -98,9 +142,7 @@ class Ledger:
             self._open[predecessor].dependents.append(seq)
         self._open[seq] = _Open(unique, len(predecessors))
         heapq.heappush(self._unfinished, seq)
-        if self._pending:
-            self._unfinished_after_newest += 1
-        return seq, not predecessors
+        return not predecessors
 
     def finish(self, seq: int, *, delivered: bool) -> tuple[list[int], list[State]]:
         """Ends a started record: the records it let start, and the STATEs to write.
@@ -112,8 +154,7 @@ class Ledger:
         record = self._open.get(seq)
         if record is None or record.waiting_for:
             raise ValueError(f"record {seq} is not running, so it cannot finish")
-        del self._open[seq]
-        runnable = self._release_keys(seq, record)
+        runnable = self._close(seq, record)
         if not delivered and (self._barrier is None or seq < self._barrier):
             self._barrier = seq
         if self._pending and seq >= self._pending[-1][0]:
@@ -126,14 +167,27 @@ class Ledger:
         A parked record waits for something that may come later in the input (its
         contact). Records after it that share its keys must not wait for it, or the
         input could never be read as far as what it waits for; but it still holds the
-        watermark, so no STATE covering it goes out until it is finished.
+        watermark (through `parked`), so no STATE covering it goes out until it is
+        finished. From here until `resume`, the ledger keeps nothing of it.
         """
         record = self._open.get(seq)
         if record is None or record.waiting_for:
             raise ValueError(f"record {seq} is not running, so it cannot be parked")
-        runnable = self._release_keys(seq, record)
-        record.keys, record.dependents = (), []
-        return runnable
+        return self._close(seq, record)
+
+    def keys_after(self, seq: int) -> list[tuple[str, ...]]:
+        """The keys of the unfinished records after `seq` in the input, oldest first:
+        the later records a record parked now has let go ahead of it."""
+        return [self._open[later].keys for later in sorted(s for s in self._open if s > seq)]
+
+    def _close(self, seq: int, record: _Open) -> list[int]:
+        """Takes a record out of the ledger: the records that now wait for nothing."""
+        del self._open[seq]
+        if len(self._unfinished) > 2 * len(self._open) + _HEAP_SLACK:
+            # Finished records leave the heap only from its head: behind a slow record
+            # it would keep every record that finished since. A sorted list is a heap.
+            self._unfinished = sorted(self._open)
+        return self._release_keys(seq, record)
 
     def state(self, value: State) -> list[State]:
         """A STATE covering every record added so far: the STATEs to write now."""
@@ -185,10 +239,12 @@ class Ledger:
         return self._stopped or (self._barrier is not None and seq > self._barrier)
 
     def _watermark(self) -> int:
-        """The oldest unfinished record, or the next one when none is unfinished."""
+        """The oldest unfinished record, parked or not, or the next one when none is."""
         while self._unfinished and self._unfinished[0] not in self._open:
             heapq.heappop(self._unfinished)
-        return self._unfinished[0] if self._unfinished else self._next_seq
+        oldest = self._unfinished[0] if self._unfinished else self._next_seq
+        parked = self._parked.oldest()
+        return oldest if parked is None else min(oldest, parked)
 
     @property
     def pending_states(self) -> int:

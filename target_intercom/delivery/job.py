@@ -3,6 +3,10 @@
 Delivery never holds a closure: a job is the record, where it came from and its plan,
 and the pool asks the run's `Writers` to write the plan. A job can then be pickled
 whole when the parking lot spills it, whatever kind of record it is.
+
+A record that waits for a contact may have written part of its plan at its turn (a
+companies record writes the company; only attaching the members not in Intercom yet
+waits): what it parks is then the rest of its plan, a `Rest`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,27 @@ class Plan(Protocol):
     @property
     def ordering_keys(self) -> tuple[str, ...]:
         """The contacts and companies the record must stay in order with."""
+
+
+class Rest(Plan, Protocol):
+    """The part of a record's plan still to write once the contacts it waits for come.
+
+    While it waits, later records run before it (they may be what it waits for); a
+    later record that states what the rest would write makes that part of it moot, and
+    `after` drops it, so that the rest never writes an older value over a newer one.
+    """
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        """The keys of the contacts it waits for."""
+
+    @property
+    def watches(self) -> tuple[str, ...]:
+        """The keys a later record must hold to settle part of it (see `after`)."""
+
+    def after(self, later: tuple[str, ...]) -> Rest:
+        """What is left of it once a record later in the input, holding these ordering
+        keys, was admitted: itself, or a narrower rest (perhaps with nothing to do)."""
 
 
 class Writers(Protocol):

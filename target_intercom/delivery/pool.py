@@ -10,8 +10,8 @@ is written, held or never written, and why the run failed, is the `Policy`'s
 Every decision is taken under one lock, in the same critical section as the call that
 led to it, so a record is queued exactly once. STATE lines are written outside that
 lock, by the outbox (`outbox.py`). At most `window` records are outstanding at once, so
-memory stays flat however long the input. (A little over 300 lines: each lock-held step
-says in its docstring why it is safe where it stands, and those belong beside the code.)
+memory stays flat however long the input. (Under 400 lines: each lock-held step says in
+its docstring why it is safe where it stands, and those belong beside the code.)
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from target_intercom.deadletter import DeadLetterFile
-from target_intercom.delivery.core import Ledger, State
+from target_intercom.delivery.core import Ledger, State, unshared
 from target_intercom.delivery.failures import RecordErrors, internal_error
-from target_intercom.delivery.job import Job, Plan, Writers
+from target_intercom.delivery.job import Job, Plan, Rest, Writers
 from target_intercom.delivery.outbox import Outbox
 from target_intercom.delivery.parking import ParkingLot
 from target_intercom.delivery.policy import RUN, Failure, Policy
@@ -75,7 +75,10 @@ class Delivery:
     ) -> None:
         self._writers = writers
         self._stop = stop
-        self._ledger = Ledger()
+        # Records waiting for a contact that may come later in the input: the ledger asks
+        # the lot for the oldest of them, which holds the watermark.
+        self._parking = ParkingLot()
+        self._ledger = Ledger(self._parking)
         self._policy = Policy(emit_state=emit_state, max_rejected_in_a_row=max_rejected_in_a_row)
         self._errors = RecordErrors(dead_letter, metrics)
         self._metrics = metrics
@@ -87,8 +90,6 @@ class Delivery:
         self._idle = threading.Condition(self._lock)
         self._ready: deque[int] = deque()
         self._jobs: dict[int, Job] = {}
-        # Records waiting for a contact that may come later in the input.
-        self._parking = ParkingLot()
         self._outstanding = 0
         self._closing = False
         self._outbox = Outbox(write_state, self.fail)
@@ -116,6 +117,9 @@ class Delivery:
         job = Job(stream, record_key, record, plan, keys)
         with self._lock:
             seq, runnable = self._admit(keys)
+            if self._parking.watched:
+                for parked_seq, parked in self._parking.watching(_names(keys)):
+                    self._overtaken(parked_seq, parked, keys)
             if not runnable or self._ledger.abandons(seq):
                 self._jobs[seq] = job
                 if runnable:
@@ -247,7 +251,7 @@ class Delivery:
         try:
             outcome = self._writers.write(job.plan)
         except ContactNotYet as exc:
-            if self._park(seq, job, exc.contact_keys):
+            if self._park(seq, job, exc.contact_keys, exc.rest):
                 return None
             return self._settle_error(job.stream, job.record_key, job.record, exc)
         except RecordError as exc:
@@ -269,17 +273,29 @@ class Delivery:
             return _Ended(delivered=False, failure=failure)
         return _Ended(delivered=True, rejection=(error.code, error.message))
 
-    def _park(self, seq: int, job: Job, waits_for: tuple[str, ...]) -> bool:
-        """Sets aside a record whose contact may still come later in the input: it leaves
-        the window (so the input goes on being read) but keeps its place under the
-        watermark. False when it may not wait: then it is a record error."""
+    def _park(self, seq: int, job: Job, waits_for: tuple[str, ...], rest: Rest | None) -> bool:
+        """Sets aside a record whose contact may still come later in the input, or the
+        rest of it (`rest`) when it wrote what it could: it leaves the window (so the input
+        goes on being read) but keeps its place under the watermark. The later records it
+        lets go ahead of it may settle part of its rest. False when it may not wait: then
+        it is a record error."""
         with self._lock:
             if not self._policy.may_park or not waits_for or self._ledger.abandons(seq):
                 return False
+            later = self._ledger.keys_after(seq) if rest is not None and rest.watches else []
             for dependent in self._ledger.park(seq):
                 self._queue(dependent)
             self._to_write(self._policy.passed(seq))
-            self._parking.put(seq, job, waits_for)
+            watches: tuple[str, ...] = ()
+            if rest is not None:
+                for keys in later:
+                    rest = rest.after(keys)
+                job = Job(job.stream, job.record_key, job.record, rest, rest.ordering_keys)
+                waits_for, watches = rest.waits_for, rest.watches
+            if waits_for:
+                self._parking.put(seq, job, waits_for, watches)
+            else:
+                self._requeue(seq, job)  # later records settled all it waited to write
             self._outstanding -= 1
             self._room.notify_all()
             if not self._outstanding:
@@ -287,10 +303,23 @@ class Delivery:
             return True
 
     def _requeue(self, seq: int, job: Job) -> None:
-        """A parked record goes back to the workers (lock held)."""
+        """A parked record goes back to the workers (lock held), behind the records in
+        flight that hold its keys; the records admitted from now on queue behind it."""
         self._jobs[seq] = job
         self._outstanding += 1
-        self._queue(seq)
+        if self._ledger.resume(seq, job.keys):
+            self._queue(seq)
+
+    def _overtaken(self, seq: int, parked: Job, later: tuple[str, ...]) -> None:
+        """A record just admitted holds keys that a parked rest watches: what it states
+        makes part of that rest moot (lock held). A rest left waiting for nothing runs."""
+        rest = cast(Rest, parked.plan).after(later)
+        if rest == parked.plan:
+            return
+        job = Job(parked.stream, parked.record_key, parked.record, rest, rest.ordering_keys)
+        ready = self._parking.revise(seq, job, rest.waits_for)
+        if ready is not None:
+            self._requeue(seq, ready)
 
     def _end(self, seq: int, ended: _Ended, *, wakes: tuple[str, ...] = ()) -> None:
         """Finishes a record, then writes any STATE that this freed, outside the lock."""
@@ -354,3 +383,8 @@ class Delivery:
             self._work_ready.notify_all()
         for worker in self._workers:
             worker.join()
+
+
+def _names(keys: tuple[str, ...]) -> list[str]:
+    """The keys' names, held shared or not: what parked rests watch."""
+    return [unshared(key)[0] for key in keys]

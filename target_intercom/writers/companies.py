@@ -6,6 +6,10 @@ with; the run remembers it, so a company named on many user records is upserted 
 (and again only when a record changes it), while its users' attaches run side by side.
 The sync store keeps the id, what was written, and the tags and members this target
 applied, so a re-sync upserts only changed companies and sends only new tags and members.
+
+A record listing members not in Intercom yet writes the company at its turn, in input
+order with every other record about it; only attaching those members waits for them
+(members_to_come.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, asked
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.members_to_come import MembersToCome
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Applying, Tags
 
@@ -32,6 +37,9 @@ logger = logging.getLogger("target-intercom")
 
 class CompanyWriter:
     """Companies and memberships: upserts, tags and attaches, each company under its own lock."""
+
+    # Besides companies records, the rest of one that waited for its members.
+    rests = (MembersToCome,)
 
     def __init__(
         self,
@@ -55,11 +63,13 @@ class CompanyWriter:
         # with the number of companies.
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
-    def write(self, plan: CompanyPlan) -> str:
-        """Applies one companies record: its members found first (a record whose members
-        are not in Intercom yet waits for all of them before writing anything), then
-        upsert, tags, attaches."""
-        members = self._members(plan)
+    def write(self, plan: CompanyPlan | MembersToCome) -> str:
+        """Applies one companies record: its members found first, then upsert, tags,
+        attaches. Members not in Intercom yet are attached once they come (the record
+        parks `MembersToCome`, through ContactNotYet)."""
+        if isinstance(plan, MembersToCome):
+            return self._attach_later(plan)
+        members, missing = self._members(plan)
         upserted = self._upsert(plan)
         if upserted is None:
             return "not_in_intercom"
@@ -96,7 +106,53 @@ class CompanyWriter:
                 attached.discard(stale)
                 recorded(links=tuple(sorted(attached)))
                 sent = True
-        return "updated" if outcome == "unchanged" and sent else outcome
+        outcome = "updated" if outcome == "unchanged" and sent else outcome
+        if missing:
+            rest = MembersToCome.of(plan, _keys(missing), outcome, self._modes.mirror)
+            raise self._not_yet(rest, missing)
+        return outcome
+
+    def _attach_later(self, rest: MembersToCome) -> str:
+        """Attaches the members a companies record waited for (its company was written
+        at its turn) that are in Intercom now; those still missing wait again, or, at the
+        end of input, are its error."""
+        members, missing = self._members(rest)
+        sent = bool(members) and self._attach_new(rest.company_id, members)
+        outcome = "updated" if rest.outcome == "unchanged" and sent else rest.outcome
+        if missing:
+            rest = MembersToCome.of(rest, _keys(missing), outcome, rest.mirror)
+            raise self._not_yet(rest, missing)
+        return outcome
+
+    def _attach_new(self, company_id: str, members: list[str]) -> bool:
+        """Attaches the contacts this target has not attached to the company yet; whether
+        there was any."""
+        intercom_id, _ = self.ensure(company_id, None, create=True)
+        assert intercom_id is not None
+        known = self._known.get(company_id) or Known(intercom_id, None)
+        attached, sent = set(known.links), False
+        for member in dict.fromkeys(members):
+            if member in attached:
+                continue
+            # Under mirror, a member someone else attached stays theirs.
+            if self._modes.mirror and company_id in self.of_contact(member):
+                continue
+            self.attach(member, intercom_id, company_id)
+            attached.add(member)
+            known = known.but(links=tuple(sorted(attached)))
+            self._known.remember(company_id, known)
+            sent = True
+        return sent
+
+    @staticmethod
+    def _not_yet(rest: MembersToCome, missing: list[tuple[str, str]]) -> ContactNotYet:
+        names = ", ".join(label for label, _ in missing)
+        return ContactNotYet(
+            f"company {rest.company_id!r} lists {names}, not in Intercom, and no such "
+            "contact came in the input's users stream",
+            rest.waits_for,
+            rest,
+        )
 
     def settled(self, plan: CompanyPlan) -> str | None:
         """ "unchanged" when the record would make no call, found without one; else None
@@ -115,10 +171,13 @@ class CompanyWriter:
         """Whether the company as last written is what the record asks."""
         return _holds(self._known.get(plan.company_id), plan)
 
-    def _members(self, plan: CompanyPlan) -> list[str]:
-        """Intercom's ids of the contacts the record lists. Once one is missing, the rest
-        are only looked for in what this run wrote, so that a record waiting for several
-        contacts costs one look-up that fails, not one per contact."""
+    def _members(
+        self, plan: CompanyPlan | MembersToCome
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Intercom's ids of the contacts the record lists, and (how the record names it,
+        its key) of each one missing. Once one is missing, the rest are only looked for in
+        what this run wrote, so that a record waiting for several contacts costs one
+        look-up that fails, not one per contact."""
         contacts = self._contacts
         # (how the record names it, its contact key, a look-up, a look in this run's cache)
         wanted: list[tuple[str, str, Callable[[], str | None], Callable[[], str | None]]] = [
@@ -149,20 +208,14 @@ class CompanyWriter:
                 missing.append((label, key))
             else:
                 found.append(member)
-        names = ", ".join(label for label, _ in missing)
         if missing and self._modes.update_only:
             logger.warning(
                 "company %r lists %s, not in Intercom: not attached (write_mode update_only)",
                 plan.company_id,
-                names,
+                ", ".join(label for label, _ in missing),
             )
-        elif missing:
-            raise ContactNotYet(
-                f"company {plan.company_id!r} lists {names}, not in Intercom, and no such "
-                "contact came in the input's users stream",
-                tuple(key for _, key in missing),
-            )
-        return found
+            return found, []
+        return found, missing
 
     def attach(self, contact_id: str, intercom_company_id: str, company_id: str) -> None:
         """Attaches a contact to a company (Intercom's ids); idempotent in Intercom. A
@@ -310,6 +363,10 @@ class CompanyWriter:
 
     def _lock_of(self, company_id: str) -> threading.Lock:
         return self._locks[hash(company_id) % _LOCK_STRIPES]
+
+
+def _keys(missing: list[tuple[str, str]]) -> set[str]:
+    return {key for _, key in missing}
 
 
 def _holds(known: Known | None, plan: CompanyPlan) -> bool:

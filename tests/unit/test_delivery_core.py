@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from itertools import pairwise
 
 import pytest
@@ -347,12 +348,164 @@ def test_records_holding_a_key_shared_run_together_and_around_its_outright_holde
     assert ledger.finish(update, delivered=True)[0] == [after]
 
 
+class Lot:
+    """The parking lot, as the ledger sees it: the sequence numbers parked."""
+
+    def __init__(self) -> None:
+        self.seqs: set[int] = set()
+
+    def oldest(self) -> int | None:
+        return min(self.seqs, default=None)
+
+
+def parked(ledger: Ledger, lot: Lot, seq: int) -> list[int]:
+    """Parks a record as the pool does: out of the ledger, into the lot."""
+    runnable = ledger.park(seq)
+    lot.seqs.add(seq)
+    return runnable
+
+
+def resumed(ledger: Ledger, lot: Lot, seq: int, *keys: str) -> bool:
+    lot.seqs.discard(seq)
+    return ledger.resume(seq, keys)
+
+
 def test_a_parked_record_lets_the_records_behind_it_go_but_holds_the_watermark() -> None:
-    ledger = Ledger()
+    lot = Lot()
+    ledger = Ledger(lot)
     event, _ = ledger.add(["contact:u1"])
     ledger.state({"at": 1})
     later, runnable = ledger.add(["contact:u1"])
     assert not runnable
-    assert ledger.park(event) == [later]
+    assert parked(ledger, lot, event) == [later]
     assert ledger.finish(later, delivered=True)[1] == []
+    assert resumed(ledger, lot, event, "contact:u1")
     assert ledger.finish(event, delivered=True)[1] == [{"at": 1}]
+
+
+def test_a_resumed_record_queues_behind_records_in_flight_and_later_ones_behind_it() -> None:
+    lot = Lot()
+    ledger = Ledger(lot)
+    rest = added(ledger, "company:c1")
+    parked(ledger, lot, rest)
+    overtaking = added(ledger, "company:c1", "contact:u1")
+    # It entered the ledger after the record that overtook it: it waits for it.
+    assert not resumed(ledger, lot, rest, "company:c1")
+    after, runnable = ledger.add(["company:c1"])
+    assert not runnable
+    assert ledger.finish(overtaking, delivered=True)[0] == [rest]
+    assert ledger.finish(rest, delivered=True)[0] == [after]
+
+
+def test_resuming_a_record_that_is_not_parked_is_refused() -> None:
+    ledger = Ledger()
+    seq = added(ledger)
+    with pytest.raises(ValueError, match="not parked"):
+        ledger.resume(seq, ())
+    with pytest.raises(ValueError, match="not parked"):
+        ledger.resume(seq + 1, ())
+
+
+def test_the_ledger_keeps_nothing_of_parked_records_nor_of_those_finished_behind_a_slow_one() -> (
+    None
+):
+    """Memory follows the records in flight: neither records parked (the lot keeps those)
+    nor records finished while an older one is still on the wire cost the ledger memory."""
+    ledger = Ledger()
+    slow = added(ledger, "contact:slow")
+
+    def load(n: int) -> None:
+        for i in range(n):
+            seq = added(ledger, f"contact:{i}")
+            if i % 2:
+                ledger.park(seq)  # no lot: only the ledger is measured
+            else:
+                ledger.finish(seq, delivered=True)
+
+    load(1_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        load(50_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, f"{grown} bytes for 50,000 records"
+    assert ledger.finish(slow, delivered=True) == ([], [])
+
+
+# Property-style, with parking: records leave the ledger and come back later
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_histories_with_parked_records_keep_every_invariant(seed: int) -> None:
+    rng = random.Random(seed)
+    lot = Lot()
+    ledger = Ledger(lot)
+    keys: dict[int, tuple[str, ...]] = {}
+    entered: dict[int, int] = {}  # when each unfinished record (re)entered the ledger
+    finished: dict[int, bool] = {}
+    runnable: set[int] = set()
+    pending: list[tuple[int, State]] = []
+    last_written: list[State] = []
+
+    def in_ledger() -> list[int]:
+        return sorted(s for s in keys if s not in finished and s not in lot.seqs)
+
+    def may_start(seq: int) -> bool:
+        return not any(
+            set(keys[seq]) & set(keys[other])
+            for other in in_ledger()
+            if entered[other] < entered[seq]
+        )
+
+    def releasable() -> list[State]:
+        unfinished = [s for s in keys if s not in finished]
+        failed = [s for s, delivered in finished.items() if not delivered]
+        limit = min([*unfinished, *failed, len(keys)])
+        due = [value for position, value in pending if position <= limit]
+        pending[:] = [(p, v) for p, v in pending if p > limit]
+        if not due or due[-1] in last_written[-1:]:
+            return []
+        last_written.append(due[-1])
+        return [due[-1]]
+
+    for clock in range(400):
+        out: list[State] = []
+        roll = rng.random()
+        if roll < 0.35:
+            record_keys = tuple(rng.sample("abcdef", rng.randint(0, 2)))
+            seq, may = ledger.add(record_keys)
+            keys[seq], entered[seq] = record_keys, clock
+            assert may == may_start(seq)
+            if may:
+                runnable.add(seq)
+        elif roll < 0.45:
+            value = {"upto": len(keys), "v": rng.randint(0, 1)}
+            pending.append((len(keys), value))
+            out = ledger.state(value)
+            assert out == releasable()
+        elif roll < 0.55 and lot.seqs:
+            seq = rng.choice(sorted(lot.seqs))
+            keys[seq], entered[seq] = tuple(rng.sample("abcdef", rng.randint(0, 2))), clock
+            may = resumed(ledger, lot, seq, *keys[seq])
+            assert may == may_start(seq)
+            if may:
+                runnable.add(seq)
+        elif runnable:
+            seq = rng.choice(sorted(runnable))
+            runnable.remove(seq)
+            if rng.random() < 0.3:
+                released = parked(ledger, lot, seq)
+            else:
+                finished[seq] = rng.random() >= (0.0 if seed % 2 else 0.02)
+                released, out = ledger.finish(seq, delivered=finished[seq])
+                assert out == releasable()
+            runnable.update(released)
+        # The record that entered first among those in the ledger can always run.
+        open_ = in_ledger()
+        if open_:
+            assert min(open_, key=entered.__getitem__) in runnable
+        assert runnable == {s for s in open_ if may_start(s)}
+        for value in out:
+            assert all(finished.get(s) is True for s in range(value["upto"]))
