@@ -110,7 +110,13 @@ def _check_stop(fake: FakeIntercom, code: int, states: list, err: str, n: int) -
     return True
 
 
+# Each round is a run and, when stopped, a run after it; on a busy machine a round can
+# take several seconds.
+ROUND_BOUND = pytest.mark.timeout(120 + 15 * ROUNDS)
+
+
 @pytest.mark.slow
+@ROUND_BOUND
 def test_sigterm_at_random_moments_of_a_first_load_always_stops_with_a_true_state(fake, tmp_path):
     rng = random.Random(17)
     n = 1500
@@ -130,6 +136,7 @@ def test_sigterm_at_random_moments_of_a_first_load_always_stops_with_a_true_stat
 
 
 @pytest.mark.slow
+@ROUND_BOUND
 def test_sigterm_at_random_moments_of_an_unchanged_resync_always_stops(fake, tmp_path):
     rng = random.Random(18)
     n = 20_000
