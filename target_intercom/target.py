@@ -22,6 +22,7 @@ from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaExc
 from singer_sdk.helpers import capabilities
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.io_base import SingerReader
+from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
@@ -34,7 +35,7 @@ from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
 from target_intercom.setting_names import check_setting_names
 from target_intercom.settings import Settings
-from target_intercom.sinks import Intake, IntercomSink
+from target_intercom.sinks import DroppedSink, Intake, IntercomSink
 from target_intercom.stop_request import StopRequest
 from target_intercom.waits import Waits
 
@@ -137,11 +138,44 @@ class TargetIntercom(Target):
             properties.setdefault(name, prop)
         super(Target, cls).append_builtin_config(config_jsonschema)
 
-    def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
-        """The one sink class, for a stream a registered kind loads; else one error line."""
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """The one sink class, for a stream a registered kind loads; else one error line.
+
+        A stream that stream_maps drop (`__else__: __NULL__`, or a null map of its own)
+        gets a sink all the same from singer-sdk, which then hands it no record: it is
+        given one that loads nothing, instead of being refused as a stream no kind loads."""
         assert self.runtime is not None
+        if self._dropped(stream_name):
+            self._log_dropped(stream_name)
+            return DroppedSink
         self.runtime.kinds.mapper(stream_name)
         return IntercomSink
+
+    def _dropped(self, stream_name: str) -> bool:
+        """Whether every stream map that sends records to this name drops them."""
+        maps = [m for ms in self.mapper.stream_maps.values() for m in ms]
+        named = [m for m in maps if m.stream_alias == stream_name]
+        return bool(named) and all(isinstance(m, RemoveRecordTransform) for m in named)
+
+    def _log_dropped(self, stream_name: str) -> None:
+        """Said once per SCHEMA, and as a warning for a stream that would have loaded (its
+        records are not lost silently when `__else__: __NULL__` catches it unlisted)."""
+        assert self.runtime is not None
+        try:
+            kind = self.runtime.kinds.mapper(stream_name)
+        except FatalError:
+            kind = None
+        if kind is None:
+            logger.info(
+                "Stream '%s' is dropped by stream_maps: none of its records is loaded", stream_name
+            )
+        else:
+            logger.warning(
+                "Stream '%s' is dropped by stream_maps, though target-intercom would load it: "
+                "none of its records is loaded. To load it, list it in stream_maps (%s)",
+                stream_name,
+                json.dumps({stream_name: {}}),
+            )
 
     def get_sink(
         self,
