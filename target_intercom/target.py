@@ -107,11 +107,15 @@ class TargetIntercom(Target):
             install_redaction(token)
         for handler in logging.getLogger().handlers:
             handler.handleError = self._log_write_failed  # type: ignore[method-assign]
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError:
+            # The names first: a misspelt `acess_token` is that typo, not a missing token.
+            self._check_setting_names()
+            raise
         settings = Settings.from_config(dict(self.config))
         install_redaction(settings.access_token)
-        known = set(self.config_jsonschema.get("properties", {}))
-        for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
+        for warning in self._check_setting_names():
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
         self.runtime = Runtime(
@@ -127,6 +131,12 @@ class TargetIntercom(Target):
         # The sinks' drains have nothing to do (the pool writes records as they come), so
         # draining them on one thread costs nothing, where a thread pool costs a lot.
         self.max_parallelism = 1
+
+    def _check_setting_names(self) -> list[str]:
+        """Refuses an unknown setting (setting_names.py); warnings for ignored SDK ones."""
+        properties = self.config_jsonschema.get("properties", {})
+        secrets = frozenset(name for name, prop in properties.items() if prop.get("secret"))
+        return check_setting_names(dict(self.config), set(properties), _SDK_SETTINGS, secrets)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:

@@ -23,6 +23,19 @@ def test_a_misspelt_setting_is_refused_naming_the_closest_one(fake, tmp_path):
     assert fake.calls() == []
 
 
+def test_a_misspelt_required_setting_is_named_not_reported_missing(fake, tmp_path):
+    config = config_for(fake)
+    config["acess_token"] = config.pop("access_token")
+    run = run_target(config, [USERS, record("users", {"id": "u1"})], tmp_path)
+    assert run.returncode == 1
+    [line] = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert "unknown setting 'acess_token' (did you mean 'access_token'?)" in line
+    assert "meltano config unset target-intercom acess_token" in line
+    assert "is a required property" not in run.stderr
+    assert TOKEN not in run.stderr
+    assert fake.calls() == []
+
+
 def test_a_singer_sdk_setting_this_target_ignores_is_a_warning(fake, tmp_path):
     config = {**config_for(fake), "add_record_metadata": True}
     run = run_target(config, [USERS, record("users", {"id": "u1"})], tmp_path)
