@@ -29,7 +29,8 @@ from singer_sdk.sinks import Sink
 
 from target_intercom.config_schema import CONFIG_SCHEMA
 from target_intercom.credentials import declared_tokens
-from target_intercom.errors import FatalError, Interrupted
+from target_intercom.errors import FatalError, Interrupted, Stopped
+from target_intercom.input_drain import drain_stdin
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
@@ -313,11 +314,24 @@ class TargetIntercom(Target):
                     error = "access_token must be a string (its value is not shown)"
                 cls.logger.error(error)
             cls.logger.error("Config validation failed")
+            cls._exit_failed(file_input)
+        except (Interrupted, Stopped) as exc:
+            # A stop (a signal): exit now, as asked, without reading on.
+            cls.logger.error("target-intercom failed: %s", one_line(exc))
             sys.exit(1)
         except Exception as exc:
             cls.logger.debug("Run failed", exc_info=True)
             cls.logger.error("target-intercom failed: %s", one_line(exc))
-            sys.exit(1)
+            cls._exit_failed(file_input)
+
+    @staticmethod
+    def _exit_failed(file_input: t.IO[str] | None) -> t.NoReturn:
+        """Exit code 1, once the tap has ended or a few seconds have passed (input_drain.py):
+        the error line stays the last thing the user sees of the run, not a traceback of
+        Meltano's about a closed pipe."""
+        if file_input is None:
+            drain_stdin()
+        sys.exit(1)
 
 
 def one_line(exc: BaseException) -> str:
