@@ -173,20 +173,18 @@ class TargetIntercom(Target):
         records are not lost silently when `__else__: __NULL__` catches it unlisted)."""
         assert self.runtime is not None
         try:
-            kind = self.runtime.kinds.mapper(stream_name)
+            self.runtime.kinds.mapper(stream_name)
         except FatalError:
-            kind = None
-        if kind is None:
             logger.info(
                 "Stream '%s' is dropped by stream_maps: none of its records is loaded", stream_name
             )
-        else:
-            logger.warning(
-                "Stream '%s' is dropped by stream_maps, though target-intercom would load it: "
-                "none of its records is loaded. To load it, list it in stream_maps (%s)",
-                stream_name,
-                json.dumps({stream_name: {}}),
-            )
+            return
+        logger.warning(
+            "Stream '%s' is dropped by stream_maps, though target-intercom would load it: "
+            "none of its records is loaded. To load it, list it in stream_maps (%s)",
+            stream_name,
+            json.dumps({stream_name: {}}),
+        )
 
     def get_sink(
         self,
@@ -317,6 +315,7 @@ class TargetIntercom(Target):
             cls._exit_failed(file_input)
         except (Interrupted, Stopped) as exc:
             # A stop (a signal): exit now, as asked, without reading on.
+            cls.logger.debug("Run failed", exc_info=True)
             cls.logger.error("target-intercom failed: %s", one_line(exc))
             sys.exit(1)
         except Exception as exc:
