@@ -3,15 +3,19 @@
 One JSON object per line (stream, record, error code and message, time), appended
 across runs, so a user can read why and replay the lines as Singer RECORDs after a fix.
 The file is created at the first line written to it, so a run that skipped nothing
-leaves none; whether it can be written is checked at the start all the same.
+leaves none; whether it can be written is checked at the start all the same. A dry run
+writes no file at all (`DryRunDeadLetters`): it tallies what it would have set aside, for
+its closing lines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +27,9 @@ from target_intercom.redact import mask, written_forms
 
 class DeadLetterFile:
     """An append-only JSON-lines file of refused records, written before a STATE may pass them."""
+
+    # What happened to a skipped record, for its log line.
+    fate = "written to the dead-letter file"
 
     def __init__(self, path: str, secret: str) -> None:
         self.path = Path(path).expanduser()
@@ -89,3 +96,29 @@ class DeadLetterFile:
             self._closed = True
             if self._file is not None:
                 self._file.close()
+
+
+class DryRunDeadLetters(DeadLetterFile):
+    """A dry run's dead-letter file: the records a real run would append, tallied by stream
+    and error code, with no file or folder created, opened or written."""
+
+    fate = "a real run would write it to the dead-letter file (dry run: nothing is written)"
+
+    def __init__(self, path: str, secret: str) -> None:
+        self.would_write: Counter[tuple[str, str]] = Counter()
+        super().__init__(path, secret)
+
+    def _check_writable(self) -> None:
+        """Whether a real run could append to the file, asked without making anything:
+        the file if it exists, else the nearest folder above it that does."""
+        place = self.path.absolute()
+        while not place.exists():
+            place = place.parent
+        if not os.access(place, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(place))
+
+    def write(self, stream: str, record: dict[str, Any], code: str, message: str) -> None:
+        """Counts the record a real run would append."""
+        with self._lock:
+            self.would_write[(stream, code)] += 1
+            self.written += 1

@@ -7,13 +7,13 @@ registered for the plan's type. Nothing else names a kind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from target_intercom.delivery.job import Plan as Ordered
 from target_intercom.errors import FatalError
 from target_intercom.mapping import ContactOptions, MappingWarning, RecordSchema
+from target_intercom.stream_names import table_part, unknown_stream_message
 
 
 class Plan(Ordered, Protocol):
@@ -44,6 +44,8 @@ class Kinds:
 
     def __init__(self) -> None:
         self._mappers: dict[str, Mapper] = {}
+        # Each kind by its first stream name, with all of its names: for the error line.
+        self._names: dict[str, tuple[str, ...]] = {}
         self._writers: dict[type[Any], Writer[Any]] = {}
 
     def register(
@@ -56,6 +58,8 @@ class Kinds:
         """Records of these streams are mapped by `mapping` to a `plan`, which `writer`
         writes; so are the rests of such plans the writer names in its `rests` (what is left
         of a record that waits for a contact, see delivery/job.py)."""
+        streams = tuple(streams)
+        self._names[streams[0]] = streams
         for stream in streams:
             self._mappers[stream] = mapping
         self._writers[plan] = writer
@@ -63,15 +67,11 @@ class Kinds:
             self._writers[rest] = writer
 
     def mapper(self, stream: str) -> Mapper:
-        """The mapping of the kind that loads this stream; one error line when none does."""
-        mapper = self._mappers.get(stream)
+        """The mapping of the kind that loads this stream, by its name or the table part of
+        a `<schema>-<table>` name (stream_names.py); one error line when none does."""
+        mapper = self._mappers.get(stream) or self._mappers.get(table_part(stream))
         if mapper is None:
-            recipe = json.dumps({"stream_maps": {stream: {"__alias__": "users"}}})
-            raise FatalError(
-                f"stream '{stream}' is not one target-intercom loads "
-                f"({', '.join(self._mappers)}); rename it with the stream_maps setting, "
-                f"e.g. {recipe}"
-            )
+            raise FatalError(unknown_stream_message(stream, self._names))
         return mapper
 
     def write(self, plan: Any) -> str:

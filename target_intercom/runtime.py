@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from target_intercom.client import ApiError, Client, IntercomClient
-from target_intercom.deadletter import DeadLetterFile
+from target_intercom.deadletter import DeadLetterFile, DryRunDeadLetters
 from target_intercom.delivery import Delivery, Progress
 from target_intercom.dryrun import BANNER, DryRunClient
 from target_intercom.errors import AuthError, FatalError
@@ -72,7 +72,9 @@ class Runtime:
             warehouse_columns=settings.warehouse_columns,
         )
         self.dead_letter = (
-            DeadLetterFile(settings.dead_letter_path, secret=settings.access_token)
+            (DryRunDeadLetters if settings.dry_run else DeadLetterFile)(
+                settings.dead_letter_path, secret=settings.access_token
+            )
             if settings.on_record_error == "skip"
             else None
         )
@@ -223,4 +225,9 @@ class Runtime:
             elapsed=time.monotonic() - self.started,
             would_send=None if self.dry_run is None else self.dry_run.would_send(),
             dead_letter=None if self.dead_letter is None else self.dead_letter.path,
+            would_dead_letter=(
+                self.dead_letter.would_write
+                if isinstance(self.dead_letter, DryRunDeadLetters)
+                else None
+            ),
         )

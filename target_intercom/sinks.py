@@ -44,6 +44,18 @@ def intake_of(target: object) -> Intake:
     return intake
 
 
+class DroppedSink(RecordSink):
+    """A stream that stream_maps drop: singer-sdk makes a sink for it, then filters out
+    each of its records before any sink sees them."""
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Never called by singer-sdk; a record here would be a change in the SDK."""
+        raise FatalError(
+            f"stream '{self.stream_name}' is dropped by stream_maps, yet singer-sdk handed "
+            "it a record"
+        )
+
+
 class IntercomSink(RecordSink):
     """Any stream of a registered kind: the digested schema, the kind's mapping, record keys."""
 

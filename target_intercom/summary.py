@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from target_intercom.metrics import Metrics, outcome_label
@@ -17,11 +18,13 @@ def log_summary(
     elapsed: float,
     would_send: dict[str, int] | None,
     dead_letter: Path | None,
+    would_dead_letter: Mapping[tuple[str, str], int] | None = None,
 ) -> None:
     """The run's closing lines: per stream, the calls, the records by what they did to
     Intercom, the `SUMMARY: {...}` line; last, what a dry run (`would_send` is its tally
     per endpoint) held back and where the skipped records went, so they are what a user
-    reads first."""
+    reads first. A dry run's dead letters (`would_dead_letter`, by stream and error code)
+    were never written: the closing lines say what they would have been."""
     dry_run = would_send is not None
     summary = metrics.snapshot()
     summary["elapsed_seconds"] = round(elapsed, 3)
@@ -69,7 +72,18 @@ def log_summary(
             "was" if absent == 1 else "were",
         )
     skipped = totals["records_skipped"]
-    if skipped and dead_letter is not None:
+    if would_dead_letter and dead_letter is not None:
+        logger.warning(
+            "Dry run would have dead-lettered %d record%s to %s (nothing was written): %s",
+            skipped,
+            "" if skipped == 1 else "s",
+            dead_letter.absolute(),
+            ", ".join(
+                f"{n} {stream} ({code})"
+                for (stream, code), n in sorted(would_dead_letter.items(), key=lambda kv: -kv[1])
+            ),
+        )
+    elif skipped and dead_letter is not None:
         logger.warning(
             "%d record%s skipped and written to %s: see why in each line's "
             "error_message, and replay them after a fix (README: The dead-letter file)",
@@ -87,7 +101,8 @@ def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
         f"{totals['records_would_send']} would be sent (dry run)"
         if dry_run
         else f"{totals['records_delivered']} delivered",
-        f"{totals['records_skipped']} skipped (dead-lettered)",
+        f"{totals['records_skipped']} "
+        + ("would be dead-lettered" if dry_run else "skipped (dead-lettered)"),
         f"{totals['records_unchanged']} unchanged",
     ]
     if totals["records_not_in_intercom"]:

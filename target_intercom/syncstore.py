@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from target_intercom.errors import FatalError
+from target_intercom.store_driver import missing_driver
 from target_intercom.syncstore_tables import (
     COMPANIES,
     CONTACT_KEYS,
@@ -533,7 +534,9 @@ def store_at(path: str, url: str | None, *, read_only: bool) -> SyncStore:
         where = parsed.render_as_string(hide_password=True)
         try:
             engine = sa.create_engine(parsed, pool_pre_ping=True)
-        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        except ImportError as exc:
+            raise FatalError(missing_driver(where, exc)) from None
+        except sa.exc.SQLAlchemyError as exc:
             raise FatalError(f"the sync store {where} cannot be used: {_first_line(exc)}") from None
         return SyncStore(engine, where, read_only=read_only)
     file = Path(path).expanduser()

@@ -22,19 +22,21 @@ from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaExc
 from singer_sdk.helpers import capabilities
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.io_base import SingerReader
+from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import Sink
 
 from target_intercom.config_schema import CONFIG_SCHEMA
 from target_intercom.credentials import declared_tokens
-from target_intercom.errors import FatalError, Interrupted
+from target_intercom.errors import FatalError, Interrupted, Stopped
+from target_intercom.input_drain import drain_stdin
 from target_intercom.jsonvalues import json_default
 from target_intercom.redact import install_redaction
 from target_intercom.runtime import Runtime
 from target_intercom.setting_names import check_setting_names
 from target_intercom.settings import Settings
-from target_intercom.sinks import Intake, IntercomSink
+from target_intercom.sinks import DroppedSink, Intake, IntercomSink
 from target_intercom.stop_request import StopRequest
 from target_intercom.waits import Waits
 
@@ -106,11 +108,15 @@ class TargetIntercom(Target):
             install_redaction(token)
         for handler in logging.getLogger().handlers:
             handler.handleError = self._log_write_failed  # type: ignore[method-assign]
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError:
+            # The names first: a misspelt `acess_token` is that typo, not a missing token.
+            self._check_setting_names()
+            raise
         settings = Settings.from_config(dict(self.config))
         install_redaction(settings.access_token)
-        known = set(self.config_jsonschema.get("properties", {}))
-        for warning in check_setting_names(dict(self.config), known, _SDK_SETTINGS):
+        for warning in self._check_setting_names():
             logger.warning(warning)
         self._stdout_lock = threading.Lock()
         self.runtime = Runtime(
@@ -127,6 +133,12 @@ class TargetIntercom(Target):
         # draining them on one thread costs nothing, where a thread pool costs a lot.
         self.max_parallelism = 1
 
+    def _check_setting_names(self) -> list[str]:
+        """Refuses an unknown setting (setting_names.py); warnings for ignored SDK ones."""
+        properties = self.config_jsonschema.get("properties", {})
+        secrets = frozenset(name for name, prop in properties.items() if prop.get("secret"))
+        return check_setting_names(dict(self.config), set(properties), _SDK_SETTINGS, secrets)
+
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """The SDK's settings that mean something here: stream maps, flattening and
@@ -137,11 +149,42 @@ class TargetIntercom(Target):
             properties.setdefault(name, prop)
         super(Target, cls).append_builtin_config(config_jsonschema)
 
-    def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
-        """The one sink class, for a stream a registered kind loads; else one error line."""
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """The one sink class, for a stream a registered kind loads; else one error line.
+
+        A stream that stream_maps drop (`__else__: __NULL__`, or a null map of its own)
+        gets a sink all the same from singer-sdk, which then hands it no record: it is
+        given one that loads nothing, instead of being refused as a stream no kind loads."""
         assert self.runtime is not None
+        if self._dropped(stream_name):
+            self._log_dropped(stream_name)
+            return DroppedSink
         self.runtime.kinds.mapper(stream_name)
         return IntercomSink
+
+    def _dropped(self, stream_name: str) -> bool:
+        """Whether every stream map that sends records to this name drops them."""
+        maps = [m for ms in self.mapper.stream_maps.values() for m in ms]
+        named = [m for m in maps if m.stream_alias == stream_name]
+        return bool(named) and all(isinstance(m, RemoveRecordTransform) for m in named)
+
+    def _log_dropped(self, stream_name: str) -> None:
+        """Said once per SCHEMA, and as a warning for a stream that would have loaded (its
+        records are not lost silently when `__else__: __NULL__` catches it unlisted)."""
+        assert self.runtime is not None
+        try:
+            self.runtime.kinds.mapper(stream_name)
+        except FatalError:
+            logger.info(
+                "Stream '%s' is dropped by stream_maps: none of its records is loaded", stream_name
+            )
+            return
+        logger.warning(
+            "Stream '%s' is dropped by stream_maps, though target-intercom would load it: "
+            "none of its records is loaded. To load it, list it in stream_maps (%s)",
+            stream_name,
+            json.dumps({stream_name: {}}),
+        )
 
     def get_sink(
         self,
@@ -269,11 +312,25 @@ class TargetIntercom(Target):
                     error = "access_token must be a string (its value is not shown)"
                 cls.logger.error(error)
             cls.logger.error("Config validation failed")
+            cls._exit_failed(file_input)
+        except (Interrupted, Stopped) as exc:
+            # A stop (a signal): exit now, as asked, without reading on.
+            cls.logger.debug("Run failed", exc_info=True)
+            cls.logger.error("target-intercom failed: %s", one_line(exc))
             sys.exit(1)
         except Exception as exc:
             cls.logger.debug("Run failed", exc_info=True)
             cls.logger.error("target-intercom failed: %s", one_line(exc))
-            sys.exit(1)
+            cls._exit_failed(file_input)
+
+    @staticmethod
+    def _exit_failed(file_input: t.IO[str] | None) -> t.NoReturn:
+        """Exit code 1, once the tap has ended or a few seconds have passed (input_drain.py):
+        the error line stays the last thing the user sees of the run, not a traceback of
+        Meltano's about a closed pipe."""
+        if file_input is None:
+            drain_stdin()
+        sys.exit(1)
 
 
 def one_line(exc: BaseException) -> str:

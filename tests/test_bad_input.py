@@ -59,7 +59,8 @@ def assert_one_clear_line(run, *needles: str) -> None:
             '{"type": "SCHEMA", "stream": "orders", "schema": {"properties": {}}}',
             (
                 "'orders'",
-                "users, contacts, identifies, companies, groups, events, tracks",
+                "(users, companies, events, also as <schema>-<table>, or contacts, "
+                "identifies, groups, tracks)",
                 "__alias__",
             ),
         ),

@@ -4,6 +4,7 @@ of another region; each is one line that names the cause."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import pytest
 
@@ -20,6 +21,19 @@ def test_a_misspelt_setting_is_refused_naming_the_closest_one(fake, tmp_path):
     run = run_target(config, [USERS, record("users", {"id": "u1"})], tmp_path)
     assert run.returncode == 1
     assert "unknown setting 'on_record_eror' (did you mean 'on_record_error'?)" in run.stderr
+    assert fake.calls() == []
+
+
+def test_a_misspelt_required_setting_is_named_not_reported_missing(fake, tmp_path):
+    config = config_for(fake)
+    config["acess_token"] = config.pop("access_token")
+    run = run_target(config, [USERS, record("users", {"id": "u1"})], tmp_path)
+    assert run.returncode == 1
+    [line] = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert "unknown setting 'acess_token' (did you mean 'access_token'?)" in line
+    assert "meltano config unset target-intercom acess_token" in line
+    assert "is a required property" not in run.stderr
+    assert TOKEN not in run.stderr
     assert fake.calls() == []
 
 
@@ -49,3 +63,33 @@ def test_a_token_of_another_region_says_which_region(fake):
             runtime.check_access()
     finally:
         runtime.close(wait=False)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "named"),
+    [
+        (
+            "postgresql+psycopg",
+            "needs the PostgreSQL driver psycopg, which comes with "
+            "target-intercom's postgres extra: under Meltano, end the loader's pip URL with "
+            "[postgres]",
+        ),
+        ("postgresql", "names the psycopg2 driver (postgresql://...)"),
+    ],
+)
+def test_a_missing_postgres_driver_names_the_extra_never_the_password(
+    fake, tmp_path, monkeypatch, scheme, named
+):
+    # As in a loader installed without the postgres extra: the driver cannot be imported.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    url = f"{scheme}://intercom:Pw-s3cret-0123@127.0.0.1:5432/sync"
+    run = run_target(
+        config_for(fake, sync_store_url=url), [USERS, record("users", {"id": "u1"})], tmp_path
+    )
+    assert run.returncode == 1
+    [line] = [line for line in run.stderr.splitlines() if "target-intercom failed" in line]
+    assert f"the sync store {scheme}://intercom:***@127.0.0.1:5432/sync" in line
+    assert named in line
+    assert "Pw-s3cret-0123" not in run.stderr
+    assert fake.contacts() == []

@@ -512,13 +512,26 @@ def test_killed_target_resumes_from_the_last_stored_state(fake, project, tmp_pat
 
 @pytest.mark.slow
 def test_under_meltano_run_a_failure_shows_as_an_error_line(fake, project):
-    env = {**run_env(project, fake), "TARGET_INTERCOM_ACCESS_TOKEN": "tok_wrong_0123456789abcdef"}
+    """The target fails at its start (a wrong token) while the tap still has seconds of
+    records to send: its error line is the last line of the target's, and Meltano follows
+    it with its own few lines, not with tracebacks of a write into a closed pipe."""
+    env = run_env(
+        project,
+        fake,
+        TAP_DEMO_USERS_RECORD_COUNT=3000,
+        TAP_DEMO_USERS_SLEEP_PER_RECORD=0.0003,
+    )
+    env["TARGET_INTERCOM_ACCESS_TOKEN"] = "tok_wrong_0123456789abcdef"
 
     done = meltano(project, "run", EXTRACTOR, LOADER, env=env)
 
     assert done.returncode != 0
     lines = (done.stdout + done.stderr).splitlines()
     failed = [line for line in lines if "target-intercom failed:" in line]
-    assert failed, "\n".join(lines[-40:])
-    assert all("error" in line.lower() and "[info" not in line for line in failed), failed
+    assert len(failed) == 1, "\n".join(lines[-40:])
+    assert "[error" in failed[0], failed
     assert "tok_wrong_0123456789abcdef" not in done.stdout + done.stderr
+    after = lines[lines.index(failed[0]) + 1 :]
+    assert not [line for line in after if f" {LOADER} " in line], after
+    assert "Traceback" not in "\n".join(after) and "BrokenPipeError" not in "\n".join(after)
+    assert len(after) <= 5, "\n".join(after)

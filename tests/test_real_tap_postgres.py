@@ -3,8 +3,10 @@ PostgreSQL server (tests/postgres_server.py, from the pgserver wheel) shaped lik
 warehouse export, incrementally on `updated_at`, into the fake Intercom, twice.
 
 What the tap does that the hand-written inputs of the other tests do not:
-- it names its streams `<schema>-<table>` (`public-users`): the loader renames them with
-  `stream_maps`, as the README's Streams section says;
+- it names its streams `<schema>-<table>` (`public-users`), which the loader loads as the
+  table's kind with no `stream_maps`, as the README's Streams section says;
+- it reads every table of the schema unless told otherwise: here `schema_migrations` too,
+  left out with `meltano select` or dropped in the loader with `stream_maps`;
 - it sends its streams in alphabetical order, one after the other: companies (whose
   `user_ids` name users), then events (of those users), then users last;
 - its columns are typed as Postgres types: `timestamptz` as `format: date-time` strings,
@@ -51,8 +53,10 @@ pytestmark = [
 TAP = "tap-postgres"
 TAP_PIP_URL = "meltanolabs-tap-postgres==0.10.0"
 STATE_ID = f"dev:{TAP}-to-{LOADER}"
-# tap-postgres' stream names, and the names the loader gives them.
-STREAMS = {"public-companies": "companies", "public-events": "events", "public-users": "users"}
+# tap-postgres' stream names of the tables to load (the loader needs no stream_maps for them).
+STREAMS = ["public-companies", "public-events", "public-users"]
+# A table of the same schema that is not for Intercom.
+OTHER = "public-schema_migrations"
 REPLICATION_KEY = "updated_at"
 
 # The warehouse's clock: run 1 sees rows updated on T0, run 2 also those updated on T1.
@@ -101,6 +105,10 @@ create table events (
     page text,
     revenue numeric(10, 2),
     currency text,
+    updated_at timestamptz not null
+);
+create table schema_migrations (
+    version text primary key,
     updated_at timestamptz not null
 );
 """
@@ -171,6 +179,7 @@ def first_load() -> str:
             'id, user_id, event, "timestamp", page, revenue, currency, updated_at',
             [(*row, minutes(T0, i)) for i, row in enumerate(EVENTS, 1)],
         )
+        + insert("schema_migrations", "version, updated_at", [("20240101000000", T0)])
     )
 
 
@@ -207,7 +216,8 @@ def warehouse(postgres) -> Iterator[str]:
 
 def tap_definition() -> dict[str, Any]:
     """tap-postgres as a custom plugin: its published package, the settings this test
-    gives, and incremental replication on updated_at for the three tables."""
+    gives, and incremental replication on updated_at for the three tables; every table of
+    the schema is selected (Meltano's default) until a test runs `meltano select`."""
     return {
         "name": TAP,
         "namespace": "tap_postgres",
@@ -223,7 +233,6 @@ def tap_definition() -> dict[str, Any]:
             {"name": "filter_schemas", "kind": "array"},
         ],
         "config": {"filter_schemas": ["public"]},
-        "select": [f"{stream}.*" for stream in STREAMS],
         "metadata": {
             stream: {"replication-method": "INCREMENTAL", "replication-key": REPLICATION_KEY}
             for stream in STREAMS
@@ -231,17 +240,14 @@ def tap_definition() -> dict[str, Any]:
     }
 
 
-def write_project(dest: Path) -> Path:
+def write_project(dest: Path, **loader_config: Any) -> Path:
     """This repository's project with tap-postgres as its only extractor, and the loader
-    from this checkout renaming tap-postgres' streams."""
+    from this checkout, with no stream_maps unless given."""
     project = yaml.safe_load(MELTANO_YML.read_text())
     loader = copy.deepcopy(plugin(project, "loaders", LOADER))
     assert loader["pip_url"] == "-e ."
     loader["pip_url"] = f"-e {shlex.quote(str(ROOT))}"
-    loader["config"] = {
-        "stream_maps": {stream: {"__alias__": alias} for stream, alias in STREAMS.items()},
-        "unknown_attributes": "create",
-    }
+    loader["config"] = {"unknown_attributes": "create", **loader_config}
     project["plugins"] = {"extractors": [tap_definition()], "loaders": [loader]}
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
@@ -262,16 +268,20 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return plugins
 
 
-@pytest.fixture
-def project(tmp_path: Path, installed_plugins: Path) -> Path:
+def linked_project(dest: Path, installed_plugins: Path, **loader_config: Any) -> Path:
     """A fresh project (its own .meltano/meltano.db) using the module's plugin venvs."""
-    root = write_project(tmp_path / "project")
+    root = write_project(dest, **loader_config)
     for kind, name in (("extractors", TAP), ("loaders", LOADER)):
         (root / ".meltano" / kind).mkdir(parents=True)
         (root / ".meltano" / kind / name).symlink_to(
             installed_plugins / kind / name, target_is_directory=True
         )
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, installed_plugins: Path) -> Path:
+    return linked_project(tmp_path / "project", installed_plugins)
 
 
 def run_env(project: Path, fake, postgres, database: str) -> dict[str, str]:
@@ -425,6 +435,11 @@ def run(project: Path, env: dict[str, str], label: str) -> dict[str, int]:
 
 def test_real_tap_postgres_loads_incrementally_twice(fake, postgres, warehouse, project):
     env = run_env(project, fake, postgres, warehouse)
+    # The tables to load, chosen in the tap (README: tap-postgres in ten minutes); the
+    # loader has no stream_maps.
+    for stream in STREAMS:
+        done = meltano(project, "select", TAP, stream, "*", env=env, timeout=60)
+        assert done.returncode == 0, done.stderr[-3000:]
 
     # Run 1: everything, each user, company, membership and event exactly once, though
     # the users come last.
@@ -501,9 +516,28 @@ def test_real_tap_postgres_loads_incrementally_twice(fake, postgres, warehouse, 
     }
     assert set(sent) <= allowed, report
 
-    # Meltano's stored state moved to the newest row of each stream.
+    # Meltano's stored state moved to the newest row of each stream (and schema_migrations,
+    # never selected, was never read).
     assert bookmarks(project, env) == {
         "public-companies": (REPLICATION_KEY, minutes(T1, 2)),
         "public-events": (REPLICATION_KEY, minutes(T1, 2)),
         "public-users": (REPLICATION_KEY, minutes(T1, 2)),
     }
+
+
+def test_an_extra_table_dropped_by_else_null_leaves_the_run_green(
+    fake, postgres, warehouse, installed_plugins, tmp_path
+):
+    """No `meltano select`: the tap reads every table, schema_migrations too, and the
+    loader's `__else__: __NULL__` drops it, the three tables listed to keep them. (A
+    stream mapped to null or "__NULL__" is dropped the same way: test_stream_names_e2e.)"""
+    stream_maps = {**{stream: {} for stream in STREAMS}, "__else__": "__NULL__"}
+    project = linked_project(tmp_path / "project", installed_plugins, stream_maps=stream_maps)
+    env = run_env(project, fake, postgres, warehouse)
+
+    read = run(project, env, "every table")
+
+    assert read == {"public-companies": 3, "public-events": 6, OTHER: 1, "public-users": 5}
+    check_users(fake, USERS)
+    check_companies(fake, COMPANIES)
+    check_events(fake, EVENTS)

@@ -42,7 +42,7 @@ class RecordErrors:
                 f"file {str(self._dead_letter.path)!r}: {exc}"
             )
         self._metrics.count_outcome(stream, "skipped")
-        logger.warning("Skipped %s (%s); written to the dead-letter file", message, error.code)
+        logger.warning("Skipped %s (%s); %s", message, error.code, self._dead_letter.fate)
         return None
 
 
