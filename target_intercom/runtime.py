@@ -190,15 +190,16 @@ class Runtime:
         )
         return str(app.get("id_code") or "") or None
 
-    def close(self, *, wait: bool) -> None:
-        """Ends the run: with wait, every queued record is delivered first; then the summary."""
+    def close(self, *, wait: bool, input_ended: bool = True) -> None:
+        """Ends the run: with wait, every queued record is delivered first (the ones
+        waiting for a contact get a last try only if the input ended); then the summary."""
         if self._closed:
             return
         self._closed = True
         try:
             if wait:
                 try:
-                    self.delivery.finish()
+                    self.delivery.finish(input_ended=input_ended)
                 except BaseException:
                     # A signal while the backlog drains: stop starting records, but let
                     # the calls in flight end, so that none lands after the exit unseen.

@@ -260,7 +260,7 @@ class TargetIntercom(Target):
             raise
         except BaseException:
             # Whatever stopped the reading, what came before it is still delivered.
-            self._close(wait=True)
+            self._close(wait=True, input_ended=False)
             raise
 
     def process_endofpipe(self) -> None:
@@ -272,9 +272,9 @@ class TargetIntercom(Target):
         if failure is not None:
             raise FatalError(failure.message)
 
-    def _close(self, *, wait: bool) -> None:
+    def _close(self, *, wait: bool, input_ended: bool = True) -> None:
         if self.runtime is not None:
-            self.runtime.close(wait=wait)
+            self.runtime.close(wait=wait, input_ended=input_ended)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # Private override: singer-sdk's handler drains every sink and exits, which here

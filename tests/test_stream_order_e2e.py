@@ -99,3 +99,29 @@ def test_thousands_of_waiting_records_do_not_stall_the_input(fake, tmp_path, n):
     assert run.returncode == 0, run.stderr
     assert len(fake.events()) == n
     assert run.states[-1] == {"at": "end"}
+
+
+def test_a_run_that_stops_reading_early_does_not_reject_what_waits_for_later_input(
+    fake, tmp_path
+):
+    """The input stopped at an unknown stream: the user the event waits for may have been
+    further on, so the event is left unfinished (no STATE past it), not dead-lettered as
+    waiting for a contact that never came."""
+    letters = tmp_path / "dead.jsonl"
+    messages = [
+        EVENTS,
+        event("early", "u9"),
+        state({"at": 1}),
+        schema("schema_migrations", {"version": STR}),
+    ]
+    run = run_target(
+        config_for(fake, on_record_error="skip", dead_letter_path=str(letters)),
+        messages,
+        tmp_path,
+    )
+    assert run.returncode == 1
+    assert "schema_migrations" in run.error_lines[-1]
+    assert not letters.exists() or letters.read_text() == ""
+    assert run.states == []
+    assert fake.events() == []
+    assert '"records_unfinished": 1' in run.stderr

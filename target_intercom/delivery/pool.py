@@ -153,16 +153,21 @@ class Delivery:
             self._hand_out(self._ledger.state(value))
         self._outbox.drain()
 
-    def finish(self, *, stoppable: bool = True) -> None:
+    def finish(self, *, stoppable: bool = True, input_ended: bool = True) -> None:
         """End of input: waits for every outstanding record, gives the parked ones their
         last try, and writes the STATE they free (or fails the run, as the policy says).
         While it waits, a stop asked for raises `Interrupted` (unless not `stoppable`:
-        the wait of a stop itself)."""
+        the wait of a stop itself). When reading stopped before the input ended (a bad
+        line, an unknown stream), what parked records wait for may still have been to
+        come: they are left undelivered (unfinished, no STATE past them) rather than
+        rejected as waiting for a contact that never came."""
         with self._lock:
             # Every record not parked ends first: the contacts parked records wait for
             # may be among them.
             while self._outstanding:
                 self._wait(self._idle, stoppable)
+            if not input_ended:
+                self._ledger.stop()
             self._policy.input_ended()
             while self._outstanding or len(self._parking):
                 # The last try of the records still waiting for a contact, a window at a time.
