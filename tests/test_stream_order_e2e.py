@@ -101,9 +101,7 @@ def test_thousands_of_waiting_records_do_not_stall_the_input(fake, tmp_path, n):
     assert run.states[-1] == {"at": "end"}
 
 
-def test_a_run_that_stops_reading_early_does_not_reject_what_waits_for_later_input(
-    fake, tmp_path
-):
+def test_a_run_that_stops_reading_early_does_not_reject_what_waits_for_later_input(fake, tmp_path):
     """The input stopped at an unknown stream: the user the event waits for may have been
     further on, so the event is left unfinished (no STATE past it), not dead-lettered as
     waiting for a contact that never came."""
