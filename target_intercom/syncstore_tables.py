@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 SCHEMA_VERSION = 2
@@ -159,10 +160,16 @@ def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection],
 
 
 def write_meta(connection: Connection, values: dict[str, str]) -> None:
-    """Writes meta values in the caller's transaction, the same way on every database."""
+    """Writes meta values in the caller's transaction, as upserts: two processes writing
+    one value at once (both opening a new store) both succeed, where a delete and an
+    insert would fail one of them on the name's key."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for name, value in values.items():
-        connection.execute(sa.delete(META).where(META.c.name == name))
-        connection.execute(sa.insert(META).values(name=name, value=value))
+        connection.execute(
+            insert(META)
+            .values(name=name, value=value)
+            .on_conflict_do_update(index_elements=[META.c.name], set_={"value": value})
+        )
 
 
 def replace_rows(
