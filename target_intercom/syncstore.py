@@ -145,35 +145,29 @@ class SyncStore:
             raise self._failed("cannot be used", exc) from None
 
     def _open_tables(self, workspace: str | None) -> None:
-        """Migrates and checks the store. Under the store's lock nothing else does this at
-        the same time; an older target-intercom, which takes no lock, may: a table or row
-        it made between our look and our write is looked at again, not an error."""
-        for attempt in range(3):
-            version = self._version()
-            if version > SCHEMA_VERSION:
-                raise FatalError(
-                    f"the sync store {self.where} was written by a newer target-intercom "
-                    f"(schema version {version}; this one knows up to {SCHEMA_VERSION}): "
-                    "upgrade target-intercom, or point sync_store_path elsewhere"
-                )
-            if version == 0 and self._read_only:
-                self._absent = True
-                return
-            if version < SCHEMA_VERSION and self._read_only:
-                raise FatalError(
-                    f"the sync store {self.where} is at schema version {version} and a "
-                    "dry run does not migrate it: run once without dry_run first"
-                )
-            try:
-                migrate(self._engine, version, MIGRATIONS)
-                self._check_workspace(workspace)
-                # A store that can be read but not written would fail at its first flush,
-                # mid-run: a write now makes that the run's first and only error.
-                self.set_meta("opened_at", str(int(time.time())))
-                return
-            except sa.exc.SQLAlchemyError as exc:
-                if attempt == 2 or self._failure is not None or not _made_meanwhile(exc):
-                    raise
+        """Migrates and checks the store, under the store's lock: no other run does this at
+        the same time (a migration that moves rows between tables is not safe to run twice
+        at once, and the lock is what makes it run once)."""
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise FatalError(
+                f"the sync store {self.where} was written by a newer target-intercom "
+                f"(schema version {version}; this one knows up to {SCHEMA_VERSION}): "
+                "upgrade target-intercom, or point sync_store_path elsewhere"
+            )
+        if version == 0 and self._read_only:
+            self._absent = True
+            return
+        if version < SCHEMA_VERSION and self._read_only:
+            raise FatalError(
+                f"the sync store {self.where} is at schema version {version} and a "
+                "dry run does not migrate it: run once without dry_run first"
+            )
+        migrate(self._engine, version, MIGRATIONS)
+        self._check_workspace(workspace)
+        # A store that can be read but not written would fail at its first flush,
+        # mid-run: a write now makes that the run's first and only error.
+        self.set_meta("opened_at", str(int(time.time())))
 
     def _version(self) -> int:
         assert self._connection is not None
@@ -609,11 +603,6 @@ def _company_columns(row: StoredRow | None) -> dict[str, Any] | None:
         "tags": json.dumps(row.tags),
         "members": json.dumps(row.links),
     }
-
-
-def _made_meanwhile(exc: sa.exc.SQLAlchemyError) -> bool:
-    """Whether an error says another process made the table or row first."""
-    return isinstance(exc, sa.exc.IntegrityError) or "already exists" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The sync store's bounds: the libpq options every PostgreSQL connection carries (the
-URL's own kept), the watchdog that ends a call no server answers, and an opening that a
-process taking no lock (an older target-intercom) races without either failing."""
+URL's own kept), the watchdog that ends a call no server answers, and the values an
+opening writes, which a process taking no lock (an older target-intercom) may write at
+the same moment without either failing."""
 
 from __future__ import annotations
 
@@ -91,15 +92,19 @@ def test_a_call_that_ends_in_time_is_left_alone():
     theirs.close()
 
 
-def _race_openings(make_store, rounds: int = 20, runs: int = 4) -> list[str]:
-    """Opens `runs` stores on one database at the same moment, `rounds` times, with no
-    lock (as an older target-intercom would): the errors, if any."""
+def _race_openings(url: str, rounds: int = 20, runs: int = 4) -> list[str]:
+    """Opens a store made before, from `runs` threads at the same moment, `rounds` times,
+    with no lock (as an older target-intercom would): the errors, if any. Each opening
+    writes the workspace's check and its own time into the store's values."""
+    made = store_at("", url, read_only=False)
+    made.open("ws")
+    made.close()
     errors: list[str] = []
-    for round_ in range(rounds):
-        stores = [make_store(round_) for _ in range(runs)]
+    for _ in range(rounds):
         barrier = threading.Barrier(runs)
 
-        def open_one(store: SyncStore, barrier: threading.Barrier = barrier) -> None:
+        def open_one(barrier: threading.Barrier = barrier) -> None:
+            store = _unlocked(url)
             barrier.wait()
             try:
                 try:
@@ -109,7 +114,7 @@ def _race_openings(make_store, rounds: int = 20, runs: int = 4) -> list[str]:
             except FatalError as exc:
                 errors.append(str(exc))
 
-        threads = [threading.Thread(target=open_one, args=(s,)) for s in stores]
+        threads = [threading.Thread(target=open_one) for _ in range(runs)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -124,23 +129,15 @@ def _unlocked(url: str) -> SyncStore:
 
 
 def test_openings_that_race_without_a_lock_all_succeed_on_sqlite(tmp_path):
-    assert _race_openings(lambda r: _unlocked(f"sqlite:///{tmp_path}/race-{r}.db")) == []
+    assert _race_openings(f"sqlite:///{tmp_path}/race.db") == []
 
 
 @pytest.mark.slow
 def test_openings_that_race_without_a_lock_all_succeed_on_postgres(postgres):
-    def make_store(round_: int) -> SyncStore:
-        name = f"race_{round_}_{suffix}"
-        if name not in made:
-            postgres.sql(f"create database {name}")
-            made.append(name)
-        return _unlocked(
-            f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
-        )
-
-    suffix, made = uuid.uuid4().hex[:8], []
+    name = f"race_{uuid.uuid4().hex[:8]}"
+    postgres.sql(f"create database {name}")
     try:
-        assert _race_openings(make_store) == []
+        url = f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
+        assert _race_openings(url) == []
     finally:
-        for name in made:
-            postgres.sql(f"drop database {name} with (force)")
+        postgres.sql(f"drop database {name} with (force)")
