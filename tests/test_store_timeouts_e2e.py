@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli_process import Cli
 from tests.conftest import STR, config_for, record, schema, state
+from tests.store_runs import Cli
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,6 @@
-"""The real CLI in a subprocess, for tests that run two at once or signal one while it
-runs: its input from a file or from a pipe kept open, and its log readable as it comes."""
+"""Runs of the real CLI on a shared sync store, for the tests of two runs at once and of a
+silent store: the CLI in a subprocess (its input from a file or from a pipe kept open, its
+log readable as it comes), new stores, and what the fake Intercom holds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,46 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from tests.conftest import STR, record, schema, state
+
+USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
+
+
+def users(n: int, name: str) -> list[dict]:
+    rows = [record("users", {"id": f"u{i}", "email": f"u{i}@x.io", "name": name}) for i in range(n)]
+    return [USERS, *rows, state({"at": n})]
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if "ERROR" in line]
+
+
+def new_store(kind: str, request, folder: Path) -> dict[str, str]:
+    """The settings of a new, empty store: a file in `folder`, or a database of its own."""
+    if kind == "sqlite":
+        folder.mkdir(parents=True, exist_ok=True)
+        return {"sync_store_path": str(folder / "sync.db")}
+    postgres = request.getfixturevalue("postgres")
+    name = f"store_{uuid.uuid4().hex[:12]}"
+    postgres.sql(f"create database {name}")
+    request.addfinalizer(lambda: postgres.sql(f"drop database {name} with (force)"))
+    return {
+        "sync_store_url": f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
+    }
+
+
+def names(fake) -> dict[str, str]:
+    return {c["external_id"]: c.get("name") for c in fake.contacts()}
+
+
+def assert_no_duplicate(fake) -> None:
+    counts = Counter(c["external_id"] for c in fake.contacts())
+    assert [k for k, n in counts.items() if n > 1] == []
 
 
 class Cli:
