@@ -86,6 +86,8 @@ class SyncStore:
         self._failure: str | None = None
         self._timeout = timeout
         self._watchdog = Watchdog(timeout, self._timed_out)
+        # A read of a file has no socket to shut: it costs no deadline (a re-sync's reads).
+        self._networked = database.networked
         if database.networked:
             self._watchdog.watch_engine(self._engine)
         # A dry run with no store yet reads an empty one rather than creating the file.
@@ -313,7 +315,7 @@ class SyncStore:
             if self._engine.dialect.paramstyle != "qmark":
                 sql = sql.replace("?", "%s")
             self._raise_if_failed()
-            entered = self._watchdog.enter()
+            entered = self._networked and self._watchdog.enter()
             try:
                 self._cursor.execute(sql, (key,))
                 return [self._cursor.fetchone()] if one else list(self._cursor.fetchall())
