@@ -251,8 +251,8 @@ SETTINGS: tuple[Setting, ...] = (
         read=float,
         default=30,
         description=(
-            "Seconds any one call to the sync store may take (connecting, a statement, a "
-            "lock) before the run stops with one line: a store that stops answering never "
+            "Seconds to wait for any one answer of the sync store (connecting, a statement, "
+            "a lock) before the run stops with one line: a store that stops answering never "
             "hangs a run or its stop."
         ),
     ),
