@@ -33,7 +33,8 @@ _LOOK_EVERY_SECONDS = 0.25
 
 
 class Watchdog:
-    """Ends calls that take longer than `timeout` seconds (see the module's docstring)."""
+    """Ends calls that wait longer than `timeout` seconds for an answer (see the module's
+    docstring)."""
 
     def __init__(self, timeout: float, on_expiry: Callable[[], None]) -> None:
         self.timeout = timeout
@@ -44,6 +45,7 @@ class Watchdog:
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def watch_engine(self, engine: Engine) -> None:
         """Keeps the deadlines of this engine's calls: its connections, and its statements'
@@ -53,12 +55,13 @@ class Watchdog:
 
     def add_connection(self, dbapi_connection: Any) -> None:
         """A new connection of the store's (SQLAlchemy's "connect" event)."""
-        self._connections.add(dbapi_connection)
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._watch, name="sync-store-watchdog", daemon=True
-            )
-            self._thread.start()
+        with self._starting:
+            self._connections.add(dbapi_connection)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="sync-store-watchdog", daemon=True
+                )
+                self._thread.start()
 
     def enter(self) -> bool:
         """A call starts on this thread; False when one is under way on it already (a
@@ -95,7 +98,9 @@ class Watchdog:
 
     def shut_all(self) -> None:
         """Shuts down the socket of every open connection: whatever waits on one ends."""
-        for connection in list(self._connections):
+        with self._starting:
+            connections = list(self._connections)
+        for connection in connections:
             _shut(connection)
 
     def _watch(self) -> None:
