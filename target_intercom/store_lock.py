@@ -16,6 +16,7 @@ or failed over) cannot write another row, since its lock went with the session.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -41,6 +42,9 @@ logger = logging.getLogger("target-intercom")
 
 # How often a run waiting for the store tries again: a store let go is taken within this.
 _TRY_EVERY_SECONDS = 1.0
+# A lock file removed by its holder between our open and our lock is opened again, at most
+# this many times in one try.
+_REMOVED_MEANWHILE_TRIES = 5
 # The first half of the advisory lock's key: this target's; the second is the schema's.
 _ADVISORY_KEY = 0x1C7E_0A11
 
@@ -110,10 +114,11 @@ def _utc(moment: dt.datetime) -> str:
 
 
 class FileLock:
-    """A SQLite store's lock: `flock` on `<store>.lock`, which holds the holder's name.
+    """A SQLite store's lock: `flock` on `<store>.lock`, which names the holder while it
+    runs and is removed when it ends (a killed run leaves it, unlocked, for the next).
 
-    The lock file is never removed: a run waiting on it would go on holding a lock on a
-    file no other run can open any more."""
+    A run may open the file just before the holder removes it, and then lock a file no
+    other run can open any more: so a lock counts only on the file the path names."""
 
     def __init__(self, path: Path, where: str) -> None:
         self._path = path
@@ -129,23 +134,39 @@ class FileLock:
                 self._where,
             )
             return True
+        for _ in range(_REMOVED_MEANWHILE_TRIES):
+            descriptor = self._open()
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                return False
+            if self._names(descriptor):
+                os.ftruncate(descriptor, 0)
+                since = _utc(dt.datetime.now(dt.timezone.utc))
+                os.write(descriptor, f"{this_run()} since {since}\n".encode())
+                self._descriptor = descriptor
+                return True
+            os.close(descriptor)  # removed by the run that held it: the next file is it
+        return False
+
+    def _open(self) -> int:
         try:
-            descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+            return os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise FatalError(
                 f"the sync store {self._where} cannot be locked against a second run: "
                 f"{exc.strerror} ({self._path})"
             ) from None
+
+    def _names(self, descriptor: int) -> bool:
+        """Whether the path still names the file open at `descriptor`."""
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
+            named = os.stat(self._path)
+        except FileNotFoundError:
             return False
-        os.ftruncate(descriptor, 0)
-        since = _utc(dt.datetime.now(dt.timezone.utc))
-        os.write(descriptor, f"{this_run()} since {since}\n".encode())
-        self._descriptor = descriptor
-        return True
+        opened = os.fstat(descriptor)
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
     def holder(self) -> str:
         """What the holder wrote into the lock file (nothing yet: it has just taken it)."""
@@ -156,9 +177,10 @@ class FileLock:
         return text or "a run that has just started"
 
     def release(self) -> None:
-        """Empties the file (no name of a run that has ended stays in it) and unlocks it."""
+        """Removes the file, then unlocks it: a run that opened it meanwhile sees it gone."""
         if self._descriptor is not None:
-            os.ftruncate(self._descriptor, 0)
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
             os.close(self._descriptor)
             self._descriptor = None
 
