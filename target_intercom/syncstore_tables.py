@@ -6,12 +6,12 @@ is one new step in MIGRATIONS and nothing else.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 SCHEMA_VERSION = 2
@@ -163,7 +163,9 @@ def write_meta(connection: Connection, values: dict[str, str]) -> None:
     """Writes meta values in the caller's transaction, as upserts: two processes writing
     one value at once (both opening a new store) both succeed, where a delete and an
     insert would fail one of them on the name's key."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    # SQLite's and PostgreSQL's insert, the two that hold a store, each with its upsert;
+    # imported by name, so that a SQLite store loads nothing of PostgreSQL's dialect.
+    insert = importlib.import_module(f"sqlalchemy.dialects.{connection.dialect.name}").insert
     for name, value in values.items():
         connection.execute(
             insert(META)
