@@ -235,6 +235,28 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "sync_store_wait",
+        th.NumberType(minimum=0),
+        read=float,
+        default=600,
+        description=(
+            "Seconds a run waits for another run that holds the same sync store (two "
+            "schedules overlapping, a retried job) before it refuses with a line naming "
+            "that run. 0: refuse at once."
+        ),
+    ),
+    Setting(
+        "sync_store_timeout",
+        th.NumberType(exclusive_minimum=0),
+        read=float,
+        default=30,
+        description=(
+            "Seconds to wait for any one answer of the sync store (connecting, a statement, "
+            "a lock) before the run stops with one line: a store that stops answering never "
+            "hangs a run or its stop."
+        ),
+    ),
+    Setting(
         "full_resync",
         th.BooleanType,
         read=bool,

@@ -102,7 +102,11 @@ class Runtime:
         # Opened in `start`, once the token's workspace is known; a dry run reads it
         # but writes nothing to it, as it writes nothing to Intercom.
         self.store = store_at(
-            settings.sync_store_path, settings.sync_store_url, read_only=settings.dry_run
+            settings.sync_store_path,
+            settings.sync_store_url,
+            read_only=settings.dry_run,
+            timeout=settings.sync_store_timeout,
+            wait=settings.sync_store_wait,
         )
         modes = WriteModes(
             update_only=settings.write_mode == "update_only",
@@ -210,10 +214,17 @@ class Runtime:
         finally:
             self.progress.stop()
             self.http.close()
-            self.store.close()
-            if self.dead_letter is not None:
-                self.dead_letter.close()
-            self.log_summary()
+            try:
+                self.store.close()
+            except FatalError as exc:
+                if wait:
+                    raise
+                # A stop's own line ends the run; a store that failed is said once, here.
+                logger.warning("%s; the next run sends again what it had not recorded", exc)
+            finally:
+                if self.dead_letter is not None:
+                    self.dead_letter.close()
+                self.log_summary()
 
     def _abort(self) -> None:
         self._stopping.set()

@@ -80,6 +80,8 @@ class Settings:
     delete_mode: DeleteMode
     sync_store_path: str
     sync_store_url: str | None
+    sync_store_wait: float
+    sync_store_timeout: float
     full_resync: bool
     write_mode: WriteMode
     mirror_tags_and_companies: bool

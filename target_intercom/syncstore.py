@@ -14,10 +14,13 @@ never claims more than Intercom holds: a kill loses at most the rows not yet flu
 costs calls on the next run, never a record. Writes are batched for the same reason they
 can be: losing a batch is cheap, a commit per record is not.
 
-SQLite by default (a file beside the Meltano project), any SQLAlchemy URL for runners with
-no persistent disk (PostgreSQL). The schema carries its version and migrates forward; a
-store written by a newer target is refused rather than rewritten. (A little over 300 lines:
-opening a store is most of it, one clear error line for each way a store cannot be used.)
+SQLite by default (a file beside the Meltano project), PostgreSQL for runners with no
+persistent disk (store_engine.py). The schema carries its version and migrates forward; a
+store written by a newer target is refused rather than rewritten. One run at a time holds a
+store (store_lock.py), and no call to it waits past sync_store_timeout (store_watchdog.py):
+a store that failed is not called again, not even to flush it at the end, so that a stop
+is never held up twice. (Over 300 lines: opening a store, with one clear error line for
+each way a store cannot be used, and the rows not yet written, read before the database.)
 """
 
 from __future__ import annotations
@@ -30,10 +33,15 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
+from target_intercom import store_engine
+from target_intercom.config_schema import DEFAULTS
 from target_intercom.errors import FatalError
 from target_intercom.store_driver import missing_driver
+from target_intercom.store_engine import Database
+from target_intercom.store_lock import AdvisoryLock, take
+from target_intercom.store_watchdog import Watchdog
 from target_intercom.syncstore_tables import (
     COMPANIES,
     CONTACT_KEYS,
@@ -59,11 +67,29 @@ class SyncStore:
     written holds up no reader: 32 workers waiting on one lock cost more CPU than the rows."""
 
     def __init__(
-        self, engine: Engine, where: str, *, read_only: bool = False, absent: bool = False
+        self,
+        database: Database,
+        where: str,
+        *,
+        read_only: bool = False,
+        absent: bool = False,
+        timeout: float = DEFAULTS["sync_store_timeout"],
+        wait: float = DEFAULTS["sync_store_wait"],
     ) -> None:
-        self._engine = engine
+        self._engine = database.engine
         self.where = where
         self._read_only = read_only
+        # A dry run writes nothing, so it neither waits for the store nor holds it.
+        self._store_lock = None if read_only else database.lock
+        self._wait = wait
+        # Set once a call failed (or the watchdog ended one): every later call raises it.
+        self._failure: str | None = None
+        self._timeout = timeout
+        self._watchdog = Watchdog(timeout, self._timed_out)
+        # A read of a file has no socket to shut: it costs no deadline (a re-sync's reads).
+        self._networked = database.networked
+        if database.networked:
+            self._watchdog.watch_engine(self._engine)
         # A dry run with no store yet reads an empty one rather than creating the file.
         self._absent = absent and read_only
         self._opened = False
@@ -73,6 +99,9 @@ class SyncStore:
         self._pending = threading.Lock()
         self._flushing = threading.Lock()
         self._connection: Connection | None = None
+        # Rows are written on a connection of their own, held for the run: on PostgreSQL
+        # the one holding the store's lock, so no row is written once the lock is lost.
+        self._writer: Connection | None = None
         # Per table: the rows not yet written, and the batch being written. Keys name an
         # Intercom contact id; contacts are filed by that id, companies by company_id.
         self._keys: _Pending[str] = _Pending()
@@ -94,40 +123,53 @@ class SyncStore:
     # Opening
 
     def open(self, workspace: str | None) -> None:
-        """Connects, migrates forward, and checks the store belongs to this workspace: one
-        clear line (FatalError) for a store that cannot be reached, written or trusted."""
+        """Takes the store from any other run (waiting up to sync_store_wait), connects,
+        migrates forward, and checks the store belongs to this workspace: one clear line
+        (FatalError) for a store that cannot be reached, written or trusted."""
         self._opened = True
         if self._absent:
             return
         try:
-            self._connection = self._engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-            with self._lock:
-                version = self._version()
-                if version > SCHEMA_VERSION:
-                    raise FatalError(
-                        f"the sync store {self.where} was written by a newer target-intercom "
-                        f"(schema version {version}; this one knows up to {SCHEMA_VERSION}): "
-                        "upgrade target-intercom, or point sync_store_path elsewhere"
+            if self._store_lock is not None:
+                take(self._store_lock, self.where, self._wait, self._watchdog.watching)
+            with self._lock, self._watchdog.watching():
+                if not self._read_only:
+                    self._writer = (
+                        self._store_lock.connection
+                        if isinstance(self._store_lock, AdvisoryLock)
+                        else self._engine.connect()
                     )
-                if version == 0 and self._read_only:
-                    self._absent = True
-                    return
-                if version < SCHEMA_VERSION and self._read_only:
-                    raise FatalError(
-                        f"the sync store {self.where} is at schema version {version} and a "
-                        "dry run does not migrate it: run once without dry_run first"
-                    )
-                migrate(self._engine, version, MIGRATIONS)
-                self._check_workspace(workspace)
-                # A store that can be read but not written would fail at its first flush,
-                # mid-run: a write now makes that the run's first and only error.
-                self.set_meta("opened_at", str(int(time.time())))
+                self._connection = self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+                self._open_tables(workspace)
         except sa.exc.SQLAlchemyError as exc:
+            raise self._failed("cannot be used", exc) from None
+
+    def _open_tables(self, workspace: str | None) -> None:
+        """Migrates and checks the store, under the store's lock: no other run does this at
+        the same time (a migration that moves rows between tables is not safe to run twice
+        at once, and the lock is what makes it run once)."""
+        version = self._version()
+        if version > SCHEMA_VERSION:
             raise FatalError(
-                f"the sync store {self.where} cannot be used: {_first_line(exc)}"
-            ) from None
+                f"the sync store {self.where} was written by a newer target-intercom "
+                f"(schema version {version}; this one knows up to {SCHEMA_VERSION}): "
+                "upgrade target-intercom, or point sync_store_path elsewhere"
+            )
+        if version == 0 and self._read_only:
+            self._absent = True
+            return
+        if version < SCHEMA_VERSION and self._read_only:
+            raise FatalError(
+                f"the sync store {self.where} is at schema version {version} and a "
+                "dry run does not migrate it: run once without dry_run first"
+            )
+        migrate(self._engine, version, MIGRATIONS)
+        self._check_workspace(workspace)
+        # A store that can be read but not written would fail at its first flush,
+        # mid-run: a write now makes that the run's first and only error.
+        self.set_meta("opened_at", str(int(time.time())))
 
     def _version(self) -> int:
         assert self._connection is not None
@@ -173,14 +215,22 @@ class SyncStore:
             connection = self._connected()
             if connection is None:
                 return None
-            return connection.execute(sa.select(META.c.value).where(META.c.name == name)).scalar()
+            self._raise_if_failed()
+            try:
+                with self._watchdog.watching():
+                    return connection.execute(
+                        sa.select(META.c.value).where(META.c.name == name)
+                    ).scalar()
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._failed("could not be read", exc) from None
 
     def set_meta(self, name: str, value: str) -> None:
         """Written at once (opening the store)."""
         if self._read_only:
             return
-        with self._lock, self._engine.begin() as connection:
-            write_meta(connection, {name: value})
+        assert self._writer is not None
+        with self._lock, self._writer.begin():
+            write_meta(self._writer, {name: value})
 
     def note_meta(self, name: str, value: str) -> None:
         """Written with the next batch of rows, in its transaction: after the rows put
@@ -264,11 +314,15 @@ class SyncStore:
                 self._cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             if self._engine.dialect.paramstyle != "qmark":
                 sql = sql.replace("?", "%s")
+            self._raise_if_failed()
+            entered = self._networked and self._watchdog.enter()
             try:
                 self._cursor.execute(sql, (key,))
                 return [self._cursor.fetchone()] if one else list(self._cursor.fetchall())
             except self._engine.dialect.loaded_dbapi.Error as exc:
-                raise FatalError(f"the sync store {self.where} could not be read: {exc}") from None
+                raise self._failed("could not be read", exc) from None
+            finally:
+                self._watchdog.leave(entered)
 
     def put_key(self, key: str, intercom_id: str | None) -> None:
         """The contact this key names now (Intercom confirmed it); None: none."""
@@ -310,7 +364,8 @@ class SyncStore:
             self._doubts[table].add(key)
             mine = self._doubt_round
         with self._flushing:
-            if self._doubts_done > mine or self._connection is None:
+            connection = self._writer
+            if self._doubts_done > mine or connection is None:
                 return
             with self._pending:
                 doubts = {name: sorted(keys) for name, keys in self._doubts.items()}
@@ -319,13 +374,12 @@ class SyncStore:
                 taken = self._doubt_round
                 self._doubt_round += 1
             try:
-                with self._engine.begin() as connection:
+                self._raise_if_failed()
+                with self._watchdog.watching(), connection.begin():
                     forget_fingerprints(connection, KNOWN_CONTACTS, doubts[KNOWN_CONTACTS.name])
                     forget_fingerprints(connection, COMPANIES, doubts[COMPANIES.name])
             except sa.exc.SQLAlchemyError as exc:
-                raise FatalError(
-                    f"the sync store {self.where} could not be written: {_first_line(exc)}"
-                ) from None
+                raise self._failed("could not be written", exc) from None
             self._doubts_done = taken + 1
 
     def _flush_when_due(self) -> None:
@@ -348,7 +402,8 @@ class SyncStore:
 
     def _flush(self) -> None:
         self._last_flush = time.monotonic()
-        if self._connection is None:  # nothing was read, so nothing can be pending
+        connection = self._writer
+        if connection is None:  # not opened for writing, so nothing can be pending
             return
         with self._pending:
             tables = (self._keys, self._contacts, self._companies)
@@ -358,7 +413,8 @@ class SyncStore:
                 table.start_batch()
             self._meta_batch, self._meta = self._meta, {}
         try:
-            with self._engine.begin() as connection:
+            self._raise_if_failed()
+            with self._watchdog.watching(), connection.begin():
                 replace_rows(
                     connection,
                     CONTACT_KEYS,
@@ -382,9 +438,7 @@ class SyncStore:
                 )
                 write_meta(connection, self._meta_batch)
         except sa.exc.SQLAlchemyError as exc:
-            raise FatalError(
-                f"the sync store {self.where} could not be written: {_first_line(exc)}"
-            ) from None
+            raise self._failed("could not be written", exc) from None
         finally:
             with self._pending:
                 for table in (self._keys, self._contacts, self._companies):
@@ -393,19 +447,57 @@ class SyncStore:
                 self._written += 1
 
     def close(self) -> None:
-        """Flushes what Intercom confirmed, then lets go of the database."""
-        if self._connection is None:
-            return
+        """Flushes what Intercom confirmed (unless the store failed: a store that did not
+        answer is not waited for twice), then lets go of the database and of the store.
+        A store that failed in this run raises its line again here, at its end."""
         try:
-            self.flush()
+            if self._writer is not None and self._failure is None:
+                self.flush()
         finally:
-            with self._lock:
-                if self._cursor is not None:
-                    self._cursor.close()
-                    self._cursor = None
-                self._connection.close()
-                self._connection = None
-                self._engine.dispose()
+            self._let_go()
+        self._raise_if_failed()
+
+    def _let_go(self) -> None:
+        self._watchdog.stop()
+        failed = self._failure is not None
+        if failed:
+            # No goodbye to a server that may not answer: every socket is shut first.
+            self._watchdog.shut_all()
+        with self._lock:
+            if self._cursor is not None:
+                self._cursor.close()
+                self._cursor = None
+            # On PostgreSQL the writer is the lock's own connection, ended with the lock.
+            owned = isinstance(self._store_lock, AdvisoryLock)
+            for connection in (self._connection, None if owned else self._writer):
+                if connection is not None and failed:
+                    connection.invalidate()
+                if connection is not None:
+                    connection.close()
+            self._connection = self._writer = None
+            if self._store_lock is not None:
+                self._store_lock.release()
+            self._engine.dispose()
+
+    # Failures
+
+    def _timed_out(self) -> None:
+        """The watchdog ended a call: the store fails with this line (see store_watchdog)."""
+        self._failure = (
+            f"the sync store {self.where} did not answer within {self._timeout:g} s "
+            "(sync_store_timeout)"
+        )
+
+    def _failed(self, doing: str, exc: BaseException) -> FatalError:
+        """The line for a call that failed (the watchdog's, when it ended the call); the
+        store is not called again in this run."""
+        if self._failure is None:
+            self._failure = f"the sync store {self.where} {doing}: {_first_line(exc)}"
+        return FatalError(self._failure)
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise FatalError(self._failure)
 
 
 def _names(text: str | None) -> tuple[str, ...]:
@@ -520,9 +612,16 @@ def _first_line(exc: BaseException) -> str:
     return (str(original).strip().splitlines() or [type(original).__name__])[0]
 
 
-def store_at(path: str, url: str | None, *, read_only: bool) -> SyncStore:
+def store_at(
+    path: str,
+    url: str | None,
+    *,
+    read_only: bool,
+    timeout: float = DEFAULTS["sync_store_timeout"],
+    wait: float = DEFAULTS["sync_store_wait"],
+) -> SyncStore:
     """The store the settings name, not yet opened (see `SyncStore.open`); one FatalError
-    line for a URL that is not one or a folder that does not exist."""
+    line for a URL that is not one, or a database or folder that cannot hold a store."""
     if url:
         try:
             parsed = sa.make_url(url)
@@ -533,25 +632,23 @@ def store_at(path: str, url: str | None, *, read_only: bool) -> SyncStore:
             ) from None
         where = parsed.render_as_string(hide_password=True)
         try:
-            engine = sa.create_engine(parsed, pool_pre_ping=True)
+            database = store_engine.from_url(parsed, where, timeout)
         except ImportError as exc:
             raise FatalError(missing_driver(where, exc)) from None
         except sa.exc.SQLAlchemyError as exc:
             raise FatalError(f"the sync store {where} cannot be used: {_first_line(exc)}") from None
-        return SyncStore(engine, where, read_only=read_only)
+        return SyncStore(database, where, read_only=read_only, timeout=timeout, wait=wait)
     file = Path(path).expanduser()
     where = str(file.absolute())
     if not file.parent.is_dir():
         raise FatalError(f"the sync store {where} cannot be created: its folder does not exist")
-    engine = sa.create_engine(
-        f"sqlite:///{file}",
-        # Shared by the writers' threads under the store's lock; a second run on the same
-        # file waits for the first one's write instead of failing at once.
-        connect_args={"check_same_thread": False, "timeout": 30},
-    )
+    database = store_engine.sqlite_file(file, where, timeout)
     if not read_only:
-        sa.event.listen(engine, "connect", _sqlite_journal)
-    return SyncStore(engine, where, read_only=read_only, absent=not file.exists())
+        sa.event.listen(database.engine, "connect", _sqlite_journal)
+    absent = not file.exists()
+    return SyncStore(
+        database, where, read_only=read_only, absent=absent, timeout=timeout, wait=wait
+    )
 
 
 def _sqlite_journal(connection: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ is one new step in MIGRATIONS and nothing else.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -159,10 +160,18 @@ def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection],
 
 
 def write_meta(connection: Connection, values: dict[str, str]) -> None:
-    """Writes meta values in the caller's transaction, the same way on every database."""
+    """Writes meta values in the caller's transaction, as upserts: two processes writing
+    one value at once (both opening a new store) both succeed, where a delete and an
+    insert would fail one of them on the name's key."""
+    # SQLite's and PostgreSQL's insert, the two that hold a store, each with its upsert;
+    # imported by name, so that a SQLite store loads nothing of PostgreSQL's dialect.
+    insert = importlib.import_module(f"sqlalchemy.dialects.{connection.dialect.name}").insert
     for name, value in values.items():
-        connection.execute(sa.delete(META).where(META.c.name == name))
-        connection.execute(sa.insert(META).values(name=name, value=value))
+        connection.execute(
+            insert(META)
+            .values(name=name, value=value)
+            .on_conflict_do_update(index_elements=[META.c.name], set_={"value": value})
+        )
 
 
 def replace_rows(
