@@ -91,3 +91,12 @@ def test_a_store_at_an_older_version_runs_only_the_steps_after_it(tmp_path):
             c["name"] for c in sa.inspect(connection).get_columns("target_intercom_contacts")
         }
     assert {"c2", "c3"} <= columns
+
+
+def test_version_2_after_a_kill_that_left_the_old_table_dropped_goes_on(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    migrate(engine, 0, MIGRATIONS[:1])
+    with engine.begin() as connection:
+        connection.execute(sa.text("drop table target_intercom_contacts"))
+    migrate(engine, 1, MIGRATIONS)
+    assert _version(engine) == str(SCHEMA_VERSION)
