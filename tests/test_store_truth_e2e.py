@@ -15,9 +15,18 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import DATETIME, STR, TOKEN, config_for, record, run_target, schema, state
+from tests.conftest import (
+    DATETIME,
+    LIST,
+    STR,
+    TOKEN,
+    config_for,
+    record,
+    run_target,
+    schema,
+    state,
+)
 
-LIST = {"type": ["array", "null"], "items": {"type": "string"}}
 USERS = schema(
     "users",
     {
