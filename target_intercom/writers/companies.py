@@ -89,17 +89,9 @@ class CompanyWriter:
             # full_resync sends the company again once per run; its tags are not sent again.
             Applying(mirror, False, lambda tags: recorded(tags=tags)),
         )
-        attached = set(known.links)
-        for member in dict.fromkeys(members):
-            if member in attached:
-                continue
-            # Under mirror, a member someone else attached stays theirs.
-            if mirror and plan.company_id in self.of_contact(member):
-                continue
-            self.attach(member, company_id, plan.company_id)
-            attached.add(member)
-            recorded(links=tuple(sorted(attached)))
-            sent = True
+        written[0], attached_any = self._attach_members(plan.company_id, written[0], members)
+        sent |= attached_any
+        attached = set(written[0].links)
         if mirror:
             for stale in sorted(attached - set(members)):
                 self._detach_by_id(stale, company_id)
@@ -130,19 +122,27 @@ class CompanyWriter:
         intercom_id, _ = self.ensure(company_id, None, create=True)
         assert intercom_id is not None
         known = self._known.get(company_id) or Known(intercom_id, None)
+        return self._attach_members(company_id, known, members)[1]
+
+    def _attach_members(
+        self, company_id: str, known: Known, members: list[str]
+    ) -> tuple[Known, bool]:
+        """Attaches the listed contacts this target has not attached to the company (by
+        its company_id; `known`, what is known of it), each recorded as Intercom confirms
+        it; under mirror, a member someone else attached stays theirs. What is known
+        after, and whether any call was made."""
         attached, sent = set(known.links), False
         for member in dict.fromkeys(members):
             if member in attached:
                 continue
-            # Under mirror, a member someone else attached stays theirs.
             if self._modes.mirror and company_id in self.of_contact(member):
                 continue
-            self.attach(member, intercom_id, company_id)
+            self.attach(member, known.intercom_id, company_id)
             attached.add(member)
             known = known.but(links=tuple(sorted(attached)))
             self._known.remember(company_id, known)
             sent = True
-        return sent
+        return known, sent
 
     @staticmethod
     def _not_yet(rest: MembersToCome, missing: list[tuple[str, str]]) -> ContactNotYet:
