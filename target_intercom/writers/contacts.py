@@ -110,14 +110,14 @@ class ContactWriter:
             written[0] = written[0].but(**changes)
             self._known.remember(plan.external_id, plan.email, written[0])
 
-        how = Applying(
+        tagging = Applying(
             self._modes.mirror, self._modes.full_resync, lambda tags: recorded(tags=tags)
         )
-        sent = self._tags.apply_to_contact(contact_id, plan.tags, known.tags, how)
-        again = Applying(
+        sent = self._tags.apply_to_contact(contact_id, plan.tags, known.tags, tagging)
+        linking = Applying(
             self._modes.mirror, self._modes.full_resync, lambda links: recorded(links=links)
         )
-        sent |= self._link_companies(contact_id, plan, written[0].links, again)
+        sent |= self._link_companies(contact_id, plan, written[0].links, linking)
         if outcome == "unchanged":
             return "updated" if sent else outcome
         return outcome
