@@ -297,7 +297,9 @@ class SyncStore:
         if found is not _ABSENT:
             return found  # type: ignore[return-value]
         row = self._read(_COMPANY, company_id)
-        return None if row is None else StoredRow(row[0], row[1], _names(row[2]), _names(row[3]))
+        if row is None:
+            return None
+        return StoredRow(row[0], row[1], _names(row[2]), _names(row[3]), as_of=row[4])
 
     def _read(self, sql: str, key: str) -> Any:
         rows = self._read_all(sql, key, one=True)
@@ -566,22 +568,23 @@ class _Pending(Generic[V]):
 # there, what is known of it; a contact by its id; the contacts holding an email; a company.
 _CONTACT_BY_KEY = (
     "SELECT k.intercom_id, c.intercom_id, c.fingerprint, c.tags, c.companies, c.external_id, "
-    f"c.email FROM {CONTACT_KEYS.name} k LEFT JOIN {KNOWN_CONTACTS.name} c "
-    "ON c.intercom_id = k.intercom_id WHERE k.key = ?"
+    f"c.email, c.as_of, c.updated_at FROM {CONTACT_KEYS.name} k LEFT JOIN "
+    f"{KNOWN_CONTACTS.name} c ON c.intercom_id = k.intercom_id WHERE k.key = ?"
 )
 _CONTACT_BY_ID = (
-    "SELECT intercom_id, intercom_id, fingerprint, tags, companies, external_id, email "
-    f"FROM {KNOWN_CONTACTS.name} WHERE intercom_id = ?"
+    "SELECT intercom_id, intercom_id, fingerprint, tags, companies, external_id, email, "
+    f"as_of, updated_at FROM {KNOWN_CONTACTS.name} WHERE intercom_id = ?"
 )
 _HOLDERS = f"SELECT intercom_id FROM {KNOWN_CONTACTS.name} WHERE email = ?"
 _COMPANY = (
-    f"SELECT intercom_id, fingerprint, tags, members FROM {COMPANIES.name} WHERE company_id = ?"
+    f"SELECT intercom_id, fingerprint, tags, members, as_of FROM {COMPANIES.name} "
+    "WHERE company_id = ?"
 )
 
 
 def _row(row: Any) -> StoredRow:
     """A contact's StoredRow from a _CONTACT_BY_KEY or _CONTACT_BY_ID row."""
-    return StoredRow(row[1], row[2], _names(row[3]), _names(row[4]), row[5], row[6])
+    return StoredRow(row[1], row[2], _names(row[3]), _names(row[4]), row[5], row[6], row[7], row[8])
 
 
 def _contact_columns(row: StoredRow | None) -> dict[str, Any] | None:
@@ -593,6 +596,8 @@ def _contact_columns(row: StoredRow | None) -> dict[str, Any] | None:
         "companies": json.dumps(row.links),
         "external_id": row.external_id,
         "email": row.email,
+        "as_of": row.as_of,
+        "updated_at": row.updated_at,
     }
 
 
@@ -604,6 +609,7 @@ def _company_columns(row: StoredRow | None) -> dict[str, Any] | None:
         "fingerprint": row.fingerprint,
         "tags": json.dumps(row.tags),
         "members": json.dumps(row.links),
+        "as_of": row.as_of,
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoredRow(NamedTuple):
@@ -30,6 +30,13 @@ class StoredRow(NamedTuple):
     links: tuple[str, ...]
     external_id: str | None = None
     email: str | None = None
+    # When the row whose values were last written was made (Unix milliseconds, from a
+    # column the row carries), so that an older row of a history table never overwrites
+    # them; None when the row carried no time.
+    as_of: int | None = None
+    # A contact's `updated_at` as Intercom answered this target's last write: a later one
+    # is an edit made by someone else.
+    updated_at: int | None = None
 
 
 METADATA = sa.MetaData()
@@ -58,6 +65,8 @@ KNOWN_CONTACTS = sa.Table(
     sa.Column("fingerprint", sa.BigInteger, nullable=True),
     sa.Column("tags", sa.Text, nullable=False),  # JSON list: tags this target applied
     sa.Column("companies", sa.Text, nullable=False),  # JSON list: company_ids it attached
+    sa.Column("as_of", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.BigInteger, nullable=True),
 )
 COMPANIES = sa.Table(
     "target_intercom_companies",
@@ -67,6 +76,16 @@ COMPANIES = sa.Table(
     sa.Column("fingerprint", sa.BigInteger, nullable=True),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("members", sa.Text, nullable=False),  # JSON list: contact ids it attached
+    sa.Column("as_of", sa.BigInteger, nullable=True),
+)
+# The data events this target delivered, by a digest of Intercom's own identity of an
+# event (its contact, name and created_at): 8 bytes, the table's primary key (SQLite's
+# rowid), so a million events cost tens of megabytes, not the events themselves.
+EVENTS = sa.Table(
+    "target_intercom_events",
+    METADATA,
+    sa.Column("digest", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 # Version 1 filed everything under each key: a fingerprint written by a record by email
 # was not seen by the record by external_id of the same contact.
@@ -152,8 +171,29 @@ def _insert_merged(connection: Connection, merged: dict[str, dict[str, Any]]) ->
     return unsure
 
 
+def _history_and_events(connection: Connection) -> None:
+    """Version 3: each row's time (a history table's older rows never overwrite a newer
+    one's values), a contact's `updated_at` as Intercom answered this target (edits made
+    in Intercom are noticed), and the data events delivered (an unchanged events table
+    costs no call). Every row starts without them: the next write of each fills them in."""
+    added = (
+        (KNOWN_CONTACTS, "as_of"),
+        (KNOWN_CONTACTS, "updated_at"),
+        (COMPANIES, "as_of"),
+    )
+    for table, column in added:
+        held = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
+        if column not in held:
+            connection.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} BIGINT"))
+    EVENTS.create(connection, checkfirst=True)
+
+
 # MIGRATIONS[n] brings a store at version n to version n + 1; a new version appends a step.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1, _contacts_per_contact)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _create_v1,
+    _contacts_per_contact,
+    _history_and_events,
+)
 
 
 def migrate(engine: Engine, version: int, steps: Sequence[Callable[[Connection], None]]) -> None:

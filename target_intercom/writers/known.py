@@ -57,11 +57,22 @@ class Known:
     # A contact's external_id and email (lower case) as Intercom last showed them.
     external_id: str | None = None
     email: str | None = None
+    # When the row whose values were last written was made (StoredRow.as_of), and a
+    # contact's updated_at as Intercom answered this target's last write.
+    as_of: int | None = None
+    updated_at: int | None = None
 
     def row(self) -> StoredRow:
         """The sync store's row of this knowledge."""
         return StoredRow(
-            self.intercom_id, self.fingerprint, self.tags, self.links, self.external_id, self.email
+            self.intercom_id,
+            self.fingerprint,
+            self.tags,
+            self.links,
+            self.external_id,
+            self.email,
+            self.as_of,
+            self.updated_at,
         )
 
     def but(self, **changes: object) -> Known:

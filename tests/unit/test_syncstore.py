@@ -100,3 +100,44 @@ def test_version_2_after_a_kill_that_left_the_old_table_dropped_goes_on(tmp_path
         connection.execute(sa.text("drop table target_intercom_contacts"))
     migrate(engine, 1, MIGRATIONS)
     assert _version(engine) == str(SCHEMA_VERSION)
+
+
+def test_version_2_rows_gain_times_and_the_events_table(tmp_path):
+    """A store written by version 2 keeps every row; each starts with no row time and no
+    updated_at (the next write fills them in), and delivered events get their table."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    with engine.begin() as connection:
+        for ddl in (
+            "create table target_intercom_meta (name varchar(64) primary key, value text)",
+            "create table target_intercom_contact_keys (key text primary key, "
+            "intercom_id varchar(64) not null)",
+            "create table target_intercom_known_contacts (intercom_id varchar(64) primary key, "
+            "external_id text, email text, fingerprint bigint, tags text not null, "
+            "companies text not null)",
+            "create table target_intercom_companies (company_id text primary key, "
+            "intercom_id varchar(64) not null, fingerprint bigint, tags text not null, "
+            "members text not null)",
+            "insert into target_intercom_meta values ('schema_version', '2')",
+            "insert into target_intercom_contact_keys values ('contact:external_id:u1', 'c1')",
+            "insert into target_intercom_known_contacts values "
+            "('c1', 'u1', 'u1@x.io', 7, '[\"vip\"]', '[]')",
+            "insert into target_intercom_companies values ('acme', 'k1', 9, '[]', '[\"c1\"]')",
+        ):
+            connection.execute(sa.text(ddl))
+    store = store_at(str(tmp_path / "s.db"), None, read_only=False)
+    store.open(None)
+    assert store.contact("contact:external_id:u1") == StoredRow(
+        "c1", 7, ("vip",), (), "u1", "u1@x.io", None, None
+    )
+    assert store.company("acme") == StoredRow("k1", 9, (), ("c1",))
+    store.put_contact("c1", StoredRow("c1", 8, ("vip",), (), "u1", "u1@x.io", 1_700, 1_800))
+    store.close()
+    again = store_at(str(tmp_path / "s.db"), None, read_only=False)
+    again.open(None)
+    assert again.contact_by_id("c1") == StoredRow(
+        "c1", 8, ("vip",), (), "u1", "u1@x.io", 1_700, 1_800
+    )
+    again.close()
+    assert _version(engine) == "3"
+    with engine.connect() as connection:
+        assert sa.inspect(connection).has_table("target_intercom_events")
