@@ -12,6 +12,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -64,21 +66,36 @@ def as_loaded(contact: dict) -> tuple[str, str]:
     return contact["name"], contact["custom_attributes"]["plan"]
 
 
-def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
+def store(request) -> Iterator[dict[str, str]]:
+    """The fake's own SQLite file, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    postgres = request.getfixturevalue("postgres")
+    name = f"store_{uuid.uuid4().hex[:12]}"
+    postgres.sql(f"create database {name}")
+    yield {
+        "sync_store_url": f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
+    }
+    postgres.sql(f"drop database {name} with (force)")
+
+
+def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, store, tmp_path):
     # The first run with the setting on has no earlier check to look back to: no search.
-    load(fake, users(6), tmp_path, notice_intercom_edits=True)
+    load(fake, users(6), tmp_path, notice_intercom_edits=True, **store)
     assert "POST /contacts/search" not in fake.call_counts()
     edit_as_a_teammate(fake)
 
     # Off: the store says each contact holds what was written, so nothing is sent.
-    load(fake, users(6), tmp_path)
+    load(fake, users(6), tmp_path, **store)
     assert fake.call_counts() == {"GET /me": 1}
     held = by_external_id(fake)
     assert held["u1"]["name"] == "Renamed by hand"
     assert held["u3"]["custom_attributes"]["plan"] == "enterprise"
 
     # On: one search, then exactly the two edited rows are sent again.
-    run = load(fake, users(6), tmp_path, notice_intercom_edits=True)
+    run = load(fake, users(6), tmp_path, notice_intercom_edits=True, **store)
     assert fake.call_counts() == {
         "GET /me": 1,
         "POST /contacts/search": 1,
@@ -91,7 +108,7 @@ def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, tm
     assert "2 contacts were edited in Intercom since the last run" in run.stderr
 
     # The writes just made are this target's own: the next run sends nothing again.
-    load(fake, users(6), tmp_path, notice_intercom_edits=True)
+    load(fake, users(6), tmp_path, notice_intercom_edits=True, **store)
     assert fake.call_counts() == {"GET /me": 1, "POST /contacts/search": 1}
 
 
@@ -213,3 +230,32 @@ def test_a_teammates_edit_changes_the_contact_and_moves_updated_at(fake):
     assert fake.call_counts() == {}  # made in the UI, not through the API
     with pytest.raises(ValueError):
         fake.edit_contact("0" * 24, name="Nobody")
+
+
+@pytest.mark.slow
+def test_what_noticing_costs_where_one_percent_of_contacts_change_a_day(fake, tmp_path):
+    """5,000 contacts; between two runs the input changes 50 rows (this target's own
+    writes) and a teammate edits 50 other contacts. The check costs a search page per 150
+    contacts updated in its window, and a re-send per contact someone else edited."""
+    load(fake, users(5_000), tmp_path, notice_intercom_edits=True)
+    # Days pass: what was loaded was last updated long ago, out of the next check's window.
+    long_ago = int(time.time()) - 10 * DAY
+    for contact in fake.contacts():
+        fake.edit_contact(contact["id"], at=long_ago)
+    changed = {f"u{i}": {"name": f"New name {i}"} for i in range(0, 5_000, 100)}
+    load(fake, users(5_000, **changed), tmp_path, notice_intercom_edits=True)
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] == 50
+    held = by_external_id(fake)
+    for i in range(50, 5_000, 100):
+        fake.edit_contact(held[f"u{i}"]["id"], name="Renamed by hand")
+
+    run = load(fake, users(5_000, **changed), tmp_path, notice_intercom_edits=True)
+    calls = summary(run)["api_calls"]
+    assert calls == {
+        "GET /me": 1,
+        "POST /contacts/search": 1,  # 100 contacts updated in the window: one page
+        "GET /data_attributes": 1,
+        "PUT /contacts/{contact_id}": 50,
+    }
+    held = by_external_id(fake)
+    assert all(held[f"u{i}"]["name"] == f"User {i}" for i in range(50, 5_000, 100))
