@@ -267,6 +267,18 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "notice_intercom_edits",
+        th.BooleanType,
+        read=bool,
+        default=False,
+        description=(
+            "Each run, ask Intercom which contacts were changed there since the last run by "
+            "anyone but this target (a teammate in Intercom's UI), and send their rows again "
+            "when they come: one search call per 150 contacts updated in the last 2 to 3 "
+            "days, and one update per contact re-sent. Companies are not covered."
+        ),
+    ),
+    Setting(
         "write_mode",
         th.StringType,
         default="upsert",

@@ -41,6 +41,7 @@ from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
 from target_intercom.writers.events import EventWriter
+from target_intercom.writers.intercom_edits import IntercomEdits, NoticingEdits
 from target_intercom.writers.known import KnownCompanies, KnownContacts
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
@@ -135,8 +136,12 @@ class Runtime:
         self.events = EventWriter(client, known, lookup)
         # Every kind of record the target loads; a new kind is one more line here.
         self.kinds = Kinds()
+        edits = IntercomEdits(client, known, self.store, enabled=settings.notice_intercom_edits)
         self.kinds.register(
-            ("users", "contacts", "identifies"), ContactPlan, map_contact, self.contacts
+            ("users", "contacts", "identifies"),
+            ContactPlan,
+            map_contact,
+            NoticingEdits(self.contacts, edits),
         )
         self.kinds.register(("companies", "groups"), CompanyPlan, map_company, self.companies)
         self.kinds.register(("events", "tracks"), EventPlan, map_event, self.events)

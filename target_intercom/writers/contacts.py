@@ -98,10 +98,13 @@ class ContactWriter:
                 # A new contact, or the old one gone: nothing was applied to this one.
                 known = Known(contact_id, None)
             email = answer.get("email", body.get("email"))
+            updated_at = answer.get("updated_at")
             known = known.but(
                 fingerprint=print_,
                 external_id=answer.get("external_id", body.get("external_id")),
                 email=str(email).lower() if email else None,
+                # What tells this write from a later edit made in Intercom (intercom_edits.py).
+                updated_at=updated_at if isinstance(updated_at, int) else None,
             )
             self._known.remember(plan.external_id, plan.email, known)
         written = [known]

@@ -3,6 +3,9 @@
 Search is how the target finds an existing contact, so the fake understands the same
 query shapes (single filters, AND/OR groups, Intercom's nesting limits) and paginates the
 same way; anything it does not understand is refused rather than silently matching all.
+Timestamp fields are matched by calendar day, as the 2.16 description says Intercom does,
+in the fake workspace's time zone (UTC: `GET /me` says Etc/UTC): a client that counted on
+second precision would be wrong against Intercom and is wrong here too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ FIELDS = frozenset(
         "unsubscribed_from_emails",
     }
 )
+# Matched by calendar day; only `=`, `<` and `>` are allowed on them.
+TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "signed_up_at", "last_seen_at"})
+_DAY_OPERATORS = frozenset({"=", "<", ">"})
+_SECONDS_A_DAY = 86_400
 # Fields whose equality filters the store can answer from an index instead of a scan.
 INDEXED_FIELDS = ("id", "external_id", "email")
 _CASE_INSENSITIVE = frozenset({"email", "email_domain"})
@@ -76,6 +83,8 @@ def _compile_filter(query: dict[str, Any]) -> Predicate:
         field in FIELDS or field.startswith("custom_attributes.")
     ):
         raise invalid(f"'{field}' is not a field you can search contacts on")
+    if field in TIMESTAMP_FIELDS:
+        return _by_day(field, operator, wanted)
     fold = field in _CASE_INSENSITIVE
     if operator in ("IN", "NIN"):
         if not isinstance(wanted, list) or not all(isinstance(v, _SCALARS) for v in wanted):
@@ -90,6 +99,22 @@ def _compile_filter(query: dict[str, Any]) -> Predicate:
         fold = True
     target = _fold(wanted, fold)
     return lambda c: test(_fold(c.value(field), fold), target)
+
+
+def _by_day(field: str, operator: Any, wanted: Any) -> Predicate:
+    """A timestamp filter, truncated to the day both sides: `>` matches from the start of
+    the next day, `=` the whole day, `<` everything before the day began."""
+    if operator not in _DAY_OPERATORS:
+        raise invalid(f"'{operator}' is not supported on the date field '{field}'")
+    if not isinstance(wanted, int) or isinstance(wanted, bool):
+        raise invalid(f"'{field}' is a date: its value must be a UNIX timestamp")
+    test, day = _OPERATORS[operator], wanted // _SECONDS_A_DAY
+
+    def matches(contact: Searchable) -> bool:
+        have = contact.value(field)
+        return isinstance(have, int) and test(have // _SECONDS_A_DAY, day)
+
+    return matches
 
 
 def _fold(value: Any, fold: bool) -> Any:

@@ -333,6 +333,18 @@ class FakeIntercom:
         with self._gateway.lock:
             self._gateway.workspace.merge_contacts(from_id, into_id)
 
+    def edit_contact(self, contact_id: str, at: int | None = None, **fields: Any) -> None:
+        """Edit a contact by its Intercom id behind the client's back, as a teammate in
+        Intercom's UI would: the fields given change (`custom_attributes` merge, None
+        clearing one), no call is logged, search sees the edit after its lag, and
+        `updated_at` moves past the write before (or is `at`, Unix seconds: an edit made
+        then). An unknown or merged id raises ValueError."""
+        with self._gateway.lock:
+            contacts = self._gateway.workspace.contacts
+            if contact_id not in contacts.by_id:
+                raise ValueError(f"no contact with id {contact_id!r} to edit")
+            contacts.edit(contact_id, fields, at)
+
     def delete_contact(self, contact_id: str) -> None:
         """Delete a contact (archived or not) by its Intercom id behind the client's back,
         as someone in Intercom's UI would: what `DELETE /contacts/{id}` does, without a
@@ -368,6 +380,9 @@ class FakeIntercom:
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/merge"):
                 self.merge_contacts(**_json_object(raw))  # {"from_id": ..., "into_id": ...}
+                payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/edit_contact"):
+                self.edit_contact(**_json_object(raw))  # {"contact_id": ..., "name": ...}
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/delete_contact"):
                 self.delete_contact(**_json_object(raw))  # {"contact_id": ...}
