@@ -31,7 +31,7 @@ SKEWED = {
 # The re-sync chains: the "changed" run renames one user in this many (2 %), spread over the
 # whole input (users 25, 75, 125, ...), as a day's edits to a table are.
 CHANGED_EVERY = 50
-# The table chains (`pipeline-20k`, `segment-10k`): a day's changes are 1 % of the tables.
+# The table chains (`pipeline-10k`, `segment-5k`): a day's changes are 1 % of the tables.
 TABLE_CHANGED_EVERY = 100
 
 # The runs of a re-sync chain (see Scenario.chain).
@@ -141,19 +141,20 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
         ),
         Scenario("resync-200k", "users", n(200_000), latency=0.0, chain=("first", "unchanged")),
         # Whole tables sent again every day, as tap-postgres sends them without a replication
-        # key (bench/tables.py); 20 ms as for resync-5k. N is the users.
+        # key (bench/tables.py); 20 ms as for resync-5k. N is the users: 10,000 users make
+        # 35,100 rows a run, 5,000 Segment users 30,000; the two chains take about 7 minutes.
         Scenario(
-            "pipeline-20k",
+            "pipeline-10k",
             "pipeline",
-            n(20_000),
+            n(10_000),
             latency=0.02,
             chain=("first", "unchanged", "changed", "cold"),
             changed_every=TABLE_CHANGED_EVERY,
         ),
         Scenario(
-            "segment-10k",
+            "segment-5k",
             "segment",
-            n(10_000),
+            n(5_000),
             latency=0.02,
             chain=("first", "unchanged", "appended"),
             changed_every=TABLE_CHANGED_EVERY,

@@ -9,7 +9,7 @@ rows per user: one per identify call) then `segment-tracks`.
 Each builder gives the rows of one run of its chain: the table as it is at first, or, with
 `changed_every`, as it is a day later (pipeline: one user in that many edited and as many
 new events in 100 appended; segment: one user in that many identified again and as many
-new tracks appended). The rows are built in memory (some 100,000 at the full size) because
+new tracks appended). The rows are built in memory (some 35,000 at the full size) because
 what the fake must hold (distinct contacts and events, the newest identify of each user)
 is counted from them before they are written.
 """

@@ -167,7 +167,7 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
             at_most=1.5,
         )
     )
-    for chain, later in (("pipeline-20k", "changed"), ("segment-10k", "appended")):
+    for chain, later in (("pipeline-10k", "changed"), ("segment-5k", "appended")):
         label = chain.partition("-")[0]
         out.append(
             resync_unchanged_verdict(
@@ -175,7 +175,7 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
             )
         )
         out.append(table_changed_verdict(results, f"{label} {later} row calls", f"{chain}-{later}"))
-        if chain == "pipeline-20k":
+        if chain == "pipeline-10k":
             out.append(cold_store_verdict(results, chain))
             out.append(links_verdict(results, chain))
     return out
