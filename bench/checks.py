@@ -20,7 +20,7 @@ def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> l
     out (a bare value per line, as Singer targets write it) is the last STATE in."""
     problems = []
     where = {"users": "contacts", "companies": "companies", "events": "events"}
-    wanted = {where[stream]: n for stream, n in data.expected.items()}
+    wanted = data.holds or {where[stream]: n for stream, n in data.expected.items()}
     if data.companies_on_users:
         wanted["companies"] = wanted.get("companies", 0) + data.companies_on_users
     for collection, expected in sorted(wanted.items()):
@@ -31,6 +31,8 @@ def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> l
         problems.extend(check_memberships(data.memberships, workspace))
     if data.changed_every:
         problems.extend(check_names(data, workspace))
+    if data.newest_of[0]:
+        problems.extend(check_newest(data, workspace))
     states = [line for line in stdout_path.read_text().splitlines() if line.strip()]
     last = json.loads(states[-1]) if states else None
     if last != data.final_state:
@@ -53,19 +55,9 @@ def check_names(data: Input, workspace: dict[str, Any]) -> list[str]:
 
 
 def check_memberships(pairs: tuple[tuple[str, str], ...], workspace: dict[str, Any]) -> list[str]:
-    """Each (user id, company_id) pair attached in the fake, and no membership besides.
-
-    The fake's memberships are pairs of Intercom's own ids, so they are read through its
-    contacts (by external_id) and companies (by company_id).
-    """
-    contacts = {c["external_id"]: c["id"] for c in workspace.get("contacts") or ()}
-    companies = {c["company_id"]: c["id"] for c in workspace.get("companies") or ()}
-    held = {(contact, company) for contact, company in workspace.get("memberships") or ()}
-    missing = [
-        (user_id, company_id)
-        for user_id, company_id in pairs
-        if (contacts.get(user_id), companies.get(company_id)) not in held
-    ]
+    """Each (user id, company_id) pair attached in the fake, and no membership besides."""
+    held = held_memberships(workspace)
+    missing = [pair for pair in pairs if pair not in held]
     problems = []
     if missing:
         some = ", ".join(f"{u} to {c}" for u, c in missing[:3])
@@ -75,3 +67,62 @@ def check_memberships(pairs: tuple[tuple[str, str], ...], workspace: dict[str, A
     if len(held) != len(set(pairs)):
         problems.append(f"MEMBERSHIPS: {len(held):,} in the fake, expected {len(set(pairs)):,}")
     return problems
+
+
+def newest_rows(data: Input) -> dict[str, dict[str, Any]]:
+    """Each user's newest row of `data.newest_of`'s stream, read back from the input file:
+    the one with the greatest `timestamp` (Segment's time of the call), else the last.
+    Read from the file rather than the generator, so that the check holds the target to
+    what it was given."""
+    stream, id_column = data.newest_of
+    newest: dict[str, dict[str, Any]] = {}
+    with data.path.open() as lines:
+        for line in lines:
+            message = json.loads(line)
+            if message.get("type") != "RECORD" or message["stream"] != stream:
+                continue
+            row = message["record"]
+            key = str(row[id_column])
+            held = newest.get(key)
+            if held is None or (row.get("timestamp") or "") >= (held.get("timestamp") or ""):
+                newest[key] = row
+    return newest
+
+
+def check_newest(data: Input, workspace: dict[str, Any]) -> list[str]:
+    """The fake holds, for every user, the `compared` columns of the user's newest row
+    (`email` and `name` as contact fields, the rest as custom attributes): a history of
+    rows, sent again in full every run, must settle on its newest row, whatever order the
+    rows come in."""
+    contacts = {c.get("external_id"): c for c in workspace.get("contacts") or ()}
+    wrong = []
+    for key, row in newest_rows(data).items():
+        contact = contacts.get(key) or {}
+        held = {**(contact.get("custom_attributes") or {}), **contact}
+        differ = [column for column in data.compared if held.get(column) != row.get(column)]
+        if differ:
+            wrong.append((key, differ))
+    if not wrong:
+        return []
+    key, columns = wrong[0]
+    return [
+        f"NEWEST: {len(wrong):,} users do not hold their newest row's values "
+        f"(first: {key}, {', '.join(columns)})"
+    ]
+
+
+def links_held(pairs: tuple[tuple[str, str], ...], workspace: dict[str, Any]) -> int:
+    """How many (user id, company_id) pairs the fake holds as memberships."""
+    held = held_memberships(workspace)
+    return sum(pair in held for pair in pairs)
+
+
+def held_memberships(workspace: dict[str, Any]) -> set[tuple[str | None, str | None]]:
+    """The fake's memberships as (external_id, company_id) pairs. It keeps them as pairs of
+    Intercom's own ids, so they are read back through its contacts and companies."""
+    contacts = {c["id"]: c.get("external_id") for c in workspace.get("contacts") or ()}
+    companies = {c["id"]: c.get("company_id") for c in workspace.get("companies") or ()}
+    return {
+        (contacts.get(contact), companies.get(company))
+        for contact, company in workspace.get("memberships") or ()
+    }

@@ -9,13 +9,16 @@ generator is the one place that knows.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import tables
 
 STATE_EVERY = 1000
 
@@ -27,7 +30,9 @@ INTEGER = {"type": ["integer", "null"]}
 PLANS = ("free", "pro", "enterprise")
 
 # Which generator writes an input.
-Kind = Literal["users", "b2b", "mixed", "out-of-order"]
+Kind = Literal["users", "b2b", "mixed", "out-of-order", "pipeline", "segment"]
+# Whole tables, stream after stream, as tap-postgres sends them (bench/tables.py).
+TABLE_KINDS = ("pipeline", "segment")
 # (kind, records, states_per_record, schema_every, changed_every): one generated input file.
 InputKey = tuple[Kind, int, int, int, int]
 
@@ -180,6 +185,18 @@ class Input:
     # > 0: one user in this many has a changed name (`user`), which the fake must then hold.
     changed_every: int = 0
     renamed: int = 0  # users of the input with a changed name
+    # What the fake must hold afterwards, by collection ("contacts": 5000), when that is not
+    # simply a record per record: distinct users of a table with a row per identify call,
+    # events sent again that Intercom keeps once. Empty: counted from `expected`.
+    holds: dict[str, int] = field(default_factory=dict)
+    changed_rows: int = 0  # a table chain's rows edited or appended since its first run
+    # (users stream, id column): the fake must hold the `compared` columns of each user's
+    # newest row there (greatest `timestamp`, else the last), as the input file says.
+    newest_of: tuple[str, str] = ("", "")
+    compared: tuple[str, ...] = ()
+    # (user id, company_id) pairs a users row names by its `company_id` column: counted, not
+    # checked (the Target `pipeline company_id memberships`).
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def churned_users_schema(revision: int) -> dict[str, Any]:
@@ -214,8 +231,10 @@ def write_input(
     `states_per_record` > 0 writes that many distinct STATEs after every record instead;
     `schema_every` > 0 re-sends the users SCHEMA, changed, before every so many records;
     `changed_every` > 0 renames one user in that many (users only).
-    `out-of-order` writes each stream's SCHEMA before its first record and a STATE at the
-    end of each stream, as tap-postgres does.
+    `out-of-order` and the table kinds write each stream's SCHEMA before its first record
+    and a STATE at the end of each stream, as tap-postgres does. For a table kind,
+    `records` is the users of the tables (bench/tables.py), and `changed_every` says which
+    day's tables to write.
     """
     path = directory / (
         f"{kind}-{records}-s{states_per_record}-c{schema_every}-r{changed_every}.jsonl"
@@ -224,7 +243,11 @@ def write_input(
     memberships: list[tuple[str, str]] = []
     companies_on_users: set[str] = set()
     source: Iterator[tuple[str, dict[str, Any]]]
-    if kind == "users":
+    table: tables.Tables | None = None
+    if kind in TABLE_KINDS:
+        table = (tables.pipeline if kind == "pipeline" else tables.segment)(records, changed_every)
+        schemas, source, records = table.schemas, iter(table.rows), len(table.rows)
+    elif kind == "users":
         schemas = [users_schema()]
         source = (("users", user(i, changed_every)) for i in range(records))
     elif kind == "b2b":
@@ -239,7 +262,7 @@ def write_input(
     state: dict[str, Any] = {}
     last_stream = ""
     dumps = json.dumps
-    by_stream = kind == "out-of-order"
+    by_stream = kind == "out-of-order" or table is not None
     with path.open("w") as out:
         for message in [] if by_stream else schemas:
             out.write(dumps(message) + "\n")
@@ -268,7 +291,7 @@ def write_input(
                 state = {"bookmarks": {"bench": {"records": count}}}
                 out.write(dumps({"type": "STATE", "value": state}) + "\n")
     renamed = sum(is_renamed(i, changed_every) for i in range(records)) if kind == "users" else 0
-    return Input(
+    data = Input(
         path,
         records,
         expected,
@@ -277,4 +300,14 @@ def write_input(
         len(companies_on_users),
         changed_every if renamed else 0,
         renamed,
+    )
+    if table is None:
+        return data
+    return dataclasses.replace(
+        data,
+        holds=table.holds,
+        changed_rows=table.changed_rows,
+        newest_of=table.newest_of,
+        compared=table.compared,
+        links=table.links,
     )

@@ -43,6 +43,11 @@ class Result:
     renamed: int = 0  # users of the input with a changed name (a re-sync's changed rows)
     # Calls the fake itself counted during this run: a witness besides the target's SUMMARY.
     fake_calls: int | None = None
+    changed_rows: int = 0  # a table chain's rows edited or appended since its first run
+    # (user, company_id) pairs named by users rows' `company_id` column, and how many of
+    # them the fake holds as memberships afterwards.
+    links_expected: int = 0
+    links_held: int | None = None
     ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -81,8 +86,16 @@ def input_notes(scenario: Scenario, data: Input, result: Result, row: str) -> li
     step = row.removeprefix(f"{scenario.name}-") if scenario.chain else ""
     if step == "first":
         notes.append("first load, into an empty sync store")
+        if scenario.kind != "users":  # a table chain's first load: what each stream cost
+            notes.append(f"calls: {endpoint_counts(result.calls_by_endpoint)}")
     elif step:
-        notes.append("again, with the same sync store")
+        notes.append(
+            "again, the sync store deleted (the workspace full)"
+            if step == "cold"
+            else "again, with the same sync store"
+        )
+        if data.changed_rows:
+            notes.append(f"{data.changed_rows:,} rows changed or appended")
         if data.renamed:
             notes.append(f"1 user in {data.changed_every} renamed ({data.renamed:,})")
         notes.append(f"{result.records_unchanged or 0:,} unchanged")
@@ -90,6 +103,11 @@ def input_notes(scenario: Scenario, data: Input, result: Result, row: str) -> li
     if scenario.kind in ("mixed", "out-of-order"):
         streams = ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
         notes.append(streams + (", in that order" if scenario.kind == "out-of-order" else ""))
+    if scenario.kind in ("pipeline", "segment"):
+        # Dicts keep the input's order, which is the tap's stream order.
+        notes.append(", ".join(f"{n:,} {stream}" for stream, n in data.expected.items()))
+    if result.links_held is not None:
+        notes.append(f"company_id memberships: {result.links_held:,} of {result.links_expected:,}")
     if data.companies_on_users:
         notes.append(
             f"{data.expected.get('users', 0):,} users of {data.companies_on_users:,} companies"

@@ -10,7 +10,7 @@ per run. It then prints one row per run and the issue's Targets as ratios within
 one run, because this machine is shared and noisy: absolute numbers move between runs,
 ratios much less.
 
-    .venv/bin/python bench/run.py               # every scenario, ~25 minutes
+    .venv/bin/python bench/run.py               # every scenario, ~30 minutes
     .venv/bin/python bench/run.py --smoke       # ~50 records each, what CI runs
     .venv/bin/python bench/run.py --only users-5k-0ms --markdown
 

@@ -17,13 +17,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from checks import check_landed
+from checks import check_landed, links_held
 from inputs import Input, InputKey, write_input
 from processes import TOKEN, FakeServer, fake_state, run_measured, tail
 from rows import Result, input_notes, rate_ceiling
 from scenarios import Scenario, describe
 
 NOOP_TARGET = Path(__file__).resolve().parent / "noop_target.py"
+# The sync store's file in a scenario's directory.
+STORE_FILE = "sync.db"
 
 
 def run_all(chosen: list[Scenario], concurrency: int, *, baseline_reference: int) -> list[Result]:
@@ -94,8 +96,14 @@ def run_chain(
     row. A run that fails ends the chain: what follows it would measure nothing."""
     results: list[Result] = []
     calls_before = 0
-    with FakeServer(scenario, scenario_dir(directory, scenario.name)) as fake:
+    workdir = scenario_dir(directory, scenario.name)
+    with FakeServer(scenario, workdir) as fake:
         for row, data in runs:
+            if row == f"{scenario.name}-cold":
+                # A lost store, as a new runner or a deleted file has it: the SQLite file
+                # and its write-ahead companions (README: "Resetting it").
+                for name in (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"):
+                    (workdir / name).unlink(missing_ok=True)
             result = run_isolated(
                 scenario, concurrency, data, directory, row, fake.url, calls_before
             )
@@ -153,7 +161,7 @@ def run_scenario(
                 "max_concurrency": concurrency,
                 "validate_records": True,
                 # Its own store: a chain's runs share it, no two scenarios do.
-                "sync_store_path": str(workdir / "sync.db"),
+                "sync_store_path": str(workdir / STORE_FILE),
             }
             command = [sys.executable, "-m", "target_intercom", "--config", str(config_path)]
         config_path.write_text(json.dumps(config))
@@ -187,6 +195,9 @@ def run_scenario(
         records_unchanged=summary.get("records_unchanged"),
         renamed=data.renamed,
         fake_calls=sum(counted.values()) - calls_before if counted else None,
+        changed_rows=data.changed_rows,
+        links_expected=len(data.links),
+        links_held=links_held(data.links, workspace) if data.links and workspace else None,
     )
     if measured.returncode != 0:
         result.ok = False

@@ -31,9 +31,13 @@ SKEWED = {
 # The re-sync chains: the "changed" run renames one user in this many (2 %), spread over the
 # whole input (users 25, 75, 125, ...), as a day's edits to a table are.
 CHANGED_EVERY = 50
+# The table chains (`pipeline-10k`, `segment-5k`): a day's changes are 1 % of the tables.
+TABLE_CHANGED_EVERY = 100
 
 # The runs of a re-sync chain (see Scenario.chain).
-Step = Literal["first", "unchanged", "changed"]
+Step = Literal["first", "unchanged", "changed", "appended", "cold"]
+# Steps that read the input as it is a day later (`changed_every`); the rest the first's.
+LATER_STEPS = ("changed", "appended", "cold")
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,12 @@ class Scenario:
     noop_calls: bool = False
     # A re-sync chain: these runs, in order, against ONE fake and ONE sync store, each a row
     # of its own (`{name}-{run}`): "first" loads the input into an empty store, "unchanged"
-    # runs the identical input again, "changed" the input with one user in CHANGED_EVERY
-    # renamed.
+    # runs the identical input again, "changed" (users: one in `changed_every` renamed; a
+    # table kind: its tables a day later, see bench/tables.py) and "appended" (the same, for
+    # a table that only grows) the input with a day's changes, and "cold" that input again
+    # after the sync store was deleted (the workspace keeps everything).
     chain: tuple[Step, ...] = ()
+    changed_every: int = CHANGED_EVERY
 
     @property
     def input_key(self) -> InputKey:
@@ -81,9 +88,11 @@ class Scenario:
         if not self.chain:
             return [(self.name, self.input_key)]
         kind, records, states, schemas, _ = self.input_key
-        changed = {"changed": CHANGED_EVERY}
         return [
-            (f"{self.name}-{step}", (kind, records, states, schemas, changed.get(step, 0)))
+            (
+                f"{self.name}-{step}",
+                (kind, records, states, schemas, self.changed_every if step in LATER_STEPS else 0),
+            )
             for step in self.chain
         ]
 
@@ -131,12 +140,32 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
             "resync-5k", "users", n(5_000), latency=0.02, chain=("first", "unchanged", "changed")
         ),
         Scenario("resync-200k", "users", n(200_000), latency=0.0, chain=("first", "unchanged")),
+        # Whole tables sent again every day, as tap-postgres sends them without a replication
+        # key (bench/tables.py); 20 ms as for resync-5k. N is the users: 10,000 users make
+        # 35,100 rows a run, 5,000 Segment users 30,000; the two chains take about 7 minutes.
+        Scenario(
+            "pipeline-10k",
+            "pipeline",
+            n(10_000),
+            latency=0.02,
+            chain=("first", "unchanged", "changed", "cold"),
+            changed_every=TABLE_CHANGED_EVERY,
+        ),
+        Scenario(
+            "segment-5k",
+            "segment",
+            n(5_000),
+            latency=0.02,
+            chain=("first", "unchanged", "appended"),
+            changed_every=TABLE_CHANGED_EVERY,
+        ),
     ]
 
 
 def describe(scenario: Scenario, workers: int) -> str:
     """One progress line: what is about to run."""
-    text = f"{scenario.name}: {scenario.records:,} records, "
+    unit = "users" if scenario.kind in ("pipeline", "segment") else "records"
+    text = f"{scenario.name}: {scenario.records:,} {unit}, "
     if scenario.noop and scenario.noop_calls:
         return text + "bench/noop_target.py plus one POST /contacts a record, latency 0 ms"
     if scenario.noop:
@@ -146,6 +175,10 @@ def describe(scenario: Scenario, workers: int) -> str:
         text += f", users of {B2B_COMPANIES} companies (a nested company on each)"
     if scenario.kind == "out-of-order":
         text += ", streams in alphabetical order (companies, events, users)"
+    if scenario.kind == "pipeline":
+        text += ", tap-postgres's public-companies, -events, -users in full every run"
+    if scenario.kind == "segment":
+        text += ", Segment's segment-identifies (several rows a user), -tracks in full every run"
     if scenario.rate_limit:
         text += f", limit {scenario.rate_limit}/{scenario.rate_window:g}s"
     if scenario.clock_skew:
@@ -160,10 +193,15 @@ def describe(scenario: Scenario, workers: int) -> str:
         every = "" if scenario.schema_every == 1 else f" {scenario.schema_every:,}th"
         text += f", a changed SCHEMA before every{every} record"
     if scenario.chain:
+        later = f"1 in {scenario.changed_every} rows changed or appended"
         steps: dict[Step, str] = {
             "first": "a first load",
             "unchanged": "the same input again",
-            "changed": f"1 user in {CHANGED_EVERY} renamed",
+            "changed": (
+                f"1 user in {scenario.changed_every} renamed" if scenario.kind == "users" else later
+            ),
+            "appended": later,
+            "cold": "that input after the sync store was deleted",
         }
         text += (
             f"; one fake and one sync store for {', then '.join(steps[s] for s in scenario.chain)}"
