@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -43,15 +44,31 @@ logger = logging.getLogger("target-intercom.client")
 MAX_RATE_LIMITED_PER_CALL = 50
 # Bytes asked for a read of an answer's body: any that have arrived come back at once.
 _CHUNK = 65_536
+# A Link header's values (RFC 8288): `<URI>` and its `;`-separated parameters.
+_MAX_LINK = 2_000
+_LINK_VALUE = re.compile(r"<([^<>]*)>((?:\s*;[^,;]*)*)")
+_REL = re.compile(r'\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
+_CONTACT_PATH = re.compile(r"(?:.*/)?contacts/([A-Za-z0-9_-]{1,64})")
 
 
 class ApiError(RecordError):
     """Intercom rejected one call with a 4xx (other than 401/403/408/429)."""
 
-    def __init__(self, status: int, code: str, message: str, endpoint: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        endpoint: str,
+        *,
+        canonical_id: str | None = None,
+    ) -> None:
         super().__init__(f"Intercom answered {status} {code} to {endpoint}: {message}", code)
         self.status = status
         self.intercom_message = message
+        # The contact a merged one lives on as, from the answer's `Link: </contacts/{id}>;
+        # rel="canonical"` (Intercom 2.16's 410); None when the answer names none.
+        self.canonical_id = canonical_id
 
 
 class RetriesExhausted(FatalError):
@@ -113,6 +130,20 @@ class Client(Protocol):
         a lost answer then raises `Unanswered` instead of trying again. `needs`: the fields
         the answer must carry (`("id",)`); a 2xx without them is no answer."""
         ...
+
+
+def canonical_contact(link: str | None) -> str | None:
+    """The contact id a `Link` header names as canonical (`</contacts/{id}>;
+    rel="canonical"`, the URI relative or absolute), or None when there is no such link
+    or it is malformed: a caller then does what it did before Intercom sent links."""
+    if not link or len(link) > _MAX_LINK:
+        return None
+    for target, params in _LINK_VALUE.findall(link):
+        rels = (m.group(1) or m.group(2) for m in _REL.finditer(params))
+        if any("canonical" in rel.lower().split() for rel in rels):
+            named = _CONTACT_PATH.fullmatch(urlsplit(target.strip()).path)
+            return named.group(1) if named else None
+    return None
 
 
 def _error_details(response: requests.Response, content: bytes) -> tuple[str, str]:
@@ -339,4 +370,5 @@ class IntercomClient:
             )
         if status == 408 or status >= 500:
             raise _Transient(f"HTTP {status} {code}: {message}")
-        raise ApiError(status, code, message, endpoint)
+        canonical_id = canonical_contact(response.headers.get("Link"))
+        raise ApiError(status, code, message, endpoint, canonical_id=canonical_id)

@@ -26,6 +26,8 @@ TOKEN = "fake-test-token"
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTION = default_openapi_path()
 HAS_DESCRIPTION = DESCRIPTION is not None and DESCRIPTION.is_file()
+# Intercom's words for a merged contact (2.16; intercom-facts.md).
+MERGED = "This contact has been merged. See the 'Link' header for the canonical contact."
 
 
 class Api:
@@ -411,11 +413,16 @@ def test_a_merged_contact_answers_410_everywhere(api: Api, fake: FakeIntercom) -
         ("POST", "/events", {"event_name": "e", "created_at": 1, "id": ann["id"]}),
         ("DELETE", gone[0], None),
     ]
+    merged = (410, "contact_merged", MERGED)
+    canonical = f'</contacts/{bob["id"]}>; rel="canonical"'
     for method, path, body in requests_naming_ann:
         response = api(method, path, body)
-        assert error_of(response) == (410, "contact_merged", "Contact has been merged"), path
-    # Gone from every index, with its memberships and tags; the other contact unchanged.
-    assert api("GET", "/contacts/find_by_external_id/u1").status_code == 404
+        assert error_of(response) == merged, path
+        assert response.headers["Link"] == canonical, path
+    # A merged user's external_id answers the same (Intercom 2.16, facts page).
+    response = api("GET", "/contacts/find_by_external_id/u1")
+    assert error_of(response) == merged and response.headers["Link"] == canonical
+    # Gone from every other index, with its memberships and tags; the other contact unchanged.
     event = {"event_name": "e", "created_at": 1}
     assert api("POST", "/events", {**event, "user_id": "u1"}).status_code == 404
     assert api("POST", "/events", {**event, "email": "ann@x.io"}).status_code == 404
@@ -428,6 +435,19 @@ def test_a_merged_contact_answers_410_everywhere(api: Api, fake: FakeIntercom) -
     assert api("GET", f"/contacts/{bob['id']}").json() == bob_before
     assert fake.merged_contacts() == {ann["id"]: bob["id"]}
     assert fake.events() == []
+
+
+def test_a_merge_of_a_merged_contact_links_to_the_end_of_the_chain(
+    api: Api, fake: FakeIntercom
+) -> None:
+    ann, bob, cy = (create(api, external_id=f"u{i}") for i in (1, 2, 3))
+    fake.merge_contacts(ann["id"], bob["id"])
+    fake.merge_contacts(bob["id"], cy["id"])
+    for path in (f"/contacts/{ann['id']}", "/contacts/find_by_external_id/u1"):
+        assert api("GET", path).headers["Link"] == f'</contacts/{cy["id"]}>; rel="canonical"'
+    # An external_id in use again names its live user, not the merged one.
+    again = create(api, external_id="u1")
+    assert api("GET", "/contacts/find_by_external_id/u1").json()["id"] == again["id"]
 
 
 def test_merge_control_endpoint(api: Api, fake: FakeIntercom) -> None:

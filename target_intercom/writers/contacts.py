@@ -27,7 +27,7 @@ from target_intercom.mapping import ContactPlan
 from target_intercom.pacing import pause
 from target_intercom.settings import DeleteMode
 from target_intercom.waits import Waits
-from target_intercom.writers.absent import request_unless_absent
+from target_intercom.writers.absent import merged_into, request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.known import Known, KnownContacts, asked
@@ -152,17 +152,13 @@ class ContactWriter:
         it): (outcome, Intercom id, the contact as Intercom answered), or None when
         update_only finds no contact."""
         if known is not None:
-            updated = request_unless_absent(
-                self._client,
-                "PUT",
-                "/contacts/{contact_id}",
-                path={"contact_id": known.intercom_id},
-                json_body=_update_body(body),
-                needs=("id",),
-            )
+            # The record's external_id goes only to a contact that holds it or none: one
+            # Intercom showed with another (the contact it merged ours into) keeps its own.
+            ours = known.external_id in (None, body.get("external_id"))
+            updated = self._update_known(known.intercom_id, body, ours)
             if updated is not None:
-                return "updated", known.intercom_id, _contact(updated.body)
-            # Deleted or merged since we saw it: fall through to a create.
+                return updated
+            # Deleted since we saw it (or merged, with no Link to follow): a create follows.
         if self._modes.update_only:
             found = self._lookup.find(body.get("external_id"), body.get("email"), body.get("phone"))
             if found is None:
@@ -170,14 +166,16 @@ class ContactWriter:
             return "updated", found, self._update(found, body)
         if body.get("role") == "lead" and "external_id" not in body and body.get("email"):
             return self._upsert_lead(body, str(body["email"]))
-        if body.get("external_id") and body.get("email"):
-            # A user someone added by email before this target knew them: theirs to carry
-            # the external_id, whether or not Intercom's create would have said so.
-            predating = self._index.holder_without_external_id(str(body["email"]))
-            if predating is not None:
-                answer = self._update(predating, body)
-                self._index.claimed(str(body["email"]))
-                return "updated", predating, answer
+        # Filed by a listing of the workspace since the record was read (a cold store), or
+        # a user someone added by email before this target knew them: theirs to carry the
+        # external_id, whether or not Intercom's create would have said so.
+        holder = self._index.holder(body.get("external_id"), body.get("email"))
+        if holder is not None:
+            updated = self._update_known(holder.intercom_id, body, True)
+            if updated is not None:
+                if holder.claimed:
+                    self._index.claimed(str(body["email"]))
+                return updated
         for wait in (*self._waits.conflict_retries, None):
             try:
                 created = _contact(
@@ -193,6 +191,8 @@ class ContactWriter:
             if _CONFLICT_ID.search(message) or "multiple" in message.lower() or wait is None:
                 break
             pause(self._stopping, wait)
+        if known is None and _CONFLICT_ID.search(conflict.intercom_message):
+            self._index.missed()
         contact_id = self._conflicting_id(conflict, body)
         archived = "archived" in conflict.intercom_message.lower()
         if archived:
@@ -200,6 +200,34 @@ class ContactWriter:
                 "POST", "/contacts/{contact_id}/unarchive", path={"contact_id": contact_id}
             )
         return "updated", contact_id, self._update(contact_id, body)
+
+    def _update_known(self, contact_id: str, body: dict[str, Any], ours: bool) -> Upserted | None:
+        """Updates a contact by the id the target holds for it; None when it is gone (404,
+        or 410 naming no contact it was merged into), so that the record is created again.
+
+        A contact merged into another answers 410 with a `Link` to the one Intercom kept:
+        the update goes there (one more call, not a create), without the record's
+        external_id, which may not be the kept contact's, and the merged one is forgotten.
+        What this target applied to the merged one (tags, companies) is applied to the
+        kept one again, since what a merge moves is not documented."""
+        try:
+            return "updated", contact_id, self._update(contact_id, body, ours)
+        except ApiError as exc:
+            canonical = merged_into(exc)
+            if canonical is None or canonical == contact_id:
+                if exc.status in (404, 410):
+                    return None
+                raise
+        self._known.removed(None, None, contact_id)
+        followed = request_unless_absent(
+            self._client,
+            "PUT",
+            "/contacts/{contact_id}",
+            path={"contact_id": canonical},
+            json_body=_update_body(body, ours=False),
+            needs=("id",),
+        )
+        return None if followed is None else ("updated", canonical, _contact(followed.body))
 
     def _conflicting_id(self, exc: ApiError, body: dict[str, Any]) -> str:
         match = _CONFLICT_ID.search(exc.intercom_message)
@@ -241,14 +269,14 @@ class ContactWriter:
                 return "created", made, {}
         return "updated", found, self._update(found, body)
 
-    def _update(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The contact as Intercom answered the update."""
+    def _update(self, contact_id: str, body: dict[str, Any], ours: bool = True) -> dict[str, Any]:
+        """The contact as Intercom answered the update (`ours`: see `_update_body`)."""
         return _contact(
             self._client.request(
                 "PUT",
                 "/contacts/{contact_id}",
                 path={"contact_id": contact_id},
-                json_body=_update_body(body),
+                json_body=_update_body(body, ours),
                 needs=("id",),
             ).body
         )
@@ -327,9 +355,12 @@ def _contact(body: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _update_body(body: dict[str, Any]) -> dict[str, Any]:
+def _update_body(body: dict[str, Any], ours: bool = True) -> dict[str, Any]:
     """An update never sends role "lead": a contact that is a user stays one (Intercom
-    does not turn users back into leads), and one that is a lead already is one."""
-    if body.get("role") != "lead":
-        return body
-    return {k: v for k, v in body.items() if k != "role"}
+    does not turn users back into leads), and one that is a lead already is one. Nor,
+    unless the contact is `ours` (it holds the record's external_id or none), the
+    record's external_id: another contact's own is never written over."""
+    dropped = {"role"} if body.get("role") == "lead" else set()
+    if not ours:
+        dropped.add("external_id")
+    return {k: v for k, v in body.items() if k not in dropped} if dropped else body

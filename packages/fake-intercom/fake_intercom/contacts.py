@@ -65,6 +65,8 @@ class Contacts:
     ) -> None:
         self.by_id: dict[str, Contact] = {}
         self.merged: dict[str, str] = {}  # merged contact's id -> id it was merged into
+        # A merged user's external_id -> its id: find_by_external_id answers 410 for it.
+        self._merged_external_ids: dict[str, str] = {}
         self.email_match_on_create = email_match_on_create
         self._attributes = attributes
         self._ids = ids
@@ -138,8 +140,12 @@ class Contacts:
         return contact.render()
 
     def find_by_external_id(self, external_id: str) -> dict[str, Any]:
-        """Users only, as Intercom documents: a lead with this external_id is not found."""
+        """Users only, as Intercom documents: a lead with this external_id is not found.
+        A merged user's external_id answers 410 naming the canonical contact, unless a
+        live user holds it again."""
         contact = self._by_external_id.get(external_id)
+        if contact is None and external_id in self._merged_external_ids:
+            raise contact_merged(self.canonical(self._merged_external_ids[external_id]))
         if contact is None or contact.archived or contact.role != "user":
             raise user_not_found()
         return contact.render()
@@ -164,7 +170,19 @@ class Contacts:
                 raise ValueError(f"no contact with id {contact_id!r} to merge")
         contact = self.remove(from_id)
         self.merged[from_id] = into_id
+        if contact.external_id is not None and contact.role == "user":
+            self._merged_external_ids[contact.external_id] = from_id
         return contact
+
+    def canonical(self, merged_id: str) -> str:
+        """The contact a merged one lives on as: the end of its chain of merges (A into B,
+        then B into C: A's canonical contact is C)."""
+        contact_id = merged_id
+        for _ in range(len(self.merged)):
+            if contact_id not in self.merged:
+                break
+            contact_id = self.merged[contact_id]
+        return contact_id
 
     def set_archived(self, contact_id: str, archived: bool) -> dict[str, Any]:
         """Archive or unarchive; either is a write that search must catch up with."""
@@ -322,7 +340,7 @@ class Contacts:
         contact = self.by_id.get(contact_id)
         if contact is None:
             if contact_id in self.merged:
-                raise contact_merged()
+                raise contact_merged(self.canonical(contact_id))
             raise user_not_found()
         return contact
 

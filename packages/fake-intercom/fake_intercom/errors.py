@@ -10,11 +10,15 @@ class ApiError(Exception):
     guarantees the request leaves the workspace untouched, as Intercom's do.
     """
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        # Sent with the envelope: the `Link` that names a merged contact's canonical one.
+        self.headers = headers
 
 
 def invalid(message: str) -> ApiError:
@@ -32,7 +36,12 @@ def company_not_found() -> ApiError:
     return ApiError(404, "company_not_found", "Company Not Found")
 
 
-def contact_merged() -> ApiError:
-    """Intercom's answer (API 2.16) for the id of a contact merged into another: the id
-    is gone for good, so a client must look the person up again instead of retrying."""
-    return ApiError(410, "contact_merged", "Contact has been merged")
+MERGED_MESSAGE = "This contact has been merged. See the 'Link' header for the canonical contact."
+
+
+def contact_merged(canonical_id: str) -> ApiError:
+    """Intercom's answer (API 2.16) for a contact merged into another, named by its id or
+    (a user) its external_id: the id is gone for good, and the `Link` header names the
+    contact it lives on as."""
+    link = ("Link", f'</contacts/{canonical_id}>; rel="canonical"')
+    return ApiError(410, "contact_merged", MERGED_MESSAGE, (link,))

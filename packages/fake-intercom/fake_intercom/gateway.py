@@ -107,9 +107,12 @@ class _Responder:
     delay: float
     headers: list[tuple[str, str]]
 
-    def error(self, status: int, code: str, message: str) -> Reply:
+    def error(
+        self, status: int, code: str, message: str, extra: tuple[tuple[str, str], ...] = ()
+    ) -> Reply:
         body = envelope(code, message)
-        return Reply(status, body, headers=self.headers, delay=self.delay, route=self.route)
+        headers = [*self.headers, *extra]
+        return Reply(status, body, headers=headers, delay=self.delay, route=self.route)
 
     def json(self, status: int, payload: Any) -> Reply:
         """A JSON answer; a None payload is an empty body (the 202 of `POST /events`)."""
@@ -294,5 +297,5 @@ class Gateway:
             with self.lock:
                 payload = route.handler(self.workspace, request)
         except ApiError as exc:
-            return respond.error(exc.status, exc.code, exc.message)
+            return respond.error(exc.status, exc.code, exc.message, exc.headers)
         return respond.json(route.status, payload)

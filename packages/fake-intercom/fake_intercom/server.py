@@ -328,8 +328,11 @@ class FakeIntercom:
     def merge_contacts(self, from_id: str, into_id: str) -> None:
         """Merge one contact into another, as someone in Intercom's UI would: `from_id`
         leaves `contacts()`, search, the external_id and email lookups, memberships and
-        tags, and is listed by `merged_contacts()`; every request naming it answers 410
-        `contact_merged`. `into_id` is unchanged. Unknown ids raise ValueError."""
+        tags, and is listed by `merged_contacts()`; every request naming it (and, for a
+        user, `find_by_external_id` of its external_id) answers 410 `contact_merged` with
+        `Link: </contacts/{into_id}>; rel="canonical"`, as Intercom 2.16 does. `into_id` is
+        unchanged. Unknown ids raise ValueError. (Intercom merges only a lead into a user;
+        the fake merges any two, for tests of what a target does when it meets one.)"""
         with self._gateway.lock:
             self._gateway.workspace.merge_contacts(from_id, into_id)
 

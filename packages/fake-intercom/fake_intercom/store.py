@@ -56,8 +56,8 @@ class Workspace:
 
     def merge_contacts(self, from_id: str, into_id: str) -> None:
         """Make `from_id` a merged contact: gone with its memberships and tags, its id
-        answering 410. `into_id` is left as it is: what Intercom copies onto it is not
-        documented, so a target must not rely on any of it."""
+        answering 410 with a Link to `into_id`. `into_id` is left as it is: what Intercom
+        copies onto it is not documented, so a target must not rely on any of it."""
         self._drop_memberships(self.contacts.merge(from_id, into_id))
 
     def _drop_memberships(self, contact: Contact) -> None:
