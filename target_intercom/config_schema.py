@@ -171,6 +171,18 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "row_time_columns",
+        th.ObjectType(additional_properties=th.StringType),
+        read=lambda value: dict(value or {}),
+        description=(
+            "For tables with several rows per contact or company (a history): per stream "
+            "(as the tap names it, or as stream_maps rename it), the column holding when "
+            'each row was made, e.g. {"public-users_history": "changed_at"}. The newest '
+            "row's values win, and a re-sync of unchanged rows costs no call. Rows of "
+            "Segment's and RudderStack's tables use the call's timestamp without it."
+        ),
+    ),
+    Setting(
         "dry_run",
         th.BooleanType,
         read=bool,

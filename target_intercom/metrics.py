@@ -16,11 +16,15 @@ SKIPPED = "skipped"
 UNCHANGED = frozenset({"unchanged", "already_absent", "delete_ignored"})
 # Under write_mode update_only: the record names no contact or company Intercom has.
 NOT_IN_INTERCOM = "not_in_intercom"
+# Older than the row of the same contact or company whose values were written (a history
+# table's earlier rows): not sent, so that the newest row's values stay.
+SUPERSEDED = "superseded"
 
 
 def outcome_label(outcome: str, *, dry_run: bool) -> str:
     """How the summary names an outcome: in a dry run a write is only what would be done."""
-    if dry_run and outcome not in UNCHANGED and outcome not in (RECEIVED, SKIPPED, NOT_IN_INTERCOM):
+    unsent = (RECEIVED, SKIPPED, NOT_IN_INTERCOM, SUPERSEDED)
+    if dry_run and outcome not in UNCHANGED and outcome not in unsent:
         return f"would be {outcome}"
     return outcome
 
@@ -59,9 +63,11 @@ class Metrics:
         """Every stream's records by what they did to Intercom.
 
         `records_delivered` counts only records written to Intercom (or confirmed there),
-        never a dead-lettered one (`records_skipped`) nor, in a dry run, one that would
-        have been written (`records_would_send`). `records_unfinished` were read but not
-        finished: the one that failed the run, and those a failure or a stop abandoned.
+        never a dead-lettered one (`records_skipped`), a superseded one
+        (`records_superseded`: older than a row of its contact already written) nor, in
+        a dry run, one that would have been written (`records_would_send`).
+        `records_unfinished` were read but not finished: the one that failed the run, and
+        those a failure or a stop abandoned.
         """
         with self._lock:
             done: Counter[str] = Counter()
@@ -71,6 +77,7 @@ class Metrics:
         skipped = done.pop(SKIPPED, 0)
         unchanged = sum(done.pop(outcome, 0) for outcome in UNCHANGED)
         absent = done.pop(NOT_IN_INTERCOM, 0)
+        superseded = done.pop(SUPERSEDED, 0)
         written = sum(done.values())
         return {
             "records_received": received,
@@ -79,7 +86,10 @@ class Metrics:
             "records_skipped": skipped,
             "records_unchanged": unchanged,
             "records_not_in_intercom": absent,
-            "records_unfinished": max(0, received - written - skipped - unchanged - absent),
+            "records_superseded": superseded,
+            "records_unfinished": max(
+                0, received - written - skipped - unchanged - absent - superseded
+            ),
         }
 
     def snapshot(self) -> dict[str, Any]:

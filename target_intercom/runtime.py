@@ -71,6 +71,7 @@ class Runtime:
             anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
             include_context=settings.include_context,
             warehouse_columns=settings.warehouse_columns,
+            row_time_columns=tuple(settings.row_time_columns.items()),
         )
         self.dead_letter = (
             (DryRunDeadLetters if settings.dry_run else DeadLetterFile)(

@@ -66,6 +66,9 @@ class IntercomSink(RecordSink):
         self.map: Mapper = self.intake.kinds.mapper(stream_name)
         super().__init__(target, stream_name, schema, key_properties)
         self.record_schema = RecordSchema(self.schema)
+        self.options = self.intake.options.for_stream(
+            (stream_name, *_sent_here(target, stream_name))
+        )
         self.position = 0  # the record's place in its stream, for messages about it
 
     @property
@@ -115,7 +118,7 @@ class IntercomSink(RecordSink):
             self.reject(self.preprocess_record(original, context), error)
             return
         try:
-            plan = self.map(record, self.record_schema, intake.options)
+            plan = self.map(record, self.record_schema, self.options)
         except MappingError as exc:
             self.reject(record, exc)
             return
@@ -126,3 +129,9 @@ class IntercomSink(RecordSink):
     def reject(self, record: dict[str, Any], error: RecordError) -> None:
         """A record that cannot even be mapped: dead-lettered under skip, else the run stops."""
         self.intake.delivery.record_failed(self.stream_name, self.record_key(record), record, error)
+
+
+def _sent_here(target: Any, stream_name: str) -> list[str]:
+    """The tap's streams that stream_maps send to this stream (itself, unless renamed)."""
+    maps = target.mapper.stream_maps.items()
+    return [tap for tap, ms in maps if any(m.stream_alias == stream_name for m in ms)]

@@ -105,6 +105,8 @@ def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
         + ("would be dead-lettered" if dry_run else "skipped (dead-lettered)"),
         f"{totals['records_unchanged']} unchanged",
     ]
+    if totals["records_superseded"]:
+        parts.append(f"{totals['records_superseded']} superseded (older than a row written)")
     if totals["records_not_in_intercom"]:
         parts.append(f"{totals['records_not_in_intercom']} not in Intercom (update_only)")
     if totals["records_unfinished"]:

@@ -18,6 +18,7 @@ from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.fields import first_value, pick_fields
 from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.row_time import row_time
 from target_intercom.mapping.schema import RecordSchema
 from target_intercom.mapping.values import tag_names, to_int, to_text
 from target_intercom.mapping.warehouse import ANONYMOUS_ID_SOURCES, CONTEXT, Row
@@ -58,6 +59,8 @@ class CompanyPlan:
     """Emails of contacts to attach, for those the record names by email rather than by
     external_id (`user_email`, `user_emails`, or the call's `context.traits.email`); each
     is looked up, as `user_ids` are."""
+    as_of: int | None = None
+    """When the row was made (see ContactPlan.as_of)."""
 
     @property
     def company_id(self) -> str:
@@ -123,10 +126,13 @@ def map_company(
     sources = tuple(s for s in COMPANY_ID_SOURCES if not (message_id and s == "id"))
     fields: dict[str, Any] = {"company_id": company_id_of(record, sources=sources)}
     fields.update(_standard_fields(record))
+    time_warnings: list[MappingWarning] = []
+    as_of = row_time(row, options.row_time_column, time_warnings, "company")
     own = {
         name: value
         for name, value in record.items()
         if name not in _CONSUMED
+        and name != options.row_time_column
         and not row.is_pipeline(name)
         and not (row.enabled and name == CONTEXT)
     }
@@ -138,8 +144,9 @@ def map_company(
         attribute_types=types,
         tags=tag_names(record.get("tags")),
         user_ids=user_ids,
-        warnings=warnings,
+        warnings=warnings + time_warnings,
         user_emails=user_emails,
+        as_of=None if as_of is None else as_of[1],
     )
 
 

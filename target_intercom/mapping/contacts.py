@@ -25,6 +25,7 @@ from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.fields import first_item
 from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
+from target_intercom.mapping.row_time import row_time
 from target_intercom.mapping.schema import RecordSchema
 from target_intercom.mapping.values import tag_names, to_bool, to_text
 from target_intercom.mapping.warehouse import (
@@ -85,6 +86,9 @@ class ContactPlan:
     companies: list[CompanyLink]
     deleted: bool
     warnings: list[MappingWarning]
+    # When the row was made (Unix milliseconds, row_time.py), so that an older row of
+    # the contact never overwrites a newer one's values; None: the row has no time.
+    as_of: int | None = None
 
     @property
     def external_id(self) -> str | None:
@@ -128,6 +132,9 @@ def map_contact(
     if fields["role"] == "lead":
         _lead_identity(fields, warnings)
     used: set[str] = set()
+    as_of = row_time(row, options.row_time_column, warnings, "user")
+    if options.row_time_column is not None:
+        used.add(options.row_time_column)  # bookkeeping, like a message row's timestamp
     fields.update(_profile(row, used, warnings))
     attributes, types, attribute_warnings = custom_attributes(
         _attribute_values(row, options, used), schema, "contact"
@@ -143,6 +150,7 @@ def map_contact(
         companies=companies,
         deleted=record.get("_sdc_deleted_at") not in (None, ""),
         warnings=attribute_warnings + warnings,
+        as_of=None if as_of is None else as_of[1],
     )
 
 

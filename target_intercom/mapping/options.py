@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from target_intercom.errors import FatalError
 
 
 @dataclass(frozen=True)
@@ -14,3 +17,21 @@ class ContactOptions:
     anonymous_id_as_user_id: bool = False
     include_context: bool = False
     warehouse_columns: bool = True
+    # The `row_time_columns` setting, as (stream, column) pairs; and the column that gives
+    # the time of this stream's rows (see row_time.py), once `for_stream` chose it.
+    row_time_columns: tuple[tuple[str, str], ...] = ()
+    row_time_column: str | None = None
+
+    def for_stream(self, names: Iterable[str]) -> ContactOptions:
+        """The options of one sink's records: `names` are its stream name and the tap's
+        streams that stream_maps send to it, any of which the setting may name (one
+        column for all of them: the sink cannot tell whose a record is)."""
+        named = dict(self.row_time_columns)
+        given = {name: named[name] for name in names if name in named}
+        if len(set(given.values())) > 1:
+            listed = ", ".join(f"{name!r}: {column!r}" for name, column in given.items())
+            raise FatalError(
+                f"row_time_columns names different columns ({listed}) for streams that "
+                "load as one stream: name one column for all of them"
+            )
+        return replace(self, row_time_column=next(iter(given.values()), None))

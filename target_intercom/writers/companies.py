@@ -6,6 +6,8 @@ with; the run remembers it, so a company named on many user records is upserted 
 (and again only when a record changes it), while its users' attaches run side by side.
 The sync store keeps the id, what was written, and the tags and members this target
 applied, so a re-sync upserts only changed companies and sends only new tags and members.
+Of a company's rows in a history table (Segment's `groups`), an older row than the one
+written is superseded: its fields and tags are not sent, its members are still attached.
 
 A record listing members not in Intercom yet writes the company at its turn, in input
 order with every other record about it; only attaching those members waits for them
@@ -25,7 +27,14 @@ from target_intercom.errors import ContactNotYet, RecordError
 from target_intercom.mapping import CompanyPlan
 from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
-from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, asked
+from target_intercom.writers.known import (
+    Known,
+    KnownCompanies,
+    KnownContacts,
+    asked,
+    newer,
+    superseded,
+)
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.members_to_come import MembersToCome
 from target_intercom.writers.modes import WriteModes
@@ -81,8 +90,10 @@ class CompanyWriter:
             written[0] = written[0].but(**changes)
             self._known.remember(plan.company_id, written[0])
 
-        mirror = self._modes.mirror
-        sent = self._tags.apply_to_company(
+        # A superseded row's tags go with its fields, but its members are attached: a
+        # `groups` row names the one user who made the call, not the company's members.
+        mirror = self._modes.mirror and outcome != "superseded"
+        sent = outcome != "superseded" and self._tags.apply_to_company(
             company_id,
             plan.tags,
             known.tags,
@@ -98,7 +109,7 @@ class CompanyWriter:
                 attached.discard(stale)
                 recorded(links=tuple(sorted(attached)))
                 sent = True
-        outcome = "updated" if outcome == "unchanged" and sent else outcome
+        outcome = "updated" if outcome in ("unchanged", "superseded") and sent else outcome
         if missing:
             rest = MembersToCome.of(plan, _keys(missing), outcome, self._modes.mirror)
             raise self._not_yet(rest, missing)
@@ -110,7 +121,8 @@ class CompanyWriter:
         end of input, are its error."""
         members, missing = self._members(rest)
         sent = bool(members) and self._attach_new(rest.company_id, members)
-        outcome = "updated" if rest.outcome == "unchanged" and sent else rest.outcome
+        unsent = rest.outcome in ("unchanged", "superseded")
+        outcome = "updated" if unsent and sent else rest.outcome
         if missing:
             rest = MembersToCome.of(rest, _keys(missing), outcome, rest.mirror)
             raise self._not_yet(rest, missing)
@@ -155,17 +167,26 @@ class CompanyWriter:
         )
 
     def settled(self, plan: CompanyPlan) -> str | None:
-        """ "unchanged" when the record would make no call, found without one; else None
-        (see ContactWriter.settled)."""
+        """ "unchanged" (or "superseded") when the record would make no call, found
+        without one; else None (see ContactWriter.settled)."""
         known = self._known.get(plan.company_id)
-        if self._modes.full_resync or not _holds(known, plan):
+        if known is None:
             return None
-        assert known is not None
+        if superseded(known, plan):
+            outcome = "superseded"  # its members are still attached (see `write`)
+        elif self._modes.full_resync or not _holds(known, plan) or newer(known, plan):
+            return None
+        else:
+            outcome = "unchanged"
         members = [self._contacts.id_of(u, None) for u in plan.user_ids]
         members += [self._contacts.holder_of(e) for e in plan.user_emails]
-        if not all(members) or not self._modes.covers(known.links, members):
+        if not all(members):
             return None
-        return "unchanged" if self._modes.covers(known.tags, plan.tags) else None
+        if outcome == "superseded":
+            return outcome if set(members) <= set(known.links) else None
+        if self._modes.covers(known.links, members) and self._modes.covers(known.tags, plan.tags):
+            return outcome
+        return None
 
     def holds(self, plan: CompanyPlan) -> bool:
         """Whether the company as last written is what the record asks."""
@@ -279,7 +300,7 @@ class CompanyWriter:
             if upserted is None:
                 return None, True
             outcome, written = upserted
-            return written.intercom_id, outcome != "unchanged"
+            return written.intercom_id, outcome not in ("unchanged", "superseded")
         with self._lock_of(company_id):
             known = self._known.get(company_id)
             if known is not None:
@@ -307,9 +328,15 @@ class CompanyWriter:
         print_ = asked(plan)
         with self._lock_of(plan.company_id):
             known = self._known.get(plan.company_id)
+            if superseded(known, plan):
+                assert known is not None
+                return "superseded", known
             # full_resync sends each company again once, not once per record naming it.
             fresh = not self._modes.full_resync or self._known.written_this_run(plan.company_id)
             if known is not None and known.fingerprint == print_ and fresh:
+                if newer(known, plan):
+                    known = known.but(as_of=plan.as_of)
+                    self._known.remember(plan.company_id, known)
                 return "unchanged", known
             if known is not None and known.fingerprint is not None:
                 self._known.doubt(plan.company_id)
@@ -333,6 +360,7 @@ class CompanyWriter:
                 print_,
                 known.tags if same and known else (),
                 known.links if same and known else (),
+                as_of=plan.as_of,
             )
             self._known.remember(plan.company_id, written)
             return ("updated" if known is not None else "upserted"), written

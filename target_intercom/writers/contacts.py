@@ -6,7 +6,8 @@ costs a second call (`PUT`), an archived one a third (`unarchive`). Search is no
 to decide create-or-update, because it lags minutes behind creates. Contacts met
 before, in this run or (through the sync store) an earlier one, cost one `PUT` by their
 id, or nothing when the record is unchanged; only tags and companies not applied before
-are sent.
+are sent. Of a contact's rows in a history table, only the newest counts (its time is the
+plan's `as_of`): an older row costs nothing, whenever it comes.
 
 Two exceptions, because Intercom's 409 cannot be relied on for them:
 - A lead known only by email never gets a 409, so it is searched for before it is
@@ -30,7 +31,7 @@ from target_intercom.waits import Waits
 from target_intercom.writers.absent import merged_into, request_unless_absent
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
-from target_intercom.writers.known import Known, KnownContacts, asked
+from target_intercom.writers.known import Known, KnownContacts, asked, newer, superseded
 from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Applying, Tags
@@ -74,13 +75,20 @@ class ContactWriter:
     def write(self, plan: ContactPlan) -> str:
         """Applies one users record; returns its outcome for the run summary. What each
         call did is recorded as soon as Intercom confirms it, so a record that fails half
-        way leaves the store telling what Intercom holds."""
+        way leaves the store telling what Intercom holds. A row older than the contact's
+        last written one is "superseded": nothing of it is sent, its tags and companies
+        neither (the newest row's stand; see known.superseded)."""
         if plan.deleted:
             return self._remove(plan)
         print_ = asked(plan)
         known = self._known.get(plan.external_id, plan.email)
+        if superseded(known, plan):
+            return "superseded"
         if known is not None and known.fingerprint == print_ and not self._modes.full_resync:
             outcome, contact_id = "unchanged", known.intercom_id
+            if newer(known, plan):
+                known = known.but(as_of=plan.as_of)
+                self._known.remember(plan.external_id, plan.email, known)
         else:
             custom = self._attributes.prepare(
                 "contact", plan.custom_attributes, plan.attribute_types
@@ -101,6 +109,7 @@ class ContactWriter:
             updated_at = answer.get("updated_at")
             known = known.but(
                 fingerprint=print_,
+                as_of=plan.as_of,
                 external_id=answer.get("external_id", body.get("external_id")),
                 email=str(email).lower() if email else None,
                 # What tells this write from a later edit made in Intercom (intercom_edits.py).
@@ -126,13 +135,16 @@ class ContactWriter:
         return outcome
 
     def settled(self, plan: ContactPlan) -> str | None:
-        """ "unchanged" when the record would make no call, found without one (so the
-        reading thread can settle it and spare a hand-off to a worker); else None, and
-        `write` does the work. Only a shortcut: `write` reaches the same answer."""
+        """ "unchanged" (or "superseded") when the record would make no call, found
+        without one (so the reading thread can settle it and spare a hand-off to a
+        worker); else None, and `write` does the work. Only a shortcut: `write` reaches
+        the same answer (and records a newer row's time, unchanged or not)."""
         if plan.deleted or self._modes.full_resync:
             return None
         known = self._known.get(plan.external_id, plan.email)
-        if known is None or known.fingerprint != asked(plan):
+        if superseded(known, plan):
+            return "superseded"
+        if known is None or known.fingerprint != asked(plan) or newer(known, plan):
             return None
         if not self._modes.covers(known.tags, plan.tags):
             return None

@@ -96,6 +96,26 @@ def asked(plan: ContactPlan | CompanyPlan) -> int:
     return fingerprint(plan.fields, plan.custom_attributes)
 
 
+def superseded(known: Known | None, plan: ContactPlan | CompanyPlan) -> bool:
+    """Whether the row is older than the one whose values were last written: then it is
+    settled without a call, so that of a history table's rows the newest one's values stay,
+    in whatever order the rows come and however often they are loaded again. A row with
+    the same time is not: it may be that row corrected, or its twin, and is compared by
+    its fingerprint (the later one in the input is sent)."""
+    return (
+        known is not None
+        and known.as_of is not None
+        and plan.as_of is not None
+        and plan.as_of < known.as_of
+    )
+
+
+def newer(known: Known, plan: ContactPlan | CompanyPlan) -> bool:
+    """Whether the row is newer than the one last written: an unchanged one still moves
+    the time kept forward, so that a row older than it that comes later is superseded."""
+    return plan.as_of is not None and (known.as_of is None or plan.as_of > known.as_of)
+
+
 def _known(row: StoredRow | None) -> Known | None:
     return None if row is None else Known(*row)
 
