@@ -70,6 +70,7 @@ class Runtime:
             anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
             include_context=settings.include_context,
             warehouse_columns=settings.warehouse_columns,
+            company_columns=settings.company_columns,
         )
         self.dead_letter = (
             (DryRunDeadLetters if settings.dry_run else DeadLetterFile)(

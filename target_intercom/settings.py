@@ -73,6 +73,7 @@ class Settings:
     anonymous_id_as_user_id: bool
     include_context: bool
     warehouse_columns: bool
+    company_columns: bool
     dry_run: bool
     on_record_error: OnRecordError
     dead_letter_path: str

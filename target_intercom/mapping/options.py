@@ -14,3 +14,4 @@ class ContactOptions:
     anonymous_id_as_user_id: bool = False
     include_context: bool = False
     warehouse_columns: bool = True
+    company_columns: bool = True
