@@ -33,7 +33,7 @@ from target_intercom.mapping.schema import RecordSchema
 from target_intercom.mapping.values import to_bool, to_text
 
 _NESTED_COMPANY = "A company object on this user record"
-COLUMN_PREFIX = "company_"
+_COLUMN_PREFIX = "company_"
 _COLUMN_ID = "company_id"
 
 
@@ -100,12 +100,12 @@ def _column_company(
     """
     if not options.company_columns or not (_COLUMN_ID in record or schema.declares(_COLUMN_ID)):
         return None
-    names = [name for name in record if name.startswith(COLUMN_PREFIX)]
+    names = [name for name in record if name.startswith(_COLUMN_PREFIX)]
     used.update(names)
-    body = {name[len(COLUMN_PREFIX) :]: record[name] for name in names if name != _COLUMN_ID}
+    body = {name[len(_COLUMN_PREFIX) :]: record[name] for name in names if name != _COLUMN_ID}
     company_id = record.get(_COLUMN_ID)
     if company_id not in (None, ""):
-        return {**body, "company_id": company_id}, schema.prefixed(COLUMN_PREFIX)
+        return {**body, "company_id": company_id}, schema.prefixed(_COLUMN_PREFIX)
     filled = [name for name in names if record[name] not in (None, "")]
     if not filled:
         return None
