@@ -183,6 +183,18 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "company_columns",
+        th.BooleanType,
+        read=bool,
+        default=True,
+        description=(
+            "Read a users record's company_id and company_* columns (company_name, "
+            "company_plan, ...: Segment's and RudderStack's flattened traits.company) as the "
+            "user's company: it is created or updated and the contact attached, as a nested "
+            "company object is. false: they are contact attributes."
+        ),
+    ),
+    Setting(
         "dry_run",
         th.BooleanType,
         read=bool,

@@ -72,6 +72,7 @@ class Runtime:
             include_context=settings.include_context,
             warehouse_columns=settings.warehouse_columns,
             row_time_columns=tuple(settings.row_time_columns.items()),
+            company_columns=settings.company_columns,
         )
         self.dead_letter = (
             (DryRunDeadLetters if settings.dry_run else DeadLetterFile)(

@@ -74,6 +74,7 @@ class Settings:
     include_context: bool
     warehouse_columns: bool
     row_time_columns: dict[str, str]
+    company_columns: bool
     dry_run: bool
     on_record_error: OnRecordError
     dead_letter_path: str

@@ -5,6 +5,11 @@ A user's row often carries its company (Segment's and RudderStack's identify tra
 attached only to a company Intercom has. So each company named with more than its id comes
 back as a complete company plan, typed by the schema of the object it came from, for the
 writer to upsert before it attaches the contact.
+
+A row may also carry its company as columns of its own: Segment and RudderStack flatten an
+identify's `traits.company` into the `identifies` and `users` tables as `company_id`,
+`company_name`, `company_plan`, ..., and a plain table's `company_id` names the user's
+company. Such a company is read as the nested object would be (see `_column_company`).
 """
 
 from __future__ import annotations
@@ -15,17 +20,21 @@ from typing import Any
 
 from target_intercom.errors import MappingError
 from target_intercom.mapping.companies import (
+    COMPANY_ID_SOURCES,
     CompanyPlan,
     company_id_from_name,
     company_id_of,
     map_company,
 )
+from target_intercom.mapping.fields import first_value
 from target_intercom.mapping.messages import describe_value
 from target_intercom.mapping.options import ContactOptions
 from target_intercom.mapping.schema import RecordSchema
-from target_intercom.mapping.values import to_bool
+from target_intercom.mapping.values import to_bool, to_text
 
 _NESTED_COMPANY = "A company object on this user record"
+_COLUMN_PREFIX = "company_"
+_COLUMN_ID = "company_id"
 
 
 @dataclass
@@ -39,11 +48,18 @@ class CompanyLink:
 
 
 def company_links(
-    record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
+    record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions, used: set[str]
 ) -> list[CompanyLink]:
-    """Links from `company` then `companies`; a company named twice keeps its first link."""
+    """Links from `company`, then `companies`, then the `company_*` columns, whose names go
+    into `used` (they are never contact attributes). A company named twice keeps its first
+    link; but the columns' company is merged into a nested object naming the same
+    company_id, whose values win (one company, two spellings of it)."""
+    objects = _company_objects(record, schema)
+    columns = _column_company(record, schema, options, used)
+    if columns is not None:
+        objects = _with_column_company(objects, *columns)
     links: dict[str, CompanyLink] = {}
-    for obj, company_schema in _company_objects(record, schema):
+    for obj, company_schema in objects:
         link = _company_link(obj, company_schema, options)
         links.setdefault(link.company_id, link)
     return list(links.values())
@@ -71,6 +87,54 @@ def _company_objects(
             )
         objects.append((obj, schema.child("companies")))
     return [(obj, obj_schema) for obj, obj_schema in objects if not _blank(obj)]
+
+
+def _column_company(
+    record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions, used: set[str]
+) -> tuple[dict[str, Any], RecordSchema] | None:
+    """The company of a table with a `company_id` column (in the record, or in its stream's
+    schema, since a NULL may be left out): `company_id` and every other `company_<field>`
+    column, as the object `{"company_id": ..., "<field>": ...}`, typed by those columns'
+    schema. None when `company_columns` is off or the table has no such column, at the cost
+    of two look-ups; also when all of them are empty in this row (a user with no company).
+    """
+    if not options.company_columns or not (_COLUMN_ID in record or schema.declares(_COLUMN_ID)):
+        return None
+    names = [name for name in record if name.startswith(_COLUMN_PREFIX)]
+    used.update(names)
+    body = {name[len(_COLUMN_PREFIX) :]: record[name] for name in names if name != _COLUMN_ID}
+    company_id = record.get(_COLUMN_ID)
+    if company_id not in (None, ""):
+        return {**body, "company_id": company_id}, schema.prefixed(_COLUMN_PREFIX)
+    filled = [name for name in names if record[name] not in (None, "")]
+    if not filled:
+        return None
+    raise MappingError(
+        f"User record has {', '.join(filled)} but no company_id: a company is known by its "
+        "id; fill company_id, or set company_columns to false to send these columns as "
+        "contact attributes",
+        "no_company_id",
+    )
+
+
+def _with_column_company(
+    objects: list[tuple[Any, RecordSchema]], columns: dict[str, Any], schema: RecordSchema
+) -> list[tuple[Any, RecordSchema]]:
+    """The nested object naming the columns' company, with the columns' values under its
+    own non-empty ones; else the objects and the columns' company last."""
+    column_id = to_text(columns["company_id"], "company_id")
+    for index, (obj, obj_schema) in enumerate(objects):
+        if isinstance(obj, Mapping) and _id_text(obj) == column_id:
+            own = {key: value for key, value in obj.items() if value not in (None, "")}
+            merged = [*objects]
+            merged[index] = ({**columns, **own}, obj_schema.over(schema))
+            return merged
+    return [*objects, (columns, schema)]
+
+
+def _id_text(obj: Mapping[str, Any]) -> str | None:
+    value = first_value(obj, *COMPANY_ID_SOURCES)
+    return None if value is None else to_text(value, "company_id")
 
 
 def _blank(obj: Any) -> bool:

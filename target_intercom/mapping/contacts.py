@@ -2,9 +2,10 @@
 
 The mapping decides everything about a record that needs no call to Intercom: the standard
 fields, the custom attributes and their types, the tags, the companies to attach or detach
-(as company_links.py reads them), whether the record is a soft delete, and the ordering keys.
-Finding the contact and sending the calls is the writers' job. (A little over 300 lines:
-the field table of the users stream, one entry a standard field, is most of it.)
+(as company_links.py reads them: nested objects, or `company_*` columns), whether the
+record is a soft delete, and the ordering keys. Finding the contact and sending the calls
+is the writers' job. (A little over 300 lines: the field table of the users stream, one
+entry a standard field, is most of it.)
 
 Rows of Segment's and RudderStack's `identifies` and `users` tables, and messages carrying a
 `context`, are read as warehouse.py says: their bookkeeping columns are never sent, and
@@ -136,10 +137,10 @@ def map_contact(
     if options.row_time_column is not None:
         used.add(options.row_time_column)  # bookkeeping, like a message row's timestamp
     fields.update(_profile(row, used, warnings))
+    companies = company_links(record, schema, options, used)
     attributes, types, attribute_warnings = custom_attributes(
         _attribute_values(row, options, used), schema, "contact"
     )
-    companies = company_links(record, schema, options)
     for link in companies:
         warnings.extend(link.company.warnings if link.company else [])
     return ContactPlan(

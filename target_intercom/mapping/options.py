@@ -17,6 +17,7 @@ class ContactOptions:
     anonymous_id_as_user_id: bool = False
     include_context: bool = False
     warehouse_columns: bool = True
+    company_columns: bool = True
     # The `row_time_columns` setting, as (stream, column) pairs; and the column that gives
     # the time of this stream's rows (see row_time.py), once `for_stream` chose it.
     row_time_columns: tuple[tuple[str, str], ...] = ()

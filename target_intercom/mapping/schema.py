@@ -39,12 +39,31 @@ class RecordSchema:
         self._properties: Mapping[str, Any] = schema.get("properties") or {}
         self.types: dict[str, str] = _data_types(self._properties, "")
         self._children: dict[str, RecordSchema] = {}
+        self._prefixed: dict[str, RecordSchema] = {}
 
     def child(self, name: str) -> RecordSchema:
         """The schema of object property `name`, or of its items when it is an array of objects."""
         if name not in self._children:
             self._children[name] = RecordSchema(_object_schema(self._properties.get(name)))
         return self._children[name]
+
+    def prefixed(self, prefix: str) -> RecordSchema:
+        """The schema of the top-level properties named `<prefix><name>`, as `<name>`: an
+        object a warehouse flattened into its parent's columns (`company_plan` is the
+        company's `plan`)."""
+        if prefix not in self._prefixed:
+            properties = {
+                name[len(prefix) :]: prop
+                for name, prop in self._properties.items()
+                if name.startswith(prefix)
+            }
+            self._prefixed[prefix] = RecordSchema({"properties": properties})
+        return self._prefixed[prefix]
+
+    def over(self, base: RecordSchema) -> RecordSchema:
+        """This schema's properties, with those of `base` it lacks: the schema of an object
+        made of both, this one's values winning."""
+        return RecordSchema({"properties": {**base._properties, **self._properties}})
 
     def data_type(self, name: str, value: Any) -> str:
         """The Intercom data_type of attribute `name`: from the schema, else from the value."""
