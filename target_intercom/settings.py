@@ -83,6 +83,7 @@ class Settings:
     sync_store_wait: float
     sync_store_timeout: float
     full_resync: bool
+    event_memory_days: int | None
     write_mode: WriteMode
     mirror_tags_and_companies: bool
     max_concurrency: int
