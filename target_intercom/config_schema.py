@@ -303,6 +303,17 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "event_memory_days",
+        th.IntegerType(minimum=1),
+        description=(
+            "Days the sync store remembers each data event it delivered, so that an events "
+            "table sent again costs no call. Events older than this are taken as delivered "
+            "long ago and not sent (counted past_event_memory): raise it for a backfill. "
+            "Unset: every event is remembered (about 21 MB per million in SQLite, 75 MB in "
+            "PostgreSQL)."
+        ),
+    ),
+    Setting(
         "write_mode",
         th.StringType,
         default="upsert",

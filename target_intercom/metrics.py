@@ -11,22 +11,28 @@ from typing import Any
 # archived) wrote to Intercom, or would have in a dry run.
 RECEIVED = "received"
 SKIPPED = "skipped"
+# An event this target delivered in an earlier run (or earlier in this one).
+ALREADY_SENT = "already_sent"
 # Nothing needed sending: Intercom already held what the record says, there was nothing
 # to delete, or deletes are ignored.
-UNCHANGED = frozenset({"unchanged", "already_absent", "delete_ignored"})
+UNCHANGED = frozenset({"unchanged", "already_absent", "delete_ignored", ALREADY_SENT})
 # Under write_mode update_only: the record names no contact or company Intercom has.
 NOT_IN_INTERCOM = "not_in_intercom"
 # Older than the row of the same contact or company whose values were written (a history
 # table's earlier rows): not sent, so that the newest row's values stay.
 SUPERSEDED = "superseded"
+# An event older than event_memory_days: taken as delivered long ago, not sent.
+PAST_EVENT_MEMORY = "past_event_memory"
 
 
 def outcome_label(outcome: str, *, dry_run: bool) -> str:
     """How the summary names an outcome: in a dry run a write is only what would be done."""
-    unsent = (RECEIVED, SKIPPED, NOT_IN_INTERCOM, SUPERSEDED)
-    if dry_run and outcome not in UNCHANGED and outcome not in unsent:
+    if dry_run and outcome not in UNCHANGED and outcome not in _NOT_WRITES:
         return f"would be {outcome}"
     return outcome
+
+
+_NOT_WRITES = (RECEIVED, SKIPPED, NOT_IN_INTERCOM, SUPERSEDED, PAST_EVENT_MEMORY)
 
 
 class Metrics:
@@ -78,6 +84,7 @@ class Metrics:
         unchanged = sum(done.pop(outcome, 0) for outcome in UNCHANGED)
         absent = done.pop(NOT_IN_INTERCOM, 0)
         superseded = done.pop(SUPERSEDED, 0)
+        past = done.pop(PAST_EVENT_MEMORY, 0)
         written = sum(done.values())
         return {
             "records_received": received,
@@ -87,8 +94,9 @@ class Metrics:
             "records_unchanged": unchanged,
             "records_not_in_intercom": absent,
             "records_superseded": superseded,
+            "records_past_event_memory": past,
             "records_unfinished": max(
-                0, received - written - skipped - unchanged - absent - superseded
+                0, received - written - skipped - unchanged - absent - superseded - past
             ),
         }
 

@@ -135,7 +135,14 @@ class Runtime:
             stopping=self._stopping,
             waits=waits,
         )
-        self.events = EventWriter(client, known, lookup)
+        self.events = EventWriter(
+            client,
+            known,
+            lookup,
+            self.store,
+            full_resync=settings.full_resync,
+            memory_days=settings.event_memory_days,
+        )
         # Every kind of record the target loads; a new kind is one more line here.
         self.kinds = Kinds()
         edits = IntercomEdits(client, known, self.store, enabled=settings.notice_intercom_edits)
@@ -168,6 +175,7 @@ class Runtime:
         when it cannot be used."""
         workspace = self.check_access()
         self.store.open(workspace)
+        self.events.open()
 
     def check_access(self) -> str | None:
         """One cheap call before any record: a bad token or a wrong api_base_url fails the

@@ -86,6 +86,7 @@ class Settings:
     sync_store_timeout: float
     full_resync: bool
     notice_intercom_edits: bool
+    event_memory_days: int | None
     write_mode: WriteMode
     mirror_tags_and_companies: bool
     max_concurrency: int

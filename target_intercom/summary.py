@@ -71,6 +71,16 @@ def log_summary(
             "" if absent == 1 else "s",
             "was" if absent == 1 else "were",
         )
+    past = totals["records_past_event_memory"]
+    if past:
+        logger.warning(
+            "%d event%s older than event_memory_days %s not sent: taken as delivered by an "
+            "earlier run (raise event_memory_days, or run once with full_resync, to send "
+            "older events)",
+            past,
+            "" if past == 1 else "s",
+            "was" if past == 1 else "were",
+        )
     skipped = totals["records_skipped"]
     if would_dead_letter and dead_letter is not None:
         logger.warning(
@@ -109,6 +119,8 @@ def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
         parts.append(f"{totals['records_superseded']} superseded (older than a row written)")
     if totals["records_not_in_intercom"]:
         parts.append(f"{totals['records_not_in_intercom']} not in Intercom (update_only)")
+    if totals["records_past_event_memory"]:
+        parts.append(f"{totals['records_past_event_memory']} past event memory (not sent)")
     if totals["records_unfinished"]:
         parts.append(f"{totals['records_unfinished']} not finished")
     return f"{totals['records_received']} received: " + ", ".join(parts)

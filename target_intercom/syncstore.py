@@ -8,6 +8,8 @@ create answers 409 and is followed by an update). The store holds, per contact a
 company, Intercom's id and a fingerprint of what was last written, with the tags and
 memberships this target made, so an unchanged row costs no call and a changed one the
 update by id.
+And per data event Intercom accepted, an 8-byte digest of its identity (with its time,
+so that old ones can be forgotten): an event met again costs no call.
 
 A row is only ever put here after Intercom confirmed the write it describes, so the store
 never claims more than Intercom holds: a kill loses at most the rows not yet flushed, which
@@ -45,11 +47,14 @@ from target_intercom.store_watchdog import Watchdog
 from target_intercom.syncstore_tables import (
     COMPANIES,
     CONTACT_KEYS,
+    EVENTS,
     KNOWN_CONTACTS,
     META,
     MIGRATIONS,
     SCHEMA_VERSION,
     StoredRow,
+    add_events,
+    forget_events,
     forget_fingerprints,
     migrate,
     replace_rows,
@@ -107,6 +112,10 @@ class SyncStore:
         self._keys: _Pending[str] = _Pending()
         self._contacts: _Pending[StoredRow] = _Pending(index=lambda row: row.email)
         self._companies: _Pending[StoredRow] = _Pending()
+        # Data events delivered and not yet written (digest: created_at), and the batch
+        # being written: a set, never a deletion, so two plain dicts.
+        self._events: dict[int, int] = {}
+        self._events_batch: dict[int, int] = {}
         # Batches written so far: a read that saw the database before a batch landed and
         # the rows not yet written after it reads again.
         self._written = 0
@@ -346,6 +355,42 @@ class SyncStore:
             pending.put(key, value)
         self._flush_when_due()
 
+    # Data events
+
+    def event_delivered(self, digest: int) -> bool:
+        """Whether the event of this digest was delivered: by this run (not yet written)
+        or an earlier one, and not forgotten since (forget_events_before)."""
+        with self._pending:
+            if digest in self._events or digest in self._events_batch:
+                return True
+        return self._read(_EVENT, str(digest)) is not None
+
+    def put_event(self, digest: int, created_at: int) -> None:
+        """An event Intercom accepted (202), written with the next batch."""
+        if self._read_only:
+            return
+        with self._pending:
+            self._events[digest] = created_at
+        self._flush_when_due()
+
+    def forget_events_before(self, created_at: int) -> None:
+        """Forgets, at once, the events that happened before this time (Unix seconds), so
+        that the events table holds a bounded window (event_memory_days); a dry run
+        forgets nothing."""
+        if self._read_only:
+            return
+        self._connected()
+        connection = self._writer
+        if connection is None:
+            return
+        with self._flushing:
+            try:
+                self._raise_if_failed()
+                with self._watchdog.watching(), connection.begin():
+                    forget_events(connection, created_at)
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._failed("could not be written", exc) from None
+
     def doubt_contact(self, intercom_id: str) -> None:
         """A write to this contact is about to be sent: until it is confirmed, the store
         must not claim the contact holds what was last written, even after a kill."""
@@ -386,7 +431,7 @@ class SyncStore:
 
     def _flush_when_due(self) -> None:
         pending = len(self._keys.rows) + len(self._contacts.rows) + len(self._companies.rows)
-        pending += len(self._meta)
+        pending += len(self._meta) + len(self._events)
         due = pending >= FLUSH_EVERY_ROWS or (
             pending and time.monotonic() - self._last_flush >= FLUSH_EVERY_SECONDS
         )
@@ -409,11 +454,12 @@ class SyncStore:
             return
         with self._pending:
             tables = (self._keys, self._contacts, self._companies)
-            if not (any(t.rows for t in tables) or self._meta):
+            if not (any(t.rows for t in tables) or self._meta or self._events):
                 return
             for table in tables:
                 table.start_batch()
             self._meta_batch, self._meta = self._meta, {}
+            self._events_batch, self._events = self._events, {}
         try:
             self._raise_if_failed()
             with self._watchdog.watching(), connection.begin():
@@ -438,6 +484,7 @@ class SyncStore:
                     "company_id",
                     {k: _company_columns(v) for k, v in self._companies.batch.items()},
                 )
+                add_events(connection, self._events_batch)
                 write_meta(connection, self._meta_batch)
         except sa.exc.SQLAlchemyError as exc:
             raise self._failed("could not be written", exc) from None
@@ -446,6 +493,7 @@ class SyncStore:
                 for table in (self._keys, self._contacts, self._companies):
                     table.end_batch()
                 self._meta_batch = {}
+                self._events_batch = {}
                 self._written += 1
 
     def close(self) -> None:
@@ -580,6 +628,9 @@ _COMPANY = (
     f"SELECT intercom_id, fingerprint, tags, members, as_of FROM {COMPANIES.name} "
     "WHERE company_id = ?"
 )
+# A delivered event by its digest, given as text (the key of every read here): the CAST
+# keeps it a look-up of the primary key (SQLite's rowid) on both databases.
+_EVENT = f"SELECT 1 FROM {EVENTS.name} WHERE digest = CAST(? AS BIGINT)"
 
 
 def _row(row: Any) -> StoredRow:

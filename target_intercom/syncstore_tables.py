@@ -239,6 +239,24 @@ def replace_rows(
         connection.execute(sa.insert(table), fresh)
 
 
+def add_events(connection: Connection, events: dict[int, int]) -> None:
+    """Records delivered events (digest: created_at) in the caller's transaction; a digest
+    held already is left as it is (an event sent again after a kill, or met twice in a
+    run), with each dialect's insert that ignores a conflict, as `write_meta` upserts."""
+    if not events:
+        return
+    insert = importlib.import_module(f"sqlalchemy.dialects.{connection.dialect.name}").insert
+    rows = [{"digest": digest, "created_at": at} for digest, at in events.items()]
+    connection.execute(insert(EVENTS).on_conflict_do_nothing(index_elements=["digest"]), rows)
+
+
+def forget_events(connection: Connection, before: int) -> None:
+    """Forgets the events that happened before `before` (Unix seconds), in the caller's
+    transaction: a scan of the table, once a run, rather than an index on created_at that
+    would double the table's size."""
+    connection.execute(sa.delete(EVENTS).where(EVENTS.c.created_at < before))
+
+
 def forget_fingerprints(connection: Connection, table: sa.Table, keys: list[str]) -> None:
     """Sets the fingerprint of these rows to NULL (a contact's by intercom_id, a company's
     by company_id), in the caller's transaction."""

@@ -15,6 +15,9 @@ What the tap does that the hand-written inputs of the other tests do not:
 - it resumes from Meltano's stored state with `updated_at >= bookmark`, so each stream's
   last row of the previous run comes again (at least once, as Singer taps do).
 
+The last test reads whole tables (FULL_TABLE, as a daily reverse-ETL load does) twice with
+nothing changed in between: the second run must cost at most 2 % of the first one's calls.
+
 Meltano never reaches the network but for PyPI (or uv's cache): the tap is installed from
 PyPI by `meltano install` with its published pip_url, the loader from this checkout, once
 per module (about 3 s, even with an empty uv cache); both plugins are fully defined here
@@ -214,10 +217,14 @@ def warehouse(postgres) -> Iterator[str]:
     postgres.sql(f"drop database {name} with (force)")
 
 
-def tap_definition() -> dict[str, Any]:
+def tap_definition(replication: str = "INCREMENTAL") -> dict[str, Any]:
     """tap-postgres as a custom plugin: its published package, the settings this test
-    gives, and incremental replication on updated_at for the three tables; every table of
-    the schema is selected (Meltano's default) until a test runs `meltano select`."""
+    gives, and incremental replication on updated_at for the three tables (or FULL_TABLE:
+    every row on every run, as a daily reverse-ETL load does); every table of the schema
+    is selected (Meltano's default) until a test runs `meltano select`."""
+    method: dict[str, str] = {"replication-method": replication}
+    if replication == "INCREMENTAL":
+        method["replication-key"] = REPLICATION_KEY
     return {
         "name": TAP,
         "namespace": "tap_postgres",
@@ -233,14 +240,11 @@ def tap_definition() -> dict[str, Any]:
             {"name": "filter_schemas", "kind": "array"},
         ],
         "config": {"filter_schemas": ["public"]},
-        "metadata": {
-            stream: {"replication-method": "INCREMENTAL", "replication-key": REPLICATION_KEY}
-            for stream in STREAMS
-        },
+        "metadata": {stream: method for stream in STREAMS},
     }
 
 
-def write_project(dest: Path, **loader_config: Any) -> Path:
+def write_project(dest: Path, replication: str = "INCREMENTAL", **loader_config: Any) -> Path:
     """This repository's project with tap-postgres as its only extractor, and the loader
     from this checkout, with no stream_maps unless given."""
     project = yaml.safe_load(MELTANO_YML.read_text())
@@ -248,7 +252,7 @@ def write_project(dest: Path, **loader_config: Any) -> Path:
     assert loader["pip_url"] == "-e ."
     loader["pip_url"] = f"-e {shlex.quote(str(ROOT))}"
     loader["config"] = {"unknown_attributes": "create", **loader_config}
-    project["plugins"] = {"extractors": [tap_definition()], "loaders": [loader]}
+    project["plugins"] = {"extractors": [tap_definition(replication)], "loaders": [loader]}
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
     return dest
@@ -268,9 +272,11 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return plugins
 
 
-def linked_project(dest: Path, installed_plugins: Path, **loader_config: Any) -> Path:
+def linked_project(
+    dest: Path, installed_plugins: Path, replication: str = "INCREMENTAL", **loader_config: Any
+) -> Path:
     """A fresh project (its own .meltano/meltano.db) using the module's plugin venvs."""
-    root = write_project(dest, **loader_config)
+    root = write_project(dest, replication, **loader_config)
     for kind, name in (("extractors", TAP), ("loaders", LOADER)):
         (root / ".meltano" / kind).mkdir(parents=True)
         (root / ".meltano" / kind / name).symlink_to(
@@ -501,7 +507,8 @@ def test_real_tap_postgres_loads_incrementally_twice(fake, postgres, warehouse, 
     assert accepted["POST /contacts"] == 1, report  # u-006 created
     assert accepted["PUT /contacts/{contact_id}"] == 1, report  # u-002 updated
     assert accepted["POST /companies"] == 2, report  # acme changed, hooli new
-    assert accepted["POST /events"] == 3, report  # events are always sent; 6 is deduplicated
+    # Events 7 and 8 are new; 6, read again, is remembered by the sync store: no call.
+    assert accepted["POST /events"] == 2, report
     # u-006 joins acme and hooli; acme's other members were attached by run 1.
     assert accepted["POST /contacts/{contact_id}/companies"] == 2, report
     # The attributes created in run 1 are known: none is created again.
@@ -541,3 +548,80 @@ def test_an_extra_table_dropped_by_else_null_leaves_the_run_green(
     check_users(fake, USERS)
     check_companies(fake, COMPANIES)
     check_events(fake, EVENTS)
+
+
+# A warehouse the size of a small product's: every user in a company, 25 events each.
+BIG_USERS, BIG_COMPANIES, BIG_EVENTS = 200, 10, 5_000
+BIG_LOAD = (
+    TABLES
+    + f"""
+insert into users (id, email, name, plan, created_at, updated_at)
+    select 'u-' || lpad(g::text, 4, '0'), 'user' || g || '@example.com', 'User ' || g,
+        case when g % 3 = 0 then 'pro' else 'free' end,
+        {at(T0)}::timestamptz - g * interval '1 hour', {at(T0)}
+    from generate_series(1, {BIG_USERS}) g;
+insert into companies (company_id, name, plan, industry, monthly_spend, user_ids, updated_at)
+    select 'co-' || g, 'Company ' || g, 'team', 'Software', 100.50,
+        array(select 'u-' || lpad(u::text, 4, '0')
+              from generate_series(g, {BIG_USERS}, {BIG_COMPANIES}) u),
+        {at(T0)}
+    from generate_series(1, {BIG_COMPANIES}) g;
+insert into events (id, user_id, event, "timestamp", page, revenue, currency, updated_at)
+    select g, 'u-' || lpad((g % {BIG_USERS} + 1)::text, 4, '0'),
+        (array['viewed', 'clicked', 'purchased', 'signed-up'])[g % 4 + 1],
+        {at(T0)}::timestamptz - g * interval '1 minute', '/p' || (g % 50), null, null, {at(T0)}
+    from generate_series(1, {BIG_EVENTS}) g;
+"""
+)
+
+
+@pytest.fixture
+def big_warehouse(postgres) -> Iterator[str]:
+    name = f"big_warehouse_{os.getpid()}_{time.monotonic_ns()}"
+    postgres.sql(f"create database {name}")
+    postgres.sql(BIG_LOAD, database=name)
+    yield name
+    postgres.sql(f"drop database {name} with (force)")
+
+
+def test_an_unchanged_full_table_load_run_again_costs_almost_no_call(
+    fake, postgres, big_warehouse, installed_plugins, tmp_path
+):
+    """The daily reverse-ETL load: the same `meltano run` of whole tables, twice, with
+    nothing changed in between. The second run costs next to nothing: users and companies
+    unchanged in the sync store, and every event remembered as delivered."""
+    project = linked_project(tmp_path / "project", installed_plugins, "FULL_TABLE")
+    env = run_env(project, fake, postgres, big_warehouse)
+    for stream in STREAMS:
+        done = meltano(project, "select", TAP, stream, "*", env=env, timeout=60)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    read = run(project, env, "full table, run 1")
+    assert read == {
+        "public-companies": BIG_COMPANIES,
+        "public-events": BIG_EVENTS,
+        "public-users": BIG_USERS,
+    }
+    first = fake.call_counts()
+    assert len(contacts_by_external_id(fake)) == BIG_USERS
+    assert len(companies_by_company_id(fake)) == BIG_COMPANIES
+    assert len(fake.memberships()) == BIG_USERS
+    assert len(fake.events()) == BIG_EVENTS
+
+    fake.reset_calls()
+    read = run(project, env, "full table, run 2 (nothing changed)")
+    assert read == {
+        "public-companies": BIG_COMPANIES,
+        "public-events": BIG_EVENTS,
+        "public-users": BIG_USERS,
+    }
+    second = fake.call_counts()
+    print(
+        f"\nfull table, {BIG_USERS} users, {BIG_COMPANIES} companies, {BIG_EVENTS} events: "
+        f"run 1 made {sum(first.values())} calls {dict(first)}; run 2, unchanged, made "
+        f"{sum(second.values())} calls {dict(second)}"
+    )
+    assert sum(second.values()) <= 0.02 * sum(first.values()), dict(second)
+    assert "POST /events" not in second
+    assert len(fake.events()) == BIG_EVENTS
+    assert len(contacts_by_external_id(fake)) == BIG_USERS

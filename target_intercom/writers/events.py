@@ -1,34 +1,106 @@
-"""Data events: one `POST /events` per record.
+"""Data events: one `POST /events` per event Intercom does not have from this target yet.
 
 Replays are harmless: Intercom ignores an event with the same contact, name and
-created_at, which is why the mapping refuses to invent a created_at. An event whose
-contact Intercom does not have waits for it (`ContactNotYet`): taps emit streams in
-their own order, often events before users.
+created_at, which is why the mapping refuses to invent a created_at. They still cost a call
+each, and a full-table events stream re-sent daily would cost a call per row per run, so
+the sync store remembers, as an 8-byte digest, each event Intercom accepted: an event met
+again costs no call ("already_sent"). The digest is of Intercom's own identity of an event
+(its contact, name and created_at), not of its metadata: a row whose metadata changed but
+not its identity is a duplicate to Intercom, which would drop it, so it is not sent either.
+A digest is recorded only once Intercom answered 202, so a kill costs at most a re-send
+(which Intercom drops), never a lost event. `full_resync` sends every event again.
+
+With event_memory_days the store forgets events older than that many days, once a run,
+and an input event that old is taken as delivered long ago: not sent, counted
+"past_event_memory", and told in one warning line at the end of the run.
+
+An event whose contact Intercom does not have waits for it (`ContactNotYet`): taps emit
+streams in their own order, often events before users.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
 from target_intercom.errors import ContactNotYet
 from target_intercom.mapping import EventPlan
-from target_intercom.writers.known import KnownContacts
+from target_intercom.metrics import ALREADY_SENT, PAST_EVENT_MEMORY
+from target_intercom.syncstore import SyncStore
+from target_intercom.writers.known import KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
+
+SECONDS_A_DAY = 86_400
+
+
+def event_digest(payload: dict[str, Any]) -> int:
+    """Intercom's identity of an event, in 8 bytes: its contact as the record names it
+    (user_id, else email in lower case, else an Intercom id; never the id this run
+    resolved, so that it is the same in every run), its name in lower case (Intercom's
+    names are case-insensitive), and created_at."""
+    if payload.get("user_id") is not None:
+        contact = ("user_id", str(payload["user_id"]))
+    elif payload.get("email"):
+        contact = ("email", str(payload["email"]).lower())
+    else:
+        contact = ("id", str(payload.get("id")))
+    name = str(payload["event_name"]).lower()
+    return fingerprint("event", *contact, name, payload["created_at"])
 
 
 class EventWriter:
-    """Events: sent by the contact's external_id or email, or its id when only the run knows it."""
+    """Events: sent by the contact's external_id or email, or its id when only the run knows
+    it; each once, as the sync store remembers them."""
 
-    def __init__(self, client: Client, known: KnownContacts, lookup: ContactLookup) -> None:
+    def __init__(
+        self,
+        client: Client,
+        known: KnownContacts,
+        lookup: ContactLookup,
+        store: SyncStore,
+        *,
+        full_resync: bool = False,
+        memory_days: int | None = None,
+    ) -> None:
         self._client = client
         self._known = known
         self._lookup = lookup
+        self._store = store
+        self._full_resync = full_resync
+        # Events that happened before this (Unix seconds) are forgotten by the store, and
+        # taken as delivered; one time for the whole run, so that both agree.
+        self._horizon = (
+            None if memory_days is None else int(time.time()) - memory_days * SECONDS_A_DAY
+        )
+
+    def open(self) -> None:
+        """At the start of a run: the store forgets the events past its memory."""
+        if self._horizon is not None:
+            self._store.forget_events_before(self._horizon)
 
     def write(self, plan: EventPlan) -> str:
-        """Sends the event; one whose contact Intercom lacks waits for it (ContactNotYet)."""
-        payload = plan.payload
+        """Sends the event unless it was delivered (see `settled`); one whose contact
+        Intercom lacks waits for it (ContactNotYet). Recorded once Intercom accepted it."""
+        known = self.settled(plan)
+        if known is not None:
+            return known
+        self._send(plan.payload)
+        self._store.put_event(event_digest(plan.payload), int(plan.payload["created_at"]))
+        return "sent"
+
+    def settled(self, plan: EventPlan) -> str | None:
+        """ "already_sent" when the store remembers the event, "past_event_memory" when it
+        happened before the store's memory; None (send it) under full_resync, which sends
+        every event again."""
+        if self._full_resync:
+            return None
+        if self._horizon is not None and int(plan.payload["created_at"]) < self._horizon:
+            return PAST_EVENT_MEMORY
+        return ALREADY_SENT if self._store.event_delivered(event_digest(plan.payload)) else None
+
+    def _send(self, payload: dict[str, Any]) -> None:
         email = payload.get("email")
         by_email_only = bool(email) and "user_id" not in payload and "id" not in payload
         if by_email_only:
@@ -51,11 +123,6 @@ class EventWriter:
                     keys.contact(payload.get("user_id"), email),
                 ) from None
             self._client.request("POST", "/events", json_body=self._by_id(payload, lead))
-        return "sent"
-
-    def settled(self, plan: EventPlan) -> str | None:
-        """Never settled without a call: an event is sent each time it is met."""
-        return None
 
     @staticmethod
     def _by_id(payload: dict[str, Any], contact_id: str | None) -> dict[str, Any]:
