@@ -142,7 +142,7 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
     out.append(b2b_calls_verdict(results))
     out.append(out_of_order_verdict(results))
     out.append(
-        resync_unchanged_verdict(
+        first_load_calls_verdict(
             results, "re-sync unchanged calls", "resync-5k-unchanged", "resync-5k-first"
         )
     )
@@ -169,38 +169,52 @@ def verdicts(results: dict[str, Result]) -> list[Verdict]:
     )
     for chain, later in (("pipeline-10k", "changed"), ("segment-5k", "appended")):
         label = chain.partition("-")[0]
+        first = f"{chain}-first"
         out.append(
-            resync_unchanged_verdict(
-                results, f"{label} unchanged calls", f"{chain}-unchanged", f"{chain}-first"
+            first_load_calls_verdict(
+                results, f"{label} unchanged calls", f"{chain}-unchanged", first
             )
         )
         out.append(table_changed_verdict(results, f"{label} {later} row calls", f"{chain}-{later}"))
         if chain == "pipeline-10k":
-            out.append(cold_store_verdict(results, chain))
+            out.append(
+                first_load_calls_verdict(
+                    results, f"{label} cold store calls", f"{chain}-cold", first, cold=True
+                )
+            )
             out.append(links_verdict(results, chain))
     return out
 
 
-def resync_unchanged_verdict(
-    results: dict[str, Result], label: str, name: str, reference: str
+def first_load_calls_verdict(
+    results: dict[str, Result], label: str, name: str, reference: str, *, cold: bool = False
 ) -> Verdict:
-    """An unchanged re-sync sends nothing for its records: what it may still call is what
-    any run calls (GET /me, the data attributes), a few calls against the first load's one
-    per record."""
-    goal = f"<= {RESYNC_CALLS_SHARE_GOAL:.0%} of the first load's calls ({reference})"
+    """A run's calls against its chain's first load's (`reference`). An unchanged re-sync
+    sends nothing for its records: what it may still call is what any run calls (GET /me,
+    the data attributes), a few calls against the first load's one per record. A `cold`
+    run, whose sync store was lost (a new runner, a deleted file), costs about what the
+    first load did, never more: the workspace already holds everything."""
+    limit, most = (
+        (COLD_STORE_CALLS_GOAL, f"{COLD_STORE_CALLS_GOAL:g}x")
+        if cold
+        else (RESYNC_CALLS_SHARE_GOAL, f"{RESYNC_CALLS_SHARE_GOAL:.0%} of")
+    )
+    goal = f"<= {most} the first load's calls ({reference})"
     if not all(n in results and results[n].ok for n in (name, reference)):
         return Verdict(label, "not run or failed", goal, None)
     r, first = results[name], results[reference]
     if not first.api_calls or r.api_calls is None:
         return Verdict(label, "no calls counted", goal, None)
     share = r.api_calls / first.api_calls
+    figure = f"{share:.2f}x" if cold else f"{share:.2%}"
+    unchanged = "" if cold else f"; {r.records_unchanged or 0:,} of {r.records:,} records unchanged"
     return Verdict(
         label,
-        f"{r.api_calls:,} of {first.api_calls:,} calls = {share:.2%} "
-        f"({endpoint_counts(r.calls_by_endpoint)}); {r.records_unchanged or 0:,} of "
-        f"{r.records:,} records unchanged; wall {r.wall_s:.1f} s vs {first.wall_s:.1f} s",
+        f"{r.api_calls:,} of {first.api_calls:,} calls = {figure} "
+        f"({endpoint_counts(r.calls_by_endpoint)}){unchanged}; "
+        f"wall {r.wall_s:.1f} s vs {first.wall_s:.1f} s",
         goal,
-        share <= RESYNC_CALLS_SHARE_GOAL,
+        share <= limit,
     )
 
 
@@ -250,27 +264,6 @@ def table_changed_verdict(results: dict[str, Result], label: str, name: str) -> 
         f"{r.records_unchanged or 0:,} of {r.records:,} records unchanged; wall {r.wall_s:.1f} s",
         goal,
         per_row <= CALLS_PER_TABLE_ROW_GOAL,
-    )
-
-
-def cold_store_verdict(results: dict[str, Result], chain: str) -> Verdict:
-    """A run whose sync store was lost (a new runner, a deleted file) costs about what a
-    first load does, never more: the workspace already holds everything."""
-    label = f"{chain.partition('-')[0]} cold store calls"
-    name, reference = f"{chain}-cold", f"{chain}-first"
-    goal = f"<= {COLD_STORE_CALLS_GOAL:g}x the first load's calls ({reference})"
-    if not all(n in results and results[n].ok for n in (name, reference)):
-        return Verdict(label, "not run or failed", goal, None)
-    r, first = results[name], results[reference]
-    if not first.api_calls or r.api_calls is None:
-        return Verdict(label, "no calls counted", goal, None)
-    ratio = r.api_calls / first.api_calls
-    return Verdict(
-        label,
-        f"{r.api_calls:,} of {first.api_calls:,} calls = {ratio:.2f}x "
-        f"({endpoint_counts(r.calls_by_endpoint)}); wall {r.wall_s:.1f} s vs {first.wall_s:.1f} s",
-        goal,
-        ratio <= COLD_STORE_CALLS_GOAL,
     )
 
 

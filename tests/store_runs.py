@@ -1,10 +1,13 @@
-"""Runs of the real CLI on a shared sync store, for the tests of two runs at once and of a
-silent store: the CLI in a subprocess (its input from a file or from a pipe kept open, its
-log readable as it comes), new stores, and what the fake Intercom holds."""
+"""Runs on a sync store, for the tests of re-syncs, of two runs at once and of a silent or
+killed store: a run in process and its SUMMARY, the real CLI in a subprocess (its input
+from a file or from a pipe kept open, its log readable as it comes, or killed mid-run), new
+stores, and what the fake Intercom holds."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import STR, record, schema, state
+from tests.conftest import STR, Run, config_for, record, run_target, schema, state
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
 
@@ -40,6 +43,47 @@ def new_store(kind: str, request, folder: Path) -> dict[str, str]:
     return {
         "sync_store_url": f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
     }
+
+
+def load(fake, store: dict[str, str], messages: list, tmp_path: Path, **settings: Any) -> Run:
+    """One in-process run on `store` (its settings), which must succeed; the fake's counts
+    are reset first, so that they are this run's calls."""
+    fake.reset_calls()
+    run = run_target(config_for(fake, **store, **settings), messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """The run's own counts: its last `SUMMARY: {json}` log line."""
+    line = next(x for x in reversed(run.stderr.splitlines()) if "SUMMARY: " in x)
+    return json.loads(line.split("SUMMARY: ", 1)[1])
+
+
+def by_external_id(fake) -> dict[str, dict[str, Any]]:
+    return {c["external_id"]: c for c in fake.contacts() if c.get("external_id")}
+
+
+def kill_after(
+    fake, route: str, count: int, folder: Path, config: dict[str, Any], messages: list
+) -> None:
+    """Runs the real CLI on `messages` and SIGKILLs it once the fake has counted `count`
+    calls of `route`; returns when the fake's count of `route` has settled. The calls the
+    killed run had in flight are still answered, and counted, after it died: counted as
+    the next run's, they would make its figures wrong by up to max_concurrency."""
+    killed = Cli(folder, config, messages)
+    deadline = time.monotonic() + 60
+    while fake.call_counts()[route] < count:
+        assert time.monotonic() < deadline, f"{route} was called fewer than {count} times"
+        time.sleep(0.01)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.process.wait(timeout=10)
+    settled_by = time.monotonic() + 10
+    while True:
+        before = fake.call_counts()[route]
+        time.sleep(0.2)
+        if fake.call_counts()[route] == before or time.monotonic() > settled_by:
+            return
 
 
 def names(fake) -> dict[str, str]:

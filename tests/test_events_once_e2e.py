@@ -4,11 +4,6 @@ forgets old events and says how many old input events it did not send."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -17,7 +12,7 @@ import sqlalchemy as sa
 from fake_intercom import Faults
 
 from tests.conftest import INT, STR, config_for, record, run_target, schema, state
-from tests.store_runs import new_store
+from tests.store_runs import kill_after, load, new_store, summary
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR}, ["id"])
 EVENTS = schema(
@@ -71,18 +66,6 @@ def table(events: list[dict], *, users_first: bool = True) -> list[dict]:
     stream = [EVENTS, *events]
     body = [*users, *stream] if users_first else [*stream, *users]
     return [*body, state({"at": "end"})]
-
-
-def load(fake, store: dict, messages: list, tmp_path, **settings: Any):
-    fake.reset_calls()
-    run = run_target(config_for(fake, **store, **settings), messages, tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
-
-
-def summary(run) -> dict:
-    line = next(x for x in reversed(run.stderr.splitlines()) if "SUMMARY: " in x)
-    return json.loads(line.split("SUMMARY: ", 1)[1])
 
 
 def event_calls(fake) -> int:
@@ -199,30 +182,7 @@ def test_a_kill_after_intercom_accepted_events_costs_a_resend_not_a_lost_event(f
     messages = table(events)
     fake.configure(latency=0.02)
     config = config_for(fake, **store, max_concurrency=4)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(m) + "\n" for m in messages))
-    with (tmp_path / "in.jsonl").open() as stdin:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
-        deadline = time.monotonic() + 60
-        while fake.call_counts()["POST /events"] < n // 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    # Calls the killed run had in flight are still answered (and counted) by the fake:
-    # let them end before the next run's calls are counted.
-    settled_by = time.monotonic() + 10
-    while True:
-        before = fake.call_counts()["POST /events"]
-        time.sleep(0.2)
-        if fake.call_counts()["POST /events"] == before or time.monotonic() > settled_by:
-            break
+    kill_after(fake, "POST /events", n // 3, tmp_path / "killed", config, messages)
     fake.configure(latency=0.0)
     accepted = len(fake.events())
     recorded = held_events(store)

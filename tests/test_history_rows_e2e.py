@@ -9,23 +9,20 @@ with `stream_maps`); a table of your own names its time column in `row_time_colu
 
 from __future__ import annotations
 
-import json
+import functools
 from typing import Any
 
 import pytest
 
+from tests import store_runs
 from tests.conftest import DATETIME, STR, config_for, record, run_target, schema, state
-from tests.store_runs import new_store
+from tests.store_runs import new_store, summary
+from tests.warehouse_columns import CALL_COLUMNS
 
 IDENTIFIES = schema(
     "segment-identifies",
     {
-        "id": STR,
-        "received_at": DATETIME,
-        "sent_at": DATETIME,
-        "timestamp": DATETIME,
-        "original_timestamp": DATETIME,
-        "uuid_ts": DATETIME,
+        **CALL_COLUMNS,
         "context_library_name": STR,
         "user_id": STR,
         "email": STR,
@@ -91,19 +88,8 @@ def identifies(*extra: dict) -> list[dict]:
     return [IDENTIFIES, *calls, *extra, state({"at": "end"})]
 
 
-def load(fake, store: dict, messages: list, tmp_path, **settings: Any):
-    fake.reset_calls()
-    config = config_for(
-        fake, unknown_attributes="create", stream_maps=SEGMENT_MAPS, **store, **settings
-    )
-    run = run_target(config, messages, tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
-
-
-def summary(run) -> dict:
-    line = next(x for x in reversed(run.stderr.splitlines()) if "SUMMARY: " in x)
-    return json.loads(line.split("SUMMARY: ", 1)[1])
+# Each run loads the Segment tables as the README says: streams aliased by stream_maps.
+load = functools.partial(store_runs.load, unknown_attributes="create", stream_maps=SEGMENT_MAPS)
 
 
 def held(fake) -> dict[str, tuple[str, str]]:

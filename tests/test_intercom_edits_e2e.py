@@ -5,21 +5,18 @@ timestamps by calendar day, and a teammate's edit moving `updated_at`."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import STR, TOKEN, config_for, record, run_target, schema, state
+from tests import store_runs
+from tests.conftest import STR, TOKEN, config_for, record, schema, state
+from tests.store_runs import Cli, by_external_id, new_store, summary
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR, "plan": STR}, ["id"])
 DAY = 86_400
@@ -40,19 +37,8 @@ def users(count: int, **changed: dict[str, Any]) -> list[dict]:
 
 
 def load(fake, messages: list, tmp_path, **settings: Any):
-    fake.reset_calls()
-    run = run_target(config_for(fake, unknown_attributes="create", **settings), messages, tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
-
-
-def summary(run) -> dict:
-    line = next(x for x in reversed(run.stderr.splitlines()) if "SUMMARY: " in x)
-    return json.loads(line.split("SUMMARY: ", 1)[1])
-
-
-def by_external_id(fake) -> dict[str, dict]:
-    return {c["external_id"]: c for c in fake.contacts() if c.get("external_id")}
+    """A run on the store `settings` name, by default the fake's own."""
+    return store_runs.load(fake, {}, messages, tmp_path, unknown_attributes="create", **settings)
 
 
 def edit_as_a_teammate(fake) -> None:
@@ -62,30 +48,26 @@ def edit_as_a_teammate(fake) -> None:
     fake.edit_contact(held["u3"]["id"], custom_attributes={"plan": "enterprise"})
 
 
+def loaded_then_edited(fake, tmp_path, count: int, **store: str) -> None:
+    """A first run of `count` users with the setting on, then a teammate's edits."""
+    load(fake, users(count), tmp_path, notice_intercom_edits=True, **store)
+    edit_as_a_teammate(fake)
+
+
 def as_loaded(contact: dict) -> tuple[str, str]:
     return contact["name"], contact["custom_attributes"]["plan"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
-def store(request) -> Iterator[dict[str, str]]:
+def store(request, tmp_path) -> dict[str, str]:
     """The fake's own SQLite file, or a new database on the session's PostgreSQL server."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    postgres = request.getfixturevalue("postgres")
-    name = f"store_{uuid.uuid4().hex[:12]}"
-    postgres.sql(f"create database {name}")
-    yield {
-        "sync_store_url": f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
-    }
-    postgres.sql(f"drop database {name} with (force)")
+    return {} if request.param == "sqlite" else new_store("postgres", request, tmp_path)
 
 
 def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, store, tmp_path):
+    loaded_then_edited(fake, tmp_path, 6, **store)
     # The first run with the setting on has no earlier check to look back to: no search.
-    load(fake, users(6), tmp_path, notice_intercom_edits=True, **store)
     assert "POST /contacts/search" not in fake.call_counts()
-    edit_as_a_teammate(fake)
 
     # Off: the store says each contact holds what was written, so nothing is sent.
     load(fake, users(6), tmp_path, **store)
@@ -113,8 +95,7 @@ def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, st
 
 
 def test_an_edit_search_did_not_show_yet_is_noticed_by_the_next_run(fake, tmp_path):
-    load(fake, users(4), tmp_path, notice_intercom_edits=True)
-    edit_as_a_teammate(fake)
+    loaded_then_edited(fake, tmp_path, 4)
     # Search lags behind writes by minutes: this run's check does not see the edits.
     fake.configure(search_lag=600)
     load(fake, users(4), tmp_path, notice_intercom_edits=True)
@@ -127,8 +108,7 @@ def test_an_edit_search_did_not_show_yet_is_noticed_by_the_next_run(fake, tmp_pa
 
 
 def test_a_row_that_does_not_come_this_run_is_sent_when_it_comes(fake, tmp_path):
-    load(fake, users(6), tmp_path, notice_intercom_edits=True)
-    edit_as_a_teammate(fake)
+    loaded_then_edited(fake, tmp_path, 6)
     load(fake, users(2), tmp_path, notice_intercom_edits=True)  # u1 only: u3 not read
     assert fake.call_counts()["PUT /contacts/{contact_id}"] == 1
     fake.configure(search_lag=600)  # u3 was edited, then searched for: it is not lost
@@ -138,26 +118,14 @@ def test_a_row_that_does_not_come_this_run_is_sent_when_it_comes(fake, tmp_path)
 
 
 def test_a_run_killed_after_the_check_leaves_the_edits_to_the_next_run(fake, tmp_path):
-    load(fake, users(6), tmp_path, notice_intercom_edits=True)
-    edit_as_a_teammate(fake)
+    loaded_then_edited(fake, tmp_path, 6)
     held = by_external_id(fake)
     # The first re-send is applied, but its answer held until the run is killed.
     gate = fake.hold("PUT /contacts/{contact_id}")
     config = config_for(fake, unknown_attributes="create", notice_intercom_edits=True)
     config.update(max_concurrency=1)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    target = subprocess.Popen(
-        [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-    )
+    killed = Cli(tmp_path / "killed", config, users(6))
     try:
-        assert target.stdin is not None
-        target.stdin.write("".join(json.dumps(m) + "\n" for m in users(6)))
-        target.stdin.close()
         gate.wait_until_held(1)
         # What the sync store says now: neither edited contact holds what was written.
         with sqlite3.connect(config["sync_store_path"]) as store:
@@ -166,12 +134,12 @@ def test_a_run_killed_after_the_check_leaves_the_edits_to_the_next_run(fake, tmp
             )
         assert rows[held["u1"]["id"]] is None and rows[held["u3"]["id"]] is None
         assert sum(p is None for p in rows.values()) == 2
-        os.kill(target.pid, signal.SIGKILL)
-        target.wait(timeout=30)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.process.wait(timeout=30)
     finally:
         gate.open()
-        if target.poll() is None:
-            target.kill()
+        if killed.process.poll() is None:
+            killed.process.kill()
     run = load(fake, users(6), tmp_path, notice_intercom_edits=True)
     # From the run's own summary: the fake may log the killed run's last call late.
     assert summary(run)["api_calls"]["PUT /contacts/{contact_id}"] == 2

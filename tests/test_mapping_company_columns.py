@@ -10,15 +10,29 @@ import pytest
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
-from target_intercom.mapping import CompanyLink, ContactOptions, RecordSchema, map_contact
+from target_intercom.mapping import (
+    CompanyLink,
+    CompanyPlan,
+    ContactOptions,
+    ContactPlan,
+    RecordSchema,
+    map_contact,
+)
 
 EMPTY = RecordSchema({})
 JAN_1_2024 = 1704067200
 STR = {"type": ["string", "null"]}
 
 
-def contact(record: dict[str, Any], schema: RecordSchema = EMPTY, **options: Any):
+def contact(record: dict[str, Any], schema: RecordSchema = EMPTY, **options: Any) -> ContactPlan:
     return map_contact(record, schema, ContactOptions(**options))
+
+
+def the_company(plan: ContactPlan) -> CompanyPlan:
+    """The one company the row links, with what it sends of it."""
+    [link] = plan.companies
+    assert link.company is not None
+    return link.company
 
 
 def test_flattened_company_traits_are_the_company_not_contact_attributes() -> None:
@@ -74,9 +88,7 @@ def test_a_row_of_a_segment_table_reads_its_company_columns_too() -> None:
     }
     plan = contact(record)
     assert plan.external_id == "u1"
-    [link] = plan.companies
-    assert link.company is not None
-    assert link.company.payload() == {"company_id": "c1", "name": "Acme"}
+    assert the_company(plan).payload() == {"company_id": "c1", "name": "Acme"}
     assert plan.custom_attributes == {}
 
 
@@ -96,10 +108,9 @@ def test_the_columns_are_typed_by_their_own_schema() -> None:
         "company_founded": "2024-01-01",
         "company_seats": Decimal("3.0"),
     }
-    [link] = contact(record, schema).companies
-    assert link.company is not None
-    assert link.company.custom_attributes == {"founded": JAN_1_2024, "seats": 3}
-    assert link.company.attribute_types == {"founded": "date", "seats": "integer"}
+    company = the_company(contact(record, schema))
+    assert company.custom_attributes == {"founded": JAN_1_2024, "seats": 3}
+    assert company.attribute_types == {"founded": "date", "seats": "integer"}
 
 
 @pytest.mark.parametrize(
@@ -164,15 +175,14 @@ def test_a_nested_object_for_the_same_company_is_merged_its_values_winning() -> 
         "company_plan": "pro",
         "company_seats": Decimal("3"),
     }
-    [link] = contact(record, schema).companies
-    assert link.company is not None
-    assert link.company.payload() == {
+    company = the_company(contact(record, schema))
+    assert company.payload() == {
         "company_id": "c1",
         "name": "Acme Inc",
         "plan": "pro",
         "custom_attributes": {"seats": 3},
     }
-    assert link.company.attribute_types == {"seats": "integer"}
+    assert company.attribute_types == {"seats": "integer"}
 
 
 def test_a_nested_remove_of_the_same_company_wins() -> None:

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from tests.conftest import LIST, STR, config_for, record, run_target, schema
+from tests.store_runs import by_external_id
 
 USERS = schema("users", {"id": STR, "email": STR, "name": STR, "role": STR, "tags": LIST})
 PUT = "PUT /contacts/{contact_id}"
@@ -19,10 +20,6 @@ def load(fake, tmp_path, *rows: dict[str, Any]) -> Counter[str]:
     run = run_target(config_for(fake), [USERS, *(record("users", r) for r in rows)], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     return fake.call_counts()
-
-
-def by_external_id(fake) -> dict[str, dict[str, Any]]:
-    return {c["external_id"]: c for c in fake.contacts()}
 
 
 ANN = {"id": "u1", "email": "ann@acme.io", "name": "Ann", "tags": ["vip"]}

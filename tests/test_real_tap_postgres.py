@@ -207,14 +207,20 @@ insert into events (id, user_id, event, "timestamp", page, revenue, currency, up
 # ----------------------------------------------------------------------------- fixtures
 
 
+def database(postgres, prefix: str, sql: str) -> Iterator[str]:
+    """A fresh database holding what `sql` makes, for a fixture to yield from: its name,
+    then dropped."""
+    name = f"{prefix}_{os.getpid()}_{time.monotonic_ns()}"
+    postgres.sql(f"create database {name}")
+    postgres.sql(sql, database=name)
+    yield name
+    postgres.sql(f"drop database {name} with (force)")
+
+
 @pytest.fixture
 def warehouse(postgres) -> Iterator[str]:
     """A fresh database holding run 1's tables and rows; its name."""
-    name = f"warehouse_{os.getpid()}_{time.monotonic_ns()}"
-    postgres.sql(f"create database {name}")
-    postgres.sql(first_load(), database=name)
-    yield name
-    postgres.sql(f"drop database {name} with (force)")
+    yield from database(postgres, "warehouse", first_load())
 
 
 def tap_definition(replication: str = "INCREMENTAL") -> dict[str, Any]:
@@ -552,6 +558,12 @@ def test_an_extra_table_dropped_by_else_null_leaves_the_run_green(
 
 # A warehouse the size of a small product's: every user in a company, 25 events each.
 BIG_USERS, BIG_COMPANIES, BIG_EVENTS = 200, 10, 5_000
+# What each run of the whole tables reads: every row.
+BIG_READ = {
+    "public-companies": BIG_COMPANIES,
+    "public-events": BIG_EVENTS,
+    "public-users": BIG_USERS,
+}
 BIG_LOAD = (
     TABLES
     + f"""
@@ -577,11 +589,7 @@ insert into events (id, user_id, event, "timestamp", page, revenue, currency, up
 
 @pytest.fixture
 def big_warehouse(postgres) -> Iterator[str]:
-    name = f"big_warehouse_{os.getpid()}_{time.monotonic_ns()}"
-    postgres.sql(f"create database {name}")
-    postgres.sql(BIG_LOAD, database=name)
-    yield name
-    postgres.sql(f"drop database {name} with (force)")
+    yield from database(postgres, "big_warehouse", BIG_LOAD)
 
 
 def test_an_unchanged_full_table_load_run_again_costs_almost_no_call(
@@ -596,12 +604,7 @@ def test_an_unchanged_full_table_load_run_again_costs_almost_no_call(
         done = meltano(project, "select", TAP, stream, "*", env=env, timeout=60)
         assert done.returncode == 0, done.stderr[-3000:]
 
-    read = run(project, env, "full table, run 1")
-    assert read == {
-        "public-companies": BIG_COMPANIES,
-        "public-events": BIG_EVENTS,
-        "public-users": BIG_USERS,
-    }
+    assert run(project, env, "full table, run 1") == BIG_READ
     first = fake.call_counts()
     assert len(contacts_by_external_id(fake)) == BIG_USERS
     assert len(companies_by_company_id(fake)) == BIG_COMPANIES
@@ -609,12 +612,7 @@ def test_an_unchanged_full_table_load_run_again_costs_almost_no_call(
     assert len(fake.events()) == BIG_EVENTS
 
     fake.reset_calls()
-    read = run(project, env, "full table, run 2 (nothing changed)")
-    assert read == {
-        "public-companies": BIG_COMPANIES,
-        "public-events": BIG_EVENTS,
-        "public-users": BIG_USERS,
-    }
+    assert run(project, env, "full table, run 2 (nothing changed)") == BIG_READ
     second = fake.call_counts()
     print(
         f"\nfull table, {BIG_USERS} users, {BIG_COMPANIES} companies, {BIG_EVENTS} events: "

@@ -5,8 +5,6 @@ the other order is in test_company_columns_e2e)."""
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from tests.test_real_tap_postgres import (
     T0,
+    database,
     insert,
     installed_plugins,
     linked_project,
@@ -46,9 +45,9 @@ create table users (
 
 @pytest.fixture
 def warehouse(postgres) -> Iterator[str]:
-    name = f"company_id_{os.getpid()}_{time.monotonic_ns()}"
-    postgres.sql(f"create database {name}")
-    postgres.sql(
+    yield from database(
+        postgres,
+        "company_id",
         TABLES
         + insert(
             "companies",
@@ -63,10 +62,7 @@ def warehouse(postgres) -> Iterator[str]:
                 ("u-2", "grace@example.com", None, minutes(T0, 2)),
             ],
         ),
-        database=name,
     )
-    yield name
-    postgres.sql(f"drop database {name} with (force)")
 
 
 def test_users_company_id_attaches_each_user_to_its_company(

@@ -4,23 +4,18 @@ and what happens when someone changed Intercom by hand in between."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
+import functools
 import sqlite3
-import subprocess
-import sys
-import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from fake_intercom import Faults
 
-from tests.conftest import STR, TOKEN, config_for, record, run_cli, run_target, schema, state
+from tests import store_runs
+from tests.conftest import STR, TOKEN, config_for, record, run_cli, schema, state
+from tests.store_runs import by_external_id, kill_after, new_store, summary
 
 LIST = {"type": ["array", "null"], "items": {"type": "string"}}
 USERS = schema(
@@ -43,19 +38,11 @@ COMPANIES = schema(
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
-def store(request, tmp_path) -> Iterator[dict[str, str]]:
+def store(request, tmp_path) -> dict[str, str]:
     """The settings of a new, empty sync store: a SQLite file, or a database of its own on
     the session's PostgreSQL server. The tests on PostgreSQL are the slow tier's, all but
     the first one below."""
-    if request.param == "sqlite":
-        yield {"sync_store_path": str(tmp_path / "sync.db")}
-        return
-    postgres = request.getfixturevalue("postgres")
-    name = f"store_{uuid.uuid4().hex[:12]}"
-    postgres.sql(f"create database {name}")
-    url = f"postgresql+psycopg://{postgres.user}@{postgres.host}:{postgres.port}/{name}"
-    yield {"sync_store_url": url}
-    postgres.sql(f"drop database {name} with (force)")
+    return new_store(request.param, request, tmp_path / "store")
 
 
 def user(i: int, **changes: Any) -> dict:
@@ -94,22 +81,8 @@ def table(**changed: dict[str, Any]) -> list[dict]:
     return [USERS, COMPANIES, *users, *companies, state({"at": "end"})]
 
 
-def load(fake, store: dict, messages: list, tmp_path, **settings: Any):
-    fake.reset_calls()
-    run = run_target(
-        config_for(fake, unknown_attributes="create", **store, **settings), messages, tmp_path
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
-
-
-def summary(run) -> dict:
-    line = next(x for x in reversed(run.stderr.splitlines()) if "SUMMARY: " in x)
-    return json.loads(line.split("SUMMARY: ", 1)[1])
-
-
-def by_external_id(fake) -> dict[str, dict]:
-    return {c["external_id"]: c for c in fake.contacts() if c.get("external_id")}
+# The users' plan is a custom attribute the fake's workspace does not have yet.
+load = functools.partial(store_runs.load, unknown_attributes="create")
 
 
 # The fast tier's one test of the store on PostgreSQL: it writes the rows, then reads them.
@@ -362,22 +335,7 @@ def test_a_kill_in_a_resync_then_a_rerun_leaves_nothing_missing_or_doubled(fake,
     ]
     fake.configure(latency=0.02)
     config = config_for(fake, **store, max_concurrency=4)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(m) + "\n" for m in changed))
-    with (tmp_path / "in.jsonl").open() as stdin:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
-        deadline = time.monotonic() + 60
-        while fake.call_counts()["PUT /contacts/{contact_id}"] < n // 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    kill_after(fake, "PUT /contacts/{contact_id}", n // 3, tmp_path / "killed", config, changed)
     fake.configure(latency=0.0)
     sent_before_kill = fake.call_counts()["PUT /contacts/{contact_id}"]
     rerun = load(fake, store, changed, tmp_path)

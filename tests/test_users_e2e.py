@@ -16,6 +16,7 @@ from tests.conftest import (
     schema,
     state,
 )
+from tests.store_runs import by_external_id
 
 USERS = schema(
     "users",
@@ -36,10 +37,6 @@ USERS = schema(
     },
     ["id"],
 )
-
-
-def by_external_id(fake) -> dict:
-    return {c["external_id"]: c for c in fake.contacts() if c.get("external_id")}
 
 
 def seed_attributes(fake, *names_types: tuple[str, str]) -> None:

@@ -24,6 +24,7 @@ import hashlib
 from typing import Any
 
 from tests.conftest import BOOL, DATETIME, INT, STR, config_for, record, run_target, schema
+from tests.warehouse_columns import CALL_COLUMNS
 
 NUM = {"type": ["number", "null"]}
 MAY_19_2019 = 1558290864  # "Mon May 19 2019 18:34:24 GMT+0000 (UTC)"
@@ -41,12 +42,7 @@ STREAMS = {
 }
 
 PIPELINE_SCHEMA = {
-    "id": STR,
-    "received_at": DATETIME,
-    "sent_at": DATETIME,
-    "timestamp": DATETIME,
-    "original_timestamp": DATETIME,
-    "uuid_ts": DATETIME,
+    **CALL_COLUMNS,
     "context_ip": STR,
     "context_library_name": STR,
     "context_library_version": STR,
