@@ -27,6 +27,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_intercom.errors import FatalError, MappingError, RecordError
 from target_intercom.mapping.dates import parse_date, to_unix_seconds
+from target_intercom.plain_schema import PlainSchema
 
 # Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
 # delete marker among them means anything to Intercom.
@@ -46,7 +47,9 @@ class RecordCheck(BaseJSONSchemaValidator):
     """`tap_schema` is the stream's schema as the tap sent it, which records are validated
     against without the SDK's bookkeeping columns (checking those seven columns on every
     record would double the cost of validation); `schema` is the sink's, whose date-like
-    properties the SDK parses."""
+    properties the SDK parses. A tap schema that only types its columns passes most
+    records with one type test per column (plain_schema.py), and jsonschema decides the
+    rest."""
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class RecordCheck(BaseJSONSchemaValidator):
         super().__init__(schema)
         try:
             self._schema = JSONSchemaValidator(tap_schema) if validate_schema else None
+            self._plain = PlainSchema.of(tap_schema) if validate_schema else None
         except InvalidJSONSchema as exc:
             raise FatalError(
                 f"the SCHEMA of stream '{stream_name}' is not valid JSON Schema: "
@@ -103,7 +107,9 @@ class RecordCheck(BaseJSONSchemaValidator):
         return rejected
 
     def _problem(self, record: dict[str, Any]) -> RecordError | None:
-        if self._schema is not None:
+        if self._schema is not None and not (
+            self._plain is not None and self._plain.surely_valid(record, SDK_METADATA)
+        ):
             try:
                 self._schema.validate({k: v for k, v in record.items() if k not in SDK_METADATA})
             except InvalidRecord as exc:
