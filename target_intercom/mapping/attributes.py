@@ -8,6 +8,7 @@ left out when two columns would share a name), with a warning once per attribute
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -66,9 +67,11 @@ def custom_attributes(
     return attributes, types, warnings
 
 
+@functools.lru_cache(maxsize=4096)
 def attribute_name(column: str) -> str:
     """The column's name as Intercom accepts it for an attribute: every other character
-    (`.`, `:`, spaces, `$`, ...) becomes `_`."""
+    (`.`, `:`, spaces, `$`, ...) becomes `_`. Kept for the columns met last: a stream has
+    the same few, and every record asks for each."""
     return "".join(char if _allowed_in_name(char) else "_" for char in column)
 
 

@@ -124,7 +124,8 @@ class Row:
 
     def field_item(self, names: tuple[str, ...]) -> tuple[str, Any] | None:
         """A standard field: the record's own column first, else `context.traits`."""
-        return first_item(self.record, *names) or self.trait_item(names)
+        item = first_item(self.record, *names)
+        return item if item is not None or not self._has_context else self.trait_item(names)
 
 
 ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")

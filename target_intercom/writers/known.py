@@ -40,6 +40,11 @@ DEFAULT_MAX_ENTRIES = 50_000
 
 V = TypeVar("V")
 
+# json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")), made once: dumps
+# builds an encoder per call when given options, and every record is fingerprinted. Its
+# text must never change, or every stored fingerprint would stop matching.
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
 
 @dataclass(frozen=True)
 class Known:
@@ -73,7 +78,7 @@ def fingerprint(*parts: object) -> int:
     """A cheap identity of what a record wrote, to skip writing the same thing twice. The
     same in every process (Python's hash() is not), since the sync store keeps it across
     runs; 8 bytes, so that it fits a signed 64-bit column."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    text = _FINGERPRINT_ENCODER.encode(parts)
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
