@@ -114,14 +114,13 @@ class Delivery:
         thread, whether it needs any call: a record they settle ("unchanged") never goes
         to a worker, so a re-sync of unchanged rows costs no thread hand-off per row."""
         keys = plan.ordering_keys
-        job = Job(stream, record_key, record, plan, keys)
         with self._lock:
             seq, runnable = self._admit(keys)
             if self._parking.watched:
                 for parked_seq, parked in self._parking.watching(_names(keys)):
                     self._overtaken(parked_seq, parked, keys)
             if not runnable or self._ledger.abandons(seq):
-                self._jobs[seq] = job
+                self._jobs[seq] = Job(stream, record_key, record, plan, keys)
                 if runnable:
                     self._queue(seq)
                 return
@@ -132,7 +131,7 @@ class Delivery:
             outcome = None
         if outcome is None:
             with self._lock:
-                self._jobs[seq] = job
+                self._jobs[seq] = Job(stream, record_key, record, plan, keys)
                 self._queue(seq)
             return
         self._metrics.count_outcome(stream, outcome)
@@ -341,7 +340,7 @@ class Delivery:
             if ended.delivered:
                 self.delivered += 1
             # A delivered record may be the contact that parked records wait for.
-            for parked_seq, parked in self._parking.take(wakes) if wakes else ():
+            for parked_seq, parked in self._parking.take(wakes) if wakes and self._parking else ():
                 self._requeue(parked_seq, parked)
             runnable, states = self._ledger.finish(seq, delivered=ended.delivered)
             for dependent in runnable:

@@ -26,8 +26,8 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 from target_intercom import keys
 from target_intercom.mapping import CompanyPlan, ContactPlan
@@ -46,9 +46,12 @@ V = TypeVar("V")
 _FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
-class Known:
-    """What Intercom holds of one contact or company, as far as this target knows."""
+class Known(NamedTuple):
+    """What Intercom holds of one contact or company, as far as this target knows.
+
+    Immutable, as it is shared between threads; a named tuple rather than a frozen
+    dataclass, because a re-sync makes one per record read and a frozen dataclass costs
+    several times as much to build."""
 
     intercom_id: str
     # Of the fields and custom attributes last written, to skip identical writes; None
@@ -71,7 +74,7 @@ class Known:
 
     def but(self, **changes: object) -> Known:
         """This knowledge with some of it changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return self._replace(**changes)  # type: ignore[arg-type]
 
 
 def fingerprint(*parts: object) -> int:
@@ -128,8 +131,7 @@ def _identity(external_id: str | None, email: str | None) -> str | None:
     return keys.contact_by_email(email) if email is not None else None
 
 
-@dataclass(frozen=True)
-class _Filed:
+class _Filed(NamedTuple):
     """What a contact key names, as this run met it: a contact, or none (the store has no
     row for it, or the contact was removed)."""
 
@@ -170,7 +172,9 @@ class KnownContacts:
             filed = _Filed(None if stored is None else stored.intercom_id)
             self._filed.put(key, filed)
             if stored is not None and self._contacts.get(stored.intercom_id) is None:
-                self._contacts.put(stored.intercom_id, Known(*stored))
+                known = Known(*stored)
+                self._contacts.put(stored.intercom_id, known)
+                return known
         if filed.intercom_id is None:
             return None
         return self._of(filed.intercom_id)
