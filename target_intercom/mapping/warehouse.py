@@ -71,7 +71,9 @@ class Row:
         self.record = record
         self.enabled = enabled
         self._schema = schema
-        self.message = enabled and any(self.has(marker) for marker in MESSAGE_MARKERS)
+        self.message = enabled and (
+            schema.declares_any(MESSAGE_MARKERS) or not record.keys().isdisjoint(MESSAGE_MARKERS)
+        )
         nested = record.get(CONTEXT) if enabled else None
         self._nested: Mapping[str, Any] = nested if isinstance(nested, Mapping) else _EMPTY
         self._flat: dict[str, str] = (
