@@ -75,6 +75,7 @@ class RecordCheck(BaseJSONSchemaValidator):
             kind = get_datelike_property_type(prop) if isinstance(prop, dict) else None
             if kind is not None:
                 self._dates[name] = kind
+        self._date_times = tuple(name for name, kind in self._dates.items() if kind == "date-time")
         self._rejected: tuple[dict[str, Any], RecordError] | None = None
 
     def validate(self, record: dict[str, Any]) -> None:
@@ -91,9 +92,9 @@ class RecordCheck(BaseJSONSchemaValidator):
         """A JavaScript date text in a date-time column (`Mon May 19 2019 18:34:24 GMT+0000
         (UTC)`, as Segment's and RudderStack's sources send) becomes the ISO-8601 text the
         SDK parses; anything else is left for the check below to judge."""
-        for name, kind in self._dates.items():
+        for name in self._date_times:
             value = record.get(name)
-            if kind != "date-time" or not isinstance(value, str) or "GMT" not in value:
+            if not isinstance(value, str) or "GMT" not in value:
                 continue
             try:
                 seconds = to_unix_seconds(value, name)

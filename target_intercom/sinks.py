@@ -96,6 +96,8 @@ class IntercomSink(RecordSink):
 
     def preprocess_record(self, record: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         """Drops the SDK's metadata columns: not the tap's data, never sent to Intercom."""
+        if SDK_METADATA.isdisjoint(record):
+            return record  # the usual case, since only _sdc_deleted_at is added
         return {name: value for name, value in record.items() if name not in SDK_METADATA}
 
     def process_batch_files(self, encoding: Any, files: Sequence[str]) -> None:
