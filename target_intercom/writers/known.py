@@ -26,6 +26,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
@@ -168,16 +169,32 @@ class KnownContacts:
         if filed is None:
             # Read once: a new contact is asked about twice (is it unchanged? then, to
             # write it), and the store's answer is kept for the second time.
-            stored = self._store.contact(key)
-            filed = _Filed(None if stored is None else stored.intercom_id)
-            self._filed.put(key, filed)
-            if stored is not None and self._contacts.get(stored.intercom_id) is None:
-                known = Known(*stored)
-                self._contacts.put(stored.intercom_id, known)
+            filed, known = self._file(key, self._store.contact(key))
+            if known is not None:
                 return known
         if filed.intercom_id is None:
             return None
         return self._of(filed.intercom_id)
+
+    def prefetch(self, identities: Iterable[tuple[str | None, str | None]]) -> None:
+        """Reads what the sync store holds of the contacts these (external_id, email)
+        name and this run has not met, in one read, and keeps it as `get` would: a
+        re-sync then asks the store once per batch of records, not once per record."""
+        keys = [key for key in dict.fromkeys(_identity(*names) for names in identities) if key]
+        unmet = [key for key in keys if self._filed.get(key) is None]
+        for key, stored in self._store.contacts(unmet).items():
+            self._file(key, stored)
+
+    def _file(self, key: str, stored: StoredRow | None) -> tuple[_Filed, Known | None]:
+        """Keeps what the store said of a key not met yet: what the key names, and the
+        contact when this is the first news of it."""
+        filed = _Filed(None if stored is None else stored.intercom_id)
+        self._filed.put(key, filed)
+        if stored is None or self._contacts.get(stored.intercom_id) is not None:
+            return filed, None
+        known = Known(*stored)
+        self._contacts.put(stored.intercom_id, known)
+        return filed, known
 
     def _of(self, intercom_id: str) -> Known | None:
         held = self._contacts.get(intercom_id)
