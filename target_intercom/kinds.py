@@ -81,3 +81,14 @@ class Kinds:
     def settled(self, plan: Any) -> str | None:
         """Asks the writer registered for the plan's type whether it needs a call."""
         return self._writers[type(plan)].settled(plan)
+
+    def prefetch(self, plans: list[Any]) -> None:
+        """Each writer that reads ahead (has a `prefetch`) reads at once for its plans."""
+        by_writer: dict[int, tuple[Any, list[Any]]] = {}
+        for plan in plans:
+            writer = self._writers[type(plan)]
+            by_writer.setdefault(id(writer), (writer, []))[1].append(plan)
+        for writer, own in by_writer.values():
+            prefetch = getattr(writer, "prefetch", None)
+            if prefetch is not None:
+                prefetch(own)

@@ -27,6 +27,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_intercom.errors import FatalError, MappingError, RecordError
 from target_intercom.mapping.dates import parse_date, to_unix_seconds
+from target_intercom.plain_schema import PlainSchema
 
 # Bookkeeping columns singer-sdk adds to every record when metadata is on; only the
 # delete marker among them means anything to Intercom.
@@ -46,7 +47,9 @@ class RecordCheck(BaseJSONSchemaValidator):
     """`tap_schema` is the stream's schema as the tap sent it, which records are validated
     against without the SDK's bookkeeping columns (checking those seven columns on every
     record would double the cost of validation); `schema` is the sink's, whose date-like
-    properties the SDK parses."""
+    properties the SDK parses. A tap schema that only types its columns passes most
+    records with one type test per column (plain_schema.py), and jsonschema decides the
+    rest."""
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class RecordCheck(BaseJSONSchemaValidator):
         super().__init__(schema)
         try:
             self._schema = JSONSchemaValidator(tap_schema) if validate_schema else None
+            self._plain = PlainSchema.of(tap_schema) if validate_schema else None
         except InvalidJSONSchema as exc:
             raise FatalError(
                 f"the SCHEMA of stream '{stream_name}' is not valid JSON Schema: "
@@ -71,6 +75,7 @@ class RecordCheck(BaseJSONSchemaValidator):
             kind = get_datelike_property_type(prop) if isinstance(prop, dict) else None
             if kind is not None:
                 self._dates[name] = kind
+        self._date_times = tuple(name for name, kind in self._dates.items() if kind == "date-time")
         self._rejected: tuple[dict[str, Any], RecordError] | None = None
 
     def validate(self, record: dict[str, Any]) -> None:
@@ -87,9 +92,9 @@ class RecordCheck(BaseJSONSchemaValidator):
         """A JavaScript date text in a date-time column (`Mon May 19 2019 18:34:24 GMT+0000
         (UTC)`, as Segment's and RudderStack's sources send) becomes the ISO-8601 text the
         SDK parses; anything else is left for the check below to judge."""
-        for name, kind in self._dates.items():
+        for name in self._date_times:
             value = record.get(name)
-            if kind != "date-time" or not isinstance(value, str) or "GMT" not in value:
+            if not isinstance(value, str) or "GMT" not in value:
                 continue
             try:
                 seconds = to_unix_seconds(value, name)
@@ -103,7 +108,9 @@ class RecordCheck(BaseJSONSchemaValidator):
         return rejected
 
     def _problem(self, record: dict[str, Any]) -> RecordError | None:
-        if self._schema is not None:
+        if self._schema is not None and not (
+            self._plain is not None and self._plain.surely_valid(record, SDK_METADATA)
+        ):
             try:
                 self._schema.validate({k: v for k, v in record.items() if k not in SDK_METADATA})
             except InvalidRecord as exc:

@@ -9,6 +9,7 @@ because singer-sdk has no hook for what it does; README.md, "How it works", list
 
 from __future__ import annotations
 
+import decimal
 import json
 import logging
 import os
@@ -51,6 +52,9 @@ _SDK_SETTINGS = {
     for name in value["properties"]
 }
 
+# singer-sdk's reading: numbers with a fraction as Decimal.
+_DECODER = json.JSONDecoder(parse_float=decimal.Decimal)
+
 
 class _LineReader(SingerReader):
     """The SDK's reader (numbers with a fraction as Decimal, as every SDK target reads
@@ -63,7 +67,10 @@ class _LineReader(SingerReader):
     def deserialize_json(self, line: str) -> dict[str, t.Any]:
         self.line_number += 1
         try:
-            message = deserialize_json(line)
+            # singer-sdk's deserialize_json builds a decoder per line; the one decoder of
+            # the run reads the same (it leaves a byte-order mark to json.loads, which
+            # names it).
+            message = deserialize_json(line) if line.startswith("\ufeff") else _DECODER.decode(line)
         except json.JSONDecodeError as exc:
             raise FatalError(
                 f"input line {self.line_number} is not valid JSON ({exc.msg} at column "

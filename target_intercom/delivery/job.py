@@ -55,6 +55,10 @@ class Writers(Protocol):
         """Its outcome when the plan needs no call, found without one; else None."""
         ...
 
+    def prefetch(self, plans: list[Any]) -> None:
+        """Reads at once what `settled` will ask of these plans (it may read nothing)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Job:

@@ -38,8 +38,11 @@ class Outbox:
         A thread that finds another one writing leaves the outbox to it instead of
         queueing behind a slow stdout. The writer looks at the outbox again after
         letting go of the output lock, so a STATE put there meanwhile is never left
-        behind.
+        behind. An empty outbox is seen without a lock (every record's end drains it):
+        a STATE put just after that look is drained by the thread that put it.
         """
+        if self._slot is None:
+            return
         while self._output.acquire(blocking=False):
             try:
                 while (value := self._take()) is not None:

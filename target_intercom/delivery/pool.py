@@ -10,14 +10,16 @@ is written, held or never written, and why the run failed, is the `Policy`'s
 Every decision is taken under one lock, in the same critical section as the call that
 led to it, so a record is queued exactly once. STATE lines are written outside that
 lock, by the outbox (`outbox.py`). At most `window` records are outstanding at once, so
-memory stays flat however long the input. (Under 400 lines: each lock-held step says in
-its docstring why it is safe where it stands, and those belong beside the code.)
+memory stays flat however long the input. (A little over 400 lines: each lock-held step
+says in its docstring why it is safe where it stands, and those belong beside the code.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +44,11 @@ _STOP_CHECK_SECONDS = 0.05
 # Outstanding records per worker: enough independent records to keep every worker busy
 # when the input holds chains (a user, then its company, then its events).
 _WINDOW_PER_WORKER = 8
+# Records that may start at once are settled this many at a time (fewer in a small window):
+# the writers read what they need of a batch (the sync store's rows) in one go.
+_SETTLE_BATCH = 64
+# A batch no record joined for this long is settled by a thread of its own.
+_SETTLE_PAUSE_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,15 @@ class Delivery:
         self._room = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._ready: deque[int] = deque()
+        # Records that may start, waiting on the reading thread to be settled together.
+        self._unsettled: list[tuple[int, Job]] = []
+        self._unsettled_at = 0.0  # when a record last joined the batch
+        self._settle_batch = max(1, min(_SETTLE_BATCH, self._window // 2))
+        self._settler_stop = threading.Event()
+        self._settler = threading.Thread(
+            target=self._settle_paused, name="intercom-settler", daemon=True
+        )
+        self._settler.start()
         self._jobs: dict[int, Job] = {}
         self._outstanding = 0
         self._closing = False
@@ -110,9 +126,10 @@ class Delivery:
         """Takes one record's plan; blocks while the window is full; raises once the run failed.
 
         When the record may start at once (it holds its keys, so no record about the
-        same contact or company is in flight), the writers are asked here, on the reading
-        thread, whether it needs any call: a record they settle ("unchanged") never goes
-        to a worker, so a re-sync of unchanged rows costs no thread hand-off per row."""
+        same contact or company is in flight), the writers are asked on the reading
+        thread whether it needs any call, a batch of such records at a time (`_settle`): a
+        record they settle ("unchanged") never goes to a worker, so a re-sync of unchanged
+        rows costs no thread hand-off per row, and one read of the sync store per batch."""
         keys = plan.ordering_keys
         job = Job(stream, record_key, record, plan, keys)
         with self._lock:
@@ -125,18 +142,49 @@ class Delivery:
                 if runnable:
                     self._queue(seq)
                 return
-        try:
-            outcome = self._writers.settled(plan)
-        except Exception:
-            # The worker meets the same problem in `write`, and reports it as it should.
-            outcome = None
-        if outcome is None:
-            with self._lock:
-                self._jobs[seq] = job
-                self._queue(seq)
+            self._unsettled.append((seq, job))
+            self._unsettled_at = time.monotonic()
+            full = len(self._unsettled) >= self._settle_batch
+        if full:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Settles the batch (lock not held): the writers read what it needs at once, then
+        each record ends here when it needs no call, else goes to the workers. A STATE, a
+        full window, the end of the input and a pause of the input (`_settle_paused`)
+        settle it too, so no record waits in it for long. The records of two batches
+        hold different keys, so two threads may settle two batches side by side."""
+        with self._lock:
+            batch, self._unsettled = self._unsettled, []
+        if not batch:
             return
-        self._metrics.count_outcome(stream, outcome)
-        self._end(seq, _DELIVERED, wakes=keys)
+        # A read that fails is met again by each record's own `settled`, or its `write`.
+        with contextlib.suppress(Exception):
+            self._writers.prefetch([job.plan for _, job in batch])
+        for seq, job in batch:
+            try:
+                outcome = self._writers.settled(job.plan)
+            except Exception:
+                # The worker meets the same problem in `write`, and reports it as it should.
+                outcome = None
+            if outcome is None:
+                with self._lock:
+                    self._jobs[seq] = job
+                    self._queue(seq)
+                continue
+            self._metrics.count_outcome(job.stream, outcome)
+            self._end(seq, _DELIVERED, wakes=job.keys)
+
+    def _settle_paused(self) -> None:
+        """The settler thread: a batch that no record joined for `_SETTLE_PAUSE_SECONDS`
+        (a tap that sends a few records, then waits) is settled here, not left waiting
+        for the next record, STATE or end of input."""
+        while not self._settler_stop.wait(_SETTLE_PAUSE_SECONDS):
+            with self._lock:
+                paused = time.monotonic() - self._unsettled_at >= _SETTLE_PAUSE_SECONDS
+                due = bool(self._unsettled) and paused
+            if due:
+                self._settle()
 
     def record_failed(
         self, stream: str, record_key: str, record: dict[str, Any], error: RecordError
@@ -149,6 +197,7 @@ class Delivery:
 
     def state(self, value: State) -> None:
         """A STATE from the tap: written once every record before it is delivered."""
+        self._settle()
         with self._lock:
             self._hand_out(self._ledger.state(value))
         self._outbox.drain()
@@ -161,6 +210,7 @@ class Delivery:
         line, an unknown stream), what parked records wait for may still have been to
         come: they are left undelivered (unfinished, no STATE past them) rather than
         rejected as waiting for a contact that never came."""
+        self._settle()
         with self._lock:
             # Every record not parked ends first: the contacts parked records wait for
             # may be among them.
@@ -185,9 +235,14 @@ class Delivery:
 
     def abort(self) -> None:
         """Stops taking work and lets in-flight calls end. Records not yet started are
-        abandoned, so the watermark, and the STATE written, stay true."""
+        abandoned, so the watermark, and the STATE written, stay true: the batch not
+        settled yet too (it is not read for, so a stop waits on no store)."""
         with self._lock:
             self._ledger.stop()
+            for seq, job in self._unsettled:
+                self._jobs[seq] = job
+                self._queue(seq)
+            self._unsettled = []
         self.finish(stoppable=False)
 
     def fail(self, message: str) -> None:
@@ -198,11 +253,20 @@ class Delivery:
             self._stop_if_failed()
 
     def _admit(self, keys: tuple[str, ...]) -> tuple[int, bool]:
-        """Numbers a new record once the window has room for it (lock held)."""
+        """Numbers a new record once the window has room for it (lock held). A full window
+        may hold the batch not settled yet, and records behind it that wait for it: the
+        batch is settled first, with the lock let go, rather than waited for."""
         while True:
             self._raise_if_failed()
             if self._outstanding < self._window:
                 break
+            if self._unsettled:
+                self._lock.release()
+                try:
+                    self._settle()
+                finally:
+                    self._lock.acquire()
+                continue
             self._wait(self._room, stoppable=True)
         self._outstanding += 1
         return self._ledger.add(keys)
@@ -341,7 +405,7 @@ class Delivery:
             if ended.delivered:
                 self.delivered += 1
             # A delivered record may be the contact that parked records wait for.
-            for parked_seq, parked in self._parking.take(wakes) if wakes else ():
+            for parked_seq, parked in self._parking.take(wakes) if wakes and self._parking else ():
                 self._requeue(parked_seq, parked)
             runnable, states = self._ledger.finish(seq, delivered=ended.delivered)
             for dependent in runnable:
@@ -386,6 +450,8 @@ class Delivery:
                 return
             self._closing = True
             self._work_ready.notify_all()
+        self._settler_stop.set()
+        self._settler.join()
         for worker in self._workers:
             worker.join()
 

@@ -8,6 +8,7 @@ left out when two columns would share a name), with a warning once per attribute
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from target_intercom.jsonvalues import json_default
 from target_intercom.mapping.fields import flatten
 from target_intercom.mapping.messages import MappingWarning
 from target_intercom.mapping.schema import SDC_PREFIX, RecordSchema
-from target_intercom.mapping.values import coerce_value, to_text, truncate
+from target_intercom.mapping.values import MAX_STRING_LENGTH, coerce_value, to_text, truncate
 
 
 def custom_attributes(
@@ -66,9 +67,11 @@ def custom_attributes(
     return attributes, types, warnings
 
 
+@functools.lru_cache(maxsize=4096)
 def attribute_name(column: str) -> str:
     """The column's name as Intercom accepts it for an attribute: every other character
-    (`.`, `:`, spaces, `$`, ...) becomes `_`."""
+    (`.`, `:`, spaces, `$`, ...) becomes `_`. Kept for the columns met last: a stream has
+    the same few, and every record asks for each."""
     return "".join(char if _allowed_in_name(char) else "_" for char in column)
 
 
@@ -80,6 +83,10 @@ def _allowed_in_name(char: str) -> bool:
 def _attribute_value(
     name: str, value: Any, data_type: str, kind: str
 ) -> tuple[Any, list[MappingWarning]]:
+    if not isinstance(value, list):
+        value = coerce_value(value, data_type, name)
+        if not isinstance(value, str) or len(value) <= MAX_STRING_LENGTH:
+            return value, []  # most values: nothing to warn about, no label to make
     label = f"{kind.capitalize()} attribute {name!r}"
     warnings: list[MappingWarning] = []
     if isinstance(value, list):
@@ -91,8 +98,6 @@ def _attribute_value(
                 "(comma-separated, or JSON when the list holds objects)",
             )
         )
-    else:
-        value = coerce_value(value, data_type, name)
     value, cut = truncate(value, f"truncated:{kind}:{name}", label)
     return value, warnings + cut
 

@@ -42,6 +42,7 @@ from target_intercom.mapping.warehouse import (
 ROLES = ("user", "lead")
 EXTERNAL_ID_SOURCES = ("external_id", "user_id", "userId", "id")
 _USER_ID_COLUMNS = ("user_id", "userId")
+_MESSAGE_ROW_ID_SOURCES = tuple(s for s in EXTERNAL_ID_SOURCES if s != "id")
 # `firstname` is how a camelCase trait reaches a warehouse that lower-cases column names.
 _FIRST_NAME_SOURCES = ("first_name", "firstName", "firstname")
 _LAST_NAME_SOURCES = ("last_name", "lastName", "lastname")
@@ -159,7 +160,7 @@ def _identity(row: Row, options: ContactOptions) -> dict[str, Any]:
     """external_id and email. In a row of an `identifies` table (it has a `user_id` column)
     `id` is the identify call's message id, never the user's."""
     message_id = row.message_id_in(*_USER_ID_COLUMNS)
-    sources = tuple(s for s in EXTERNAL_ID_SOURCES if not (message_id and s == "id"))
+    sources = _MESSAGE_ROW_ID_SOURCES if message_id else EXTERNAL_ID_SOURCES
     item = user_id_item(row, sources, options.anonymous_id_as_user_id)
     fields: dict[str, Any] = {}
     if item is not None:

@@ -40,6 +40,7 @@ class RecordSchema:
         self.types: dict[str, str] = _data_types(self._properties, "")
         self._children: dict[str, RecordSchema] = {}
         self._prefixed: dict[str, RecordSchema] = {}
+        self._declares_any: dict[tuple[str, ...], bool] = {}
 
     def child(self, name: str) -> RecordSchema:
         """The schema of object property `name`, or of its items when it is an array of objects."""
@@ -74,6 +75,14 @@ class RecordSchema:
         """Whether the stream's schema has a top-level property `name` (a column the
         table has, even when this record leaves it out)."""
         return name in self._properties
+
+    def declares_any(self, names: tuple[str, ...]) -> bool:
+        """Whether the schema has any of these top-level properties; asked of every record,
+        so answered once per tuple of names."""
+        declared = self._declares_any.get(names)
+        if declared is None:
+            declared = self._declares_any[names] = any(map(self.declares, names))
+        return declared
 
 
 def _resolve(prop: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:

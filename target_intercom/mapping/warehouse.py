@@ -71,7 +71,9 @@ class Row:
         self.record = record
         self.enabled = enabled
         self._schema = schema
-        self.message = enabled and any(self.has(marker) for marker in MESSAGE_MARKERS)
+        self.message = enabled and (
+            schema.declares_any(MESSAGE_MARKERS) or not record.keys().isdisjoint(MESSAGE_MARKERS)
+        )
         nested = record.get(CONTEXT) if enabled else None
         self._nested: Mapping[str, Any] = nested if isinstance(nested, Mapping) else _EMPTY
         self._flat: dict[str, str] = (
@@ -124,7 +126,8 @@ class Row:
 
     def field_item(self, names: tuple[str, ...]) -> tuple[str, Any] | None:
         """A standard field: the record's own column first, else `context.traits`."""
-        return first_item(self.record, *names) or self.trait_item(names)
+        item = first_item(self.record, *names)
+        return item if item is not None or not self._has_context else self.trait_item(names)
 
 
 ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")

@@ -26,8 +26,9 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 from target_intercom import keys
 from target_intercom.mapping import CompanyPlan, ContactPlan
@@ -40,10 +41,18 @@ DEFAULT_MAX_ENTRIES = 50_000
 
 V = TypeVar("V")
 
+# json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")), made once: dumps
+# builds an encoder per call when given options, and every record is fingerprinted. Its
+# text must never change, or every stored fingerprint would stop matching.
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
-@dataclass(frozen=True)
-class Known:
-    """What Intercom holds of one contact or company, as far as this target knows."""
+
+class Known(NamedTuple):
+    """What Intercom holds of one contact or company, as far as this target knows.
+
+    Immutable, as it is shared between threads; a named tuple rather than a frozen
+    dataclass, because a re-sync makes one per record read and a frozen dataclass costs
+    several times as much to build."""
 
     intercom_id: str
     # Of the fields and custom attributes last written, to skip identical writes; None
@@ -77,14 +86,14 @@ class Known:
 
     def but(self, **changes: object) -> Known:
         """This knowledge with some of it changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return self._replace(**changes)  # type: ignore[arg-type]
 
 
 def fingerprint(*parts: object) -> int:
     """A cheap identity of what a record wrote, to skip writing the same thing twice. The
     same in every process (Python's hash() is not), since the sync store keeps it across
     runs; 8 bytes, so that it fits a signed 64-bit column."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    text = _FINGERPRINT_ENCODER.encode(parts)
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -154,8 +163,7 @@ def _identity(external_id: str | None, email: str | None) -> str | None:
     return keys.contact_by_email(email) if email is not None else None
 
 
-@dataclass(frozen=True)
-class _Filed:
+class _Filed(NamedTuple):
     """What a contact key names, as this run met it: a contact, or none (the store has no
     row for it, or the contact was removed)."""
 
@@ -192,14 +200,32 @@ class KnownContacts:
         if filed is None:
             # Read once: a new contact is asked about twice (is it unchanged? then, to
             # write it), and the store's answer is kept for the second time.
-            stored = self._store.contact(key)
-            filed = _Filed(None if stored is None else stored.intercom_id)
-            self._filed.put(key, filed)
-            if stored is not None and self._contacts.get(stored.intercom_id) is None:
-                self._contacts.put(stored.intercom_id, Known(*stored))
+            filed, known = self._file(key, self._store.contact(key))
+            if known is not None:
+                return known
         if filed.intercom_id is None:
             return None
         return self._of(filed.intercom_id)
+
+    def prefetch(self, identities: Iterable[tuple[str | None, str | None]]) -> None:
+        """Reads what the sync store holds of the contacts these (external_id, email)
+        name and this run has not met, in one read, and keeps it as `get` would: a
+        re-sync then asks the store once per batch of records, not once per record."""
+        keys = [key for key in dict.fromkeys(_identity(*names) for names in identities) if key]
+        unmet = [key for key in keys if self._filed.get(key) is None]
+        for key, stored in self._store.contacts(unmet).items():
+            self._file(key, stored)
+
+    def _file(self, key: str, stored: StoredRow | None) -> tuple[_Filed, Known | None]:
+        """Keeps what the store said of a key not met yet: what the key names, and the
+        contact when this is the first news of it."""
+        filed = _Filed(None if stored is None else stored.intercom_id)
+        self._filed.put(key, filed)
+        if stored is None or self._contacts.get(stored.intercom_id) is not None:
+            return filed, None
+        known = Known(*stored)
+        self._contacts.put(stored.intercom_id, known)
+        return filed, known
 
     def _of(self, intercom_id: str) -> Known | None:
         held = self._contacts.get(intercom_id)
