@@ -36,9 +36,9 @@ from typing import Any
 
 from target_intercom.client import Client
 from target_intercom.errors import FatalError, RecordError
-from target_intercom.kinds import Writer
 from target_intercom.mapping import ContactPlan
 from target_intercom.syncstore import SyncStore
+from target_intercom.writers.contacts import ContactWriter
 from target_intercom.writers.known import KnownContacts
 
 logger = logging.getLogger("target-intercom")
@@ -155,7 +155,7 @@ class NoticingEdits:
     """The users writer, behind the check: no users record is settled or written before
     the contacts edited in Intercom are known, and a run with no users record pays nothing."""
 
-    def __init__(self, writer: Writer[ContactPlan], edits: IntercomEdits) -> None:
+    def __init__(self, writer: ContactWriter, edits: IntercomEdits) -> None:
         self._writer = writer
         self._edits = edits
 
@@ -168,3 +168,9 @@ class NoticingEdits:
         """The writer's `settled`, after the check."""
         self._edits.notice()
         return self._writer.settled(plan)
+
+    def prefetch(self, plans: list[ContactPlan]) -> None:
+        """The writer's read ahead of a batch of records (one store read for all of them,
+        which an unchanged re-sync's CPU depends on), after the check."""
+        self._edits.notice()
+        self._writer.prefetch(plans)
