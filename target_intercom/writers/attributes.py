@@ -121,9 +121,11 @@ class DataAttributes:
         live attribute it matches loosely. Several matches and no exact one: the record is
         refused naming them, since either could be the one meant. A column whose match is
         already written by another column of the record (its exact name) is left out."""
-        renamed: dict[str, Any] = {name: v for name, v in values.items() if name in known}
+        # One look at `known`, which other workers add to: a name is exact or not once.
+        exact = {name: v for name, v in values.items() if name in known}
+        renamed = dict(exact)
         for name, value in values.items():
-            if name in known:
+            if name in exact:
                 continue
             with self._lock:
                 matches = list(self._loose[model].get(loose(name), ()))
