@@ -91,14 +91,14 @@ def test_an_archived_attribute_is_named_as_such_and_asked_about_once(fake, tmp_p
 
 def test_a_column_name_intercom_refuses_is_created_under_a_name_it_takes(fake, tmp_path):
     messages = [
-        schema("users", {"id": STR, "plan name": STR}, ["id"]),
-        record("users", {"id": "u1", "plan name": "pro"}),
+        schema("users", {"id": STR, "plan:name": STR}, ["id"]),
+        record("users", {"id": "u1", "plan:name": "pro"}),
     ]
     run = run_target(config_for(fake, unknown_attributes="create"), messages, tmp_path)
     assert run.returncode == 0, run.stderr
     [contact] = fake.contacts()
     assert contact["custom_attributes"] == {"plan_name": "pro"}
-    assert "Column 'plan name' is sent as contact attribute 'plan_name'" in run.stderr
+    assert "Column 'plan:name' is sent as contact attribute 'plan_name'" in run.stderr
 
 
 def test_the_custom_attribute_cap_is_reported_per_record(fake, tmp_path):

@@ -873,11 +873,21 @@ def test_mapping_does_not_change_the_record() -> None:
 def test_column_names_intercom_refuses_are_renamed_with_a_warning():
     schema = RecordSchema({"properties": {}})
     plan = map_contact(
-        {"id": "u1", "plan name": "pro", "agent:type": "x", "agent_type": "y", "€price": 3},
+        {"id": "u1", "plan.name": "pro", "agent:type": "x", "agent_type": "y", "€price": 3},
         schema,
         ContactOptions(),
     )
     assert plan.custom_attributes == {"plan_name": "pro", "agent_type": "x", "€price": 3}
     messages = [w.message for w in plan.warnings]
-    assert any("'plan name' is sent as contact attribute 'plan_name'" in m for m in messages)
+    assert any("'plan.name' is sent as contact attribute 'plan_name'" in m for m in messages)
     assert any("Column 'agent_type' is not sent" in m for m in messages)
+
+
+def test_spaces_in_column_names_are_kept():
+    # Intercom's 2.16 examples name attributes "Mithril Shirt" and "The One Ring"
+    # (facts page, "Custom attributes"): a space is no reason to rename a column.
+    plan = map_contact(
+        {"id": "u1", "Mithril Shirt": "yes"}, RecordSchema({"properties": {}}), ContactOptions()
+    )
+    assert plan.custom_attributes == {"Mithril Shirt": "yes"}
+    assert plan.warnings == []

@@ -48,8 +48,8 @@ def custom_attributes(
                 MappingWarning(
                     f"renamed:{kind}:{column}",
                     f"Column {column!r} is sent as {kind} attribute {name!r}: Intercom "
-                    "takes only letters, digits, currency symbols, hyphens and underscores "
-                    "in attribute names",
+                    "takes only letters, digits, currency symbols, spaces, hyphens and "
+                    "underscores in attribute names",
                 )
             )
         if name in attributes:
@@ -70,14 +70,16 @@ def custom_attributes(
 @functools.lru_cache(maxsize=4096)
 def attribute_name(column: str) -> str:
     """The column's name as Intercom accepts it for an attribute: every other character
-    (`.`, `:`, spaces, `$`, ...) becomes `_`. Kept for the columns met last: a stream has
-    the same few, and every record asks for each."""
+    (`.`, `:`, `$`, ...) becomes `_`. Spaces stay: Intercom's own examples name attributes
+    "Mithril Shirt" and "The One Ring", and a workspace's attributes made in its UI usually
+    have spaces. Kept for the columns met last: a stream has the same few, and every record
+    asks for each."""
     return "".join(char if _allowed_in_name(char) else "_" for char in column)
 
 
 def _allowed_in_name(char: str) -> bool:
     # `$` is a currency symbol, but Intercom documents it as refused.
-    return char.isalnum() or char in "-_" or (char != "$" and unicodedata.category(char) == "Sc")
+    return char.isalnum() or char in " -_" or (char != "$" and unicodedata.category(char) == "Sc")
 
 
 def _attribute_value(

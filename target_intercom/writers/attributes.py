@@ -4,11 +4,17 @@ Intercom rejects a write that names an attribute it does not know. Reading the
 workspace's attributes once per run and checking each record against them turns
 that into a clear message before any call is spent, or into one `POST
 /data_attributes` the first time a new column shows up.
+
+A workspace names its attributes its own way ("Plan Tier", made in Intercom's UI) while a
+warehouse names its columns another ("plan_tier"): a column is written to the workspace's
+attribute whose name matches it without case, spaces, underscores and hyphens, so that a
+load never makes a second, near-identical attribute beside the one people already use.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -26,6 +32,15 @@ _FIX = {
     "contact": "Settings > Data > People data",
     "company": "Settings > Data > Company data",
 }
+_OTHER: dict[str, Model] = {"contact": "company", "company": "contact"}
+# How Intercom's help center and UI name each model's attributes.
+_DATA = {"contact": "people data", "company": "company data"}
+_NOT_COMPARED = re.compile(r"[\s_-]+")
+
+
+def loose(name: str) -> str:
+    """A name as compared with the workspace's: without case, spaces, underscores, hyphens."""
+    return _NOT_COMPARED.sub("", name).casefold()
 
 
 class DataAttributes:
@@ -40,6 +55,9 @@ class DataAttributes:
         self._notices = notices
         self._known: dict[str, set[str]] = {}
         self._standard: dict[str, set[str]] = {}
+        # The live custom names of each model by their loose form: one entry, or several
+        # when the workspace holds names that differ only in case, spaces, `_` or `-`.
+        self._loose: dict[str, dict[str, list[str]]] = {}
         # Names Intercom would not create, with why: every later record holding one is
         # refused at once instead of asking again.
         self._refused: dict[tuple[str, str], tuple[str, str]] = {}
@@ -57,6 +75,8 @@ class DataAttributes:
         known, standard = self._names(model)
         if standard & values.keys():
             values = self._without_standard(model, values, standard)
+        if not values.keys() <= known:
+            values = self._as_the_workspace_names_them(model, values, known)
         unknown = [name for name in values if name not in known]
         if not unknown:
             return values
@@ -94,6 +114,47 @@ class DataAttributes:
             )
         return {k: v for k, v in values.items() if k not in standard}
 
+    def _as_the_workspace_names_them(
+        self, model: Model, values: dict[str, Any], known: set[str]
+    ) -> dict[str, Any]:
+        """`values` with each name the workspace does not hold exactly renamed to the one
+        live attribute it matches loosely. Several matches and no exact one: the record is
+        refused naming them, since either could be the one meant. A column whose match is
+        already written by another column of the record (its exact name) is left out."""
+        # One look at `known`, which other workers add to: a name is exact or not once.
+        exact = {name: v for name, v in values.items() if name in known}
+        renamed = dict(exact)
+        for name, value in values.items():
+            if name in exact:
+                continue
+            with self._lock:
+                matches = list(self._loose[model].get(loose(name), ()))
+            if len(matches) > 1:
+                listed = " and ".join(f"'{m}'" for m in sorted(matches))
+                raise RecordError(
+                    f"column '{name}' matches the {model} attributes {listed} in Intercom "
+                    "(names compared without case, spaces, underscores and hyphens): rename "
+                    "the column to the exact name of the one to write (stream_maps)",
+                    "ambiguous_attribute",
+                )
+            target = matches[0] if matches else name
+            if target in renamed:
+                self._notices.warn_once(
+                    f"collision:{model}:{name}",
+                    f"Column '{name}' is not sent: another column of the record is already "
+                    f"sent as {model} attribute '{target}'; rename one (stream_maps)",
+                )
+                continue
+            if target != name:
+                self._notices.warn_once(
+                    f"matched:{model}:{name}",
+                    f"Column '{name}' is written to the workspace's {model} attribute "
+                    f"'{target}' (names compared without case, spaces, underscores and "
+                    "hyphens)",
+                )
+            renamed[target] = value
+        return renamed
+
     def _names(self, model: Model) -> tuple[set[str], set[str]]:
         """The workspace's live custom attribute names, and its standard ones."""
         with self._lock:
@@ -102,7 +163,10 @@ class DataAttributes:
                 body = self._client.request("GET", "/data_attributes", params={"model": model}).body
                 items = (body or {}).get("data", [])
                 names = {i["name"] for i in items if i.get("custom") and not i.get("archived")}
-                self._known[model] = names
+                self._known[model] = set()
+                self._loose[model] = {}
+                for name in names:
+                    self._add(model, name)
                 self._standard[model] = {i["name"] for i in items if not i.get("custom")}
             return names, self._standard[model]
 
@@ -134,22 +198,33 @@ class DataAttributes:
                     self._refused[(model, name)] = (error.message, error.code)
                     raise error from None
                 # Someone else created it between our read and this write: success.
-                names.add(name)
+                self._add(model, name)
                 return
-            names.add(name)
+            self._add(model, name)
             logger.info(
                 "%s %s attribute '%s' (%s) in Intercom", self._created, model, name, data_type
             )
 
+    def _add(self, model: Model, name: str) -> None:
+        """Count `name` as a live attribute of `model` (the caller holds the lock)."""
+        self._known[model].add(name)
+        self._loose[model].setdefault(loose(name), []).append(name)
+
     def _why_taken(self, model: Model, name: str) -> RecordError | None:
         """Why a name Intercom says it already has cannot be written, if it cannot: it is
-        archived (archived attributes keep their names) or one of Intercom's own."""
-        body = self._client.request(
-            "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
-        ).body
-        held = [item for item in (body or {}).get("data", []) if item.get("name") == name]
+        archived (archived attributes keep their names), the other model's (names are
+        unique across people and company data), or one of Intercom's own."""
+        held = self._held(model, name)
         if any(item.get("custom") and not item.get("archived") for item in held):
             return None
+        other = _OTHER[model]
+        if not held and self._held(other, name):
+            return RecordError(
+                f"custom attribute '{name}' exists in Intercom's {_DATA[other]}; a {model} "
+                "attribute cannot have the same name (Intercom keeps one name across people "
+                "and company data): rename the column (stream_maps)",
+                "attribute_name_taken",
+            )
         if any(item.get("archived") for item in held):
             reason = (
                 f"is archived in Intercom ({_FIX[model]}): unarchive it there, or rename "
@@ -161,3 +236,10 @@ class DataAttributes:
                 "hold: rename the column (stream_maps) or drop it"
             )
         return RecordError(f"{model} attribute '{name}' {reason}", "attribute_unavailable")
+
+    def _held(self, model: Model, name: str) -> list[dict[str, Any]]:
+        """The attributes of `model` named `name`, archived ones included."""
+        body = self._client.request(
+            "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
+        ).body
+        return [item for item in (body or {}).get("data", []) if item.get("name") == name]

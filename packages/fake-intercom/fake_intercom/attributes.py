@@ -3,8 +3,10 @@
 Intercom rejects a custom attribute it does not know and a value that does not fit the
 attribute's type; the target's `unknown_attributes` setting exists because of this, so the
 fake must refuse exactly as Intercom does. Names are checked as strictly as Intercom
-checks them, and a workspace holds at most 250 custom attributes per model, archived ones
-included: a target that creates attributes on the fly must cope with both refusals.
+checks them (spaces allowed, as in the 2.16 description's own examples), a name is unique
+across people and company data, and a workspace holds at most 250 custom attributes per
+model, archived ones included: a target that creates attributes on the fly must cope with
+every one of these refusals.
 """
 
 from __future__ import annotations
@@ -21,12 +23,27 @@ DATA_TYPES = ("string", "integer", "float", "boolean", "date", "datetime", "opti
 # Intercom's documentation lists these by name.
 FORBIDDEN_NAME_CHARACTERS = ".$~`!@#%^&*'{}|\\\""
 # Besides letters, digits and currency symbols (Unicode category Sc), which Intercom's
-# message names; underscores too, since real workspaces hold snake_case attributes.
-NAME_PUNCTUATION = "-_"
+# message names; underscores too, since real workspaces hold snake_case attributes, and
+# spaces: the 2.16 description creates "Mithril Shirt" and lists "The One Ring"
+# (facts page, "Custom attributes").
+NAME_PUNCTUATION = " -_"
 BAD_NAME_MESSAGE = (
     "Your name for this attribute must only contain alphanumeric characters,"
     " currency symbols, and hyphens"
 )
+# Names are unique across people and company data. The 2.16 description gives the words
+# for a contact attribute whose name a company attribute has; the other way round is not
+# documented, so the fake refuses it too (the stricter reading), in the same words.
+_TAKEN_BY_OTHER_MODEL = {
+    "contact": (
+        "You already have '{name}' in your company data. To save this as new people data,"
+        " use a different name."
+    ),
+    "company": (
+        "You already have '{name}' in your people data. To save this as new company data,"
+        " use a different name."
+    ),
+}
 MAX_CUSTOM_ATTRIBUTES = 250
 MAX_STRING_LENGTH = 255
 
@@ -143,6 +160,9 @@ class DataAttributes:
             raise invalid(
                 f"You already have '{name}' in your workspace. Please choose a different name."
             )
+        other = "company" if model == "contact" else "contact"
+        if name in self._custom[other]:
+            raise invalid(_TAKEN_BY_OTHER_MODEL[model].format(name=name))
         if data_type not in DATA_TYPES:
             raise invalid("Data Type isn't an option")
         if len(self._custom[model]) >= self.max_custom:
@@ -192,8 +212,8 @@ class DataAttributes:
 
 
 def _allowed_in_name(character: str) -> bool:
-    """Letters and digits of any script, currency symbols, hyphens and underscores, except
-    the characters Intercom's documentation forbids by name."""
+    """Letters and digits of any script, currency symbols, spaces, hyphens and underscores,
+    except the characters Intercom's documentation forbids by name."""
     if character in FORBIDDEN_NAME_CHARACTERS:
         return False
     return (
