@@ -245,3 +245,26 @@ def test_a_changed_company_on_an_unchanged_user_is_still_written(fake, tmp_path)
     run = run_target(config_for(fake), messages, tmp_path)
     assert run.returncode == 0, run.stderr
     assert [c["name"] for c in fake.companies()] == ["New name"]
+
+
+def test_monthly_spend_over_intercoms_limit_is_a_record_error_not_sent(fake, tmp_path):
+    # The 2.16 description: monthly_spend "has an upper limit of 2**31-1 or 2147483647",
+    # and the fake refuses more (test_fake_intercom.py). The target never sends it: the
+    # record is a per-record error naming the column and the limit; the others are written.
+    messages = [
+        COMPANIES,
+        record("companies", {"company_id": "big", "monthly_spend": 2**31}),
+        record("companies", {"company_id": "top", "monthly_spend": 2**31 - 1}),
+        state({"at": "end"}),
+    ]
+    dead = tmp_path / "dead.jsonl"
+    config = config_for(fake, on_record_error="skip", dead_letter_path=str(dead))
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    (letter,) = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert letter["error_code"] == "bad_number"
+    assert "monthly_spend" in letter["error_message"]
+    assert "2147483647" in letter["error_message"]
+    assert [(c["company_id"], c["monthly_spend"]) for c in fake.companies()] == [("top", 2**31 - 1)]
+    assert fake.call_counts()["POST /companies"] == 1
+    assert run.states == [{"at": "end"}]

@@ -4,9 +4,9 @@ Intercom rejects a custom attribute it does not know and a value that does not f
 attribute's type; the target's `unknown_attributes` setting exists because of this, so the
 fake must refuse exactly as Intercom does. Names are checked as strictly as Intercom
 checks them (spaces allowed, as in the 2.16 description's own examples), a name is unique
-across people and company data, and a workspace holds at most 250 custom attributes per
-model, archived ones included: a target that creates attributes on the fly must cope with
-every one of these refusals.
+across people and company data, and a workspace holds at most 250 live custom attributes,
+people and company data together: a target that creates attributes on the fly must cope
+with every one of these refusals.
 """
 
 from __future__ import annotations
@@ -128,7 +128,11 @@ class DataAttributes:
     """The workspace's data attributes: built-in ones plus those created through the API."""
 
     def __init__(self, max_custom: int = MAX_CUSTOM_ATTRIBUTES) -> None:
-        self.max_custom = max_custom  # per model, archived attributes included
+        # Per workspace, not per model, and archived attributes do not count: "you can
+        # archive unused attributes to free up space" (help center article 179). Whether
+        # contacts and companies share the cap is not documented: sharing is the stricter
+        # reading (intercom-facts.md).
+        self.max_custom = max_custom
         self._custom: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in MODELS}
         self._next_id = 1
 
@@ -165,7 +169,8 @@ class DataAttributes:
             raise invalid(_TAKEN_BY_OTHER_MODEL[model].format(name=name))
         if data_type not in DATA_TYPES:
             raise invalid("Data Type isn't an option")
-        if len(self._custom[model]) >= self.max_custom:
+        live = sum(not a["archived"] for m in MODELS for a in self._custom[m].values())
+        if not archived and live >= self.max_custom:
             raise invalid(f"You have reached the limit of {self.max_custom} custom attributes")
         now = int(time.time())
         attribute: dict[str, Any] = {

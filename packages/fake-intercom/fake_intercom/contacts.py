@@ -26,7 +26,6 @@ from fake_intercom.records import (
     merge_custom_attributes,
 )
 from fake_intercom.search import (
-    DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
     compile_query,
     equality_keys,
@@ -39,6 +38,8 @@ ROLES = ("user", "lead")
 # makes a second user with the same email, as some believe Intercom does.
 EmailMatch = Literal["conflict", "duplicate"]
 EMAIL_MATCH_MODES: tuple[EmailMatch, ...] = get_args(EmailMatch)
+# `GET /contacts`'s page when none is asked for (search's is 50).
+LIST_DEFAULT_PER_PAGE = 10
 BAD_CURSOR_MESSAGE = (
     "Invalid starting_after param. Please try again using a starting_after value from a"
     " paginated response"
@@ -85,6 +86,7 @@ class Contacts:
         external_id, email = body.get("external_id"), body.get("email")
         if external_id is None and email is None and "role" not in body:
             raise invalid("A contact needs at least one of email, external_id or role")
+        _check_lead_external_id(role, body)
         custom = self._custom_attributes(body)
         if external_id is None and email is not None and role == "user":
             self._check_email_is_specific(email)
@@ -124,6 +126,7 @@ class Contacts:
             raise invalid(f"role must be one of {', '.join(ROLES)}")
         if contact.role == "user" and role == "lead":
             raise invalid("A user can't be converted to a lead")
+        _check_lead_external_id(role, body)
         custom = self._custom_attributes(body)
         external_id = body.get("external_id", contact.external_id)
         email = body.get("email", contact.email)
@@ -193,7 +196,10 @@ class Contacts:
         return {**contact.reference(), "archived": archived}
 
     def search(self, body: dict[str, Any], lag: float) -> dict[str, Any]:
-        """Contacts matching the query, except archived ones and those written < `lag` ago."""
+        """Contacts matching the query, except archived ones and those written < `lag` ago.
+
+        An empty page comes with no `data` key at all, as Intercom's may (rudder-transformer
+        PR #5198; intercom-facts.md): a client must not count on the key."""
         if "query" not in body:
             raise invalid("query is required")
         predicate = compile_query(body["query"])
@@ -209,12 +215,10 @@ class Contacts:
             and predicate(c)
         ]
         page, pages = paginate(matches, body.get("pagination"))
-        return {
-            "type": "list",
-            "data": [c.render() for c in page],
-            "total_count": len(matches),
-            "pages": pages,
-        }
+        found: dict[str, Any] = {"type": "list", "total_count": len(matches), "pages": pages}
+        if page:
+            found["data"] = [c.render() for c in page]
+        return found
 
     def seed(
         self,
@@ -282,18 +286,19 @@ class Contacts:
         The cursor names the last contact of the page, and the next page starts after it
         in creation order, so contacts created (always last) or deleted while a client
         pages through shift nothing: each contact listed throughout is seen exactly once.
-        `per_page` defaults to 50 (the operation's text; its 2.16 parameters list only
-        `include_merge_history`, ignored here, while 2.11's reference lists `per_page` and
-        `starting_after`) and is capped at 150, the maximum the description gives its
-        other cursor lists, as search's `per_page` is capped here.
+        `per_page` defaults to 10: the operation's text says 50, but its example answers
+        `per_page: 10` and Intercom-OpenAPI PR #639 says 10 (intercom-facts.md). At most
+        150: the description gives its other cursor lists that limit as the schema's
+        `maximum` (a request past it does not fit); whether Intercom refuses or caps a
+        larger `per_page` here is not documented, so the fake refuses it (the stricter
+        reading). Its 2.16 parameters list only `include_merge_history`, ignored here.
         """
         try:
-            per_page = int(query.get("per_page", DEFAULT_PER_PAGE))
+            per_page = int(query.get("per_page", LIST_DEFAULT_PER_PAGE))
         except ValueError as exc:
             raise invalid("per_page must be an integer") from exc
-        if per_page < 1:
-            raise invalid("per_page must be a positive integer")
-        per_page = min(per_page, MAX_PER_PAGE)
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if self._order is None:
             self._order = list(self.by_id)
         ids = self._order  # creation order is id order: bisect finds the cursor
@@ -456,6 +461,15 @@ def _decode_cursor(cursor: str) -> str:
     if len(contact_id) != 24 or any(c not in "0123456789abcdef" for c in contact_id):
         raise ApiError(400, "client_error", BAD_CURSOR_MESSAGE)
     return contact_id
+
+
+def _check_lead_external_id(role: str, body: dict[str, Any]) -> None:
+    """A lead carries no external_id: Segment's Intercom action says "External IDs cannot
+    be set if the role is `lead`", and whether Intercom refuses or drops one is not
+    documented (intercom-facts.md, Leads), so the fake takes the stricter reading and
+    refuses the write. A null clears nothing a lead could hold and is let through."""
+    if role == "lead" and body.get("external_id") is not None:
+        raise invalid("External IDs cannot be set if the role is lead")
 
 
 def _conflict_error(other: Contact) -> ApiError:

@@ -76,6 +76,8 @@ class EventLog:
         self.events: list[dict[str, Any]] = []
         self._keys: set[tuple[str, str, int]] = set()
         self._names: set[str] = set()  # lower-cased: names are case-insensitive
+        # Each name's metadata keys, fixed by its first stored event.
+        self._metadata_keys: dict[str, frozenset[str]] = {}
 
     def record(
         self,
@@ -90,6 +92,14 @@ class EventLog:
         `contact` carries the contact's intercom_user_id, user_id and email as they are now.
         Names are compared case-insensitively; a stored event keeps the name as it was sent.
         A duplicate is accepted silently, as Intercom does; a new name past the cap is not.
+
+        The metadata keys of a name are those of its first event: "It is not possible to
+        change the metadata keys once the event has been sent. A new event will need to be
+        created with the new keys" (2.16 description, `POST /events`). What Intercom does
+        with a later event's new keys is not documented; nothing says it refuses the event
+        (the description's answers are 202), so the fake accepts it and does not store the
+        new keys, which it lists in `ignored_metadata_keys` beside those past the 10th: a
+        client that counted on them arriving would be wrong against Intercom too.
         """
         folded = name.lower()
         key = (contact["intercom_user_id"], folded, created_at)
@@ -99,6 +109,11 @@ class EventLog:
             raise too_many_names(self.max_names)
         self._keys.add(key)
         self._names.add(folded)
+        fixed = self._metadata_keys.setdefault(folded, frozenset(metadata))
+        new_keys = [k for k in metadata if k not in fixed]
+        if new_keys:
+            metadata = {k: v for k, v in metadata.items() if k in fixed}
+            ignored = [*new_keys, *ignored]
         self.events.append(
             {
                 "event_name": name,

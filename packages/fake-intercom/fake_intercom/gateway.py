@@ -29,6 +29,10 @@ from fake_intercom.store import Workspace
 
 # The X-RateLimit-Limit sent when no limit is set: big enough never to be reached.
 UNLIMITED = 1_000_000
+# Accepted beside the description's numbered versions: `Unstable` was renamed `Preview`,
+# accepted only as spelt here (Intercom-OpenAPI PR #669; intercom-facts.md). The fake
+# answers it as it answers 2.16, since the routes it serves behave alike in both.
+PREVIEW_VERSION = "Preview"
 
 
 class Call(NamedTuple):
@@ -211,7 +215,8 @@ class Gateway:
         self.workspace = workspace
         self.log = CallLog()
         self._auth = f"Bearer {token}"
-        self._versions = description.versions if description else FALLBACK_VERSIONS
+        numbered = description.versions if description else FALLBACK_VERSIONS
+        self._versions = (*numbered, PREVIEW_VERSION)
         self._limiter = RateLimiter()
         self._router = Router()
 
