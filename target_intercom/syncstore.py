@@ -255,32 +255,12 @@ class SyncStore:
     def contact(self, key: str) -> StoredRow | None:
         """The contact this key is filed under; None when it names none (never filed, or
         its contact was removed)."""
-        while True:
-            with self._pending:
-                written, filed = self._written, self._keys.get(key)
-            if filed is _ABSENT:
-                row = self._read(_CONTACT_BY_KEY, key)
-                intercom_id = None if row is None else row[0]
-            else:
-                row, intercom_id = None, filed
-            if intercom_id is None:
-                found: StoredRow | object | None = None
-            else:
-                with self._pending:
-                    found = self._contacts.get(intercom_id)
-                if found is _ABSENT:
-                    found = _row(row) if row is not None and row[1] is not None else _ABSENT
-            with self._pending:
-                if self._written != written:
-                    continue
-            if found is _ABSENT:
-                assert intercom_id is not None
-                return self.contact_by_id(intercom_id)
-            return found  # type: ignore[return-value]
+        return self.contacts([key])[key]
 
     def contacts(self, keys: Sequence[str]) -> dict[str, StoredRow | None]:
-        """`contact` of each key, with one read of the database for them all: a re-sync
-        asks about a batch of records at once instead of one statement per record."""
+        """The contact each key is filed under (None: none), read from the rows not yet
+        written first, then with one read of the database for them all: a re-sync asks
+        about a batch of records at once instead of one statement per record."""
         while True:
             with self._pending:
                 written = self._written
