@@ -101,3 +101,67 @@ def test_two_matches_take_the_exact_name_else_refuse_naming_both(fake, tmp_path)
     both = "column 'plan-tier' matches the contact attributes 'Plan Tier' and 'plan_tier'"
     assert both in letter["error_message"]
     assert custom_names(fake) == ["Plan Tier", "plan_tier"]
+
+
+@pytest.mark.parametrize("policy", ["fail", "drop"])
+def test_under_fail_or_drop_a_name_the_other_model_holds_says_so(fake, tmp_path, policy):
+    # Creating the attribute in Intercom would not help: the name is company data's.
+    fake.seed_data_attribute("The One Ring", "string", model="company")
+    messages = [
+        users("The One Ring"),
+        record("users", {"id": "u1", "The One Ring": "mine"}),
+        record("users", {"id": "u9"}),
+    ]
+    config = config_for(fake, on_record_error="skip", unknown_attributes=policy)
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    if policy == "fail":
+        assert [c["external_id"] for c in fake.contacts()] == ["u9"]
+        [letter] = dead_letters(tmp_path)
+        assert letter["error_code"] == "attribute_name_taken"
+        assert "exists in Intercom's company data" in letter["error_message"]
+        assert "create it in Intercom" not in letter["error_message"]
+    else:
+        assert sorted(c["external_id"] for c in fake.contacts()) == ["u1", "u9"]
+        assert all(not c.get("custom_attributes") for c in fake.contacts())
+        assert (
+            "Dropping custom attribute 'The One Ring': it is a custom attribute of "
+            "Intercom's company data" in run.stderr
+        )
+    assert custom_names(fake) == []
+
+
+def companies(column: str) -> dict:
+    return schema("companies", {"company_id": STR, "name": STR, column: STR}, ["company_id"])
+
+
+def test_a_company_column_writes_to_the_company_attribute_it_matches(fake, tmp_path):
+    fake.seed_data_attribute("Plan Tier", "string", model="company")
+    messages = [
+        companies("plan_tier"),
+        record("companies", {"company_id": "c1", "name": "Acme", "plan_tier": "gold"}),
+    ]
+    run = run_target(config_for(fake), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    [company] = fake.companies()
+    assert company["custom_attributes"] == {"Plan Tier": "gold"}
+    assert custom_names(fake, "company") == ["Plan Tier"]
+
+
+def test_a_company_column_named_as_people_data_is_refused_naming_it(fake, tmp_path):
+    fake.seed_data_attribute("Mithril Shirt", "string", model="contact")
+    messages = [
+        companies("Mithril Shirt"),
+        record("companies", {"company_id": "c1", "name": "Acme", "Mithril Shirt": "x"}),
+        record("companies", {"company_id": "c2", "name": "Bree"}),
+    ]
+    config = config_for(fake, on_record_error="skip", unknown_attributes="create")
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [c["company_id"] for c in fake.companies()] == ["c2"]
+    [letter] = dead_letters(tmp_path)
+    assert letter["error_code"] == "attribute_name_taken"
+    assert letter["error_message"].startswith(
+        "custom attribute 'Mithril Shirt' exists in Intercom's people data; a company attribute"
+    )
+    assert custom_names(fake, "company") == []

@@ -81,18 +81,27 @@ class DataAttributes:
         if not unknown:
             return values
         if self._policy == "fail":
+            name = unknown[0]
+            if self._held_by_other(model, name):
+                raise _taken(model, name)
             raise RecordError(
-                f"custom attribute '{unknown[0]}' does not exist in Intercom ({model} model); "
+                f"custom attribute '{name}' does not exist in Intercom ({model} model); "
                 f"create it in Intercom ({_FIX[model]}), or set unknown_attributes to "
                 "'create' (from the stream's schema) or 'drop'",
                 "unknown_attribute",
             )
         if self._policy == "drop":
             for name in unknown:
+                why = (
+                    f"it is a custom attribute of Intercom's {_DATA[_OTHER[model]]}, and a "
+                    f"{model} attribute cannot have the same name (rename the column with "
+                    "stream_maps to load it)"
+                    if self._held_by_other(model, name)
+                    else f"it does not exist in Intercom ({model} model)"
+                )
                 self._notices.warn_once(
                     f"drop:{model}:{name}",
-                    f"Dropping custom attribute '{name}': it does not exist in Intercom "
-                    f"({model} model) and unknown_attributes is 'drop'",
+                    f"Dropping custom attribute '{name}': {why}, and unknown_attributes is 'drop'",
                 )
             return {k: v for k, v in values.items() if k in known}
         for name in unknown:
@@ -217,14 +226,8 @@ class DataAttributes:
         held = self._held(model, name)
         if any(item.get("custom") and not item.get("archived") for item in held):
             return None
-        other = _OTHER[model]
-        if not held and self._held(other, name):
-            return RecordError(
-                f"custom attribute '{name}' exists in Intercom's {_DATA[other]}; a {model} "
-                "attribute cannot have the same name (Intercom keeps one name across people "
-                "and company data): rename the column (stream_maps)",
-                "attribute_name_taken",
-            )
+        if not held and self._held(_OTHER[model], name):
+            return _taken(model, name)
         if any(item.get("archived") for item in held):
             reason = (
                 f"is archived in Intercom ({_FIX[model]}): unarchive it there, or rename "
@@ -237,9 +240,25 @@ class DataAttributes:
             )
         return RecordError(f"{model} attribute '{name}' {reason}", "attribute_unavailable")
 
+    def _held_by_other(self, model: Model, name: str) -> bool:
+        """Whether the other model has a live custom attribute named `name` (its names are
+        read once a run, and only once a record names an attribute `model` lacks): then
+        creating it in Intercom would not help, and the user is told so."""
+        return name in self._names(_OTHER[model])[0]
+
     def _held(self, model: Model, name: str) -> list[dict[str, Any]]:
         """The attributes of `model` named `name`, archived ones included."""
         body = self._client.request(
             "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
         ).body
         return [item for item in (body or {}).get("data", []) if item.get("name") == name]
+
+
+def _taken(model: Model, name: str) -> RecordError:
+    other = _DATA[_OTHER[model]]
+    return RecordError(
+        f"custom attribute '{name}' exists in Intercom's {other}; a {model} attribute "
+        "cannot have the same name (Intercom keeps one name across people and company "
+        "data): rename the column (stream_maps)",
+        "attribute_name_taken",
+    )
