@@ -164,13 +164,16 @@ def test_no_contact_is_a_record_error(record: dict[str, Any]) -> None:
     assert caught.value.code == "no_identity"
     assert caught.value.message == (
         "Event record names no contact (looked in user_id, userId, external_id, "
-        "context.traits.user_id, context.traits.userId, email, context.traits.email): add "
-        "the contact's external id or email; an anonymous id counts only with "
+        "context.traits.user_id, context.traits.userId, context.traits.id, email, "
+        "context.traits.email, intercom_contact_id, properties.id): add the contact's "
+        "external id, email or Intercom id; an anonymous id counts only with "
         "anonymous_id_as_user_id"
     )
     with pytest.raises(MappingError) as caught:
         event({"event": "e", "created_at": JAN_1_2024, **record}, warehouse_columns=False)
-    assert "(looked in user_id, userId, external_id, email)" in caught.value.message
+    assert "(looked in user_id, userId, external_id, email, intercom_contact_id)" in (
+        caught.value.message
+    )
 
 
 # --- metadata source ----------------------------------------------------------------------

@@ -15,7 +15,9 @@ and an input event that old is taken as delivered long ago: not sent, counted
 "past_event_memory", and told in one warning line at the end of the run.
 
 An event whose contact Intercom does not have waits for it (`ContactNotYet`): taps emit
-streams in their own order, often events before users.
+streams in their own order, often events before users. An event that names its contact by
+Intercom id (`id`) does not wait: no input can make that id exist, so a 404 is a record
+error at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import ContactNotYet
+from target_intercom.errors import ContactNotYet, RecordError
 from target_intercom.mapping import EventPlan
 from target_intercom.metrics import ALREADY_SENT, PAST_EVENT_MEMORY
 from target_intercom.syncstore import SyncStore
@@ -114,6 +116,15 @@ class EventWriter:
             # the user hears about it.
             if exc.status != 404:
                 raise
+            if "id" in payload and not by_email_only:
+                # Named by its Intercom id: a contact that exists or never will; waiting
+                # for the input's users stream could not bring it.
+                raise RecordError(
+                    f"event '{payload.get('event_name')}' names Intercom contact id "
+                    f"{payload['id']!r}, which Intercom does not have (404): check the "
+                    "id, or name the contact by its external id or email",
+                    "contact_not_found",
+                ) from None
             lead = self._lookup.find_lead(str(email)) if by_email_only else None
             if lead is None:
                 who = payload.get("user_id") or email or payload.get("id")
