@@ -11,6 +11,10 @@ A row of Segment's or RudderStack's `tracks` table or of a per-event table such 
 call's `timestamp` (else `original_timestamp`, `sent_at`, `received_at`), `id` is the message
 id, and the bookkeeping and `context_*` columns are not metadata; `name` and `created_at`
 are then ordinary properties.
+
+The contact is named by its external id (`user_id`), else its email, else its Intercom id
+(`id`, which names leads too): from an `intercom_contact_id` column, or, as RudderStack's v2
+destination sends a lead's events, `properties.id`. Never by a message row's own `id`.
 """
 
 from __future__ import annotations
