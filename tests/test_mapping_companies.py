@@ -306,3 +306,21 @@ def test_read_only_group_traits_are_dropped_with_a_notice(name: str) -> None:
     assert plan.custom_attributes == {}
     assert [w.key for w in plan.warnings] == [f"read_only:company:{name}"]
     assert "read-only in Intercom" in plan.warnings[0].message
+
+
+def test_context_tags_may_be_a_warehouses_json_text_and_created_at_is_the_users() -> None:
+    row = {
+        "id": "msg-1",
+        "group_id": "c1",
+        "received_at": "2024-01-01T00:00:00Z",
+        "context_traits_tags": '["vip", "emea"]',
+        # The user's sign-up in the call's traits: not when the company was made.
+        "context_traits_createdat": "2020-01-01T00:00:00Z",
+    }
+    plan = company(row)
+    assert plan.tags == ["vip", "emea"]
+    assert "remote_created_at" not in plan.fields
+    assert company({**row, "context_traits_tags": "vip"}).tags == ["vip"]
+    with pytest.raises(MappingError) as caught:
+        company({**row, "context_traits_tags": "[vip"})
+    assert caught.value.code == "bad_tags"

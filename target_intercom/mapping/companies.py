@@ -7,6 +7,7 @@ what the writer does around that call: the tags to apply and the contacts to att
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from target_intercom import keys
 from target_intercom.errors import MappingError
 from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.dates import to_unix_seconds
-from target_intercom.mapping.fields import first_value
+from target_intercom.mapping.fields import first_item, first_value
 from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
 from target_intercom.mapping.row_time import row_time
@@ -33,6 +34,7 @@ _TEXT_SOURCES = {
 }
 _INT_SOURCES = {"size": ("size", "employees"), "monthly_spend": ("monthly_spend", "monthlySpend")}
 _CREATED_SOURCES = ("remote_created_at", "remoteCreatedAt", "created_at", "createdAt")
+_REMOTE_CREATED_TRAITS = ("remote_created_at", "remoteCreatedAt")
 _USER_ID_SOURCES = ("user_id", "userId")
 READ_ONLY_TRAITS = (
     "userCount",
@@ -168,7 +170,8 @@ def map_company(
 def _standard_fields(row: Row) -> dict[str, Any]:
     """Each standard field from the record's own columns, else from the call's
     `context.traits` (nested or `context_traits_*`), as RudderStack's v2 destination
-    fills a group call's company from them."""
+    fills a group call's company from them. Not `created_at`/`createdAt` there: in a
+    call's traits that is when the user signed up, not when the company was made."""
     fields: dict[str, Any] = {}
     for sources, convert in (
         (_TEXT_SOURCES, to_text),
@@ -176,16 +179,33 @@ def _standard_fields(row: Row) -> dict[str, Any]:
         ({"remote_created_at": _CREATED_SOURCES}, to_unix_seconds),
     ):
         for name, names in sources.items():
-            item = row.field_item(names)
+            item = first_item(row.record, *names) or row.trait_item(
+                _REMOTE_CREATED_TRAITS if name == "remote_created_at" else names
+            )
             if item is not None:
                 fields[name] = convert(item[1], item[0])
     return fields
 
 
 def _tags(row: Row) -> list[str]:
-    """The record's `tags`, else those of its `context.traits`."""
-    item = row.field_item(("tags",))
-    return tag_names(None if item is None else item[1])
+    """The record's `tags`, else those of its `context.traits`: a list, or in a warehouse
+    column the JSON text of one (`'["vip"]'`, how warehouses keep a flattened array)."""
+    own = row.record.get("tags")
+    if own is not None:
+        return tag_names(own)
+    item = row.trait_item(("tags",))
+    if item is None:
+        return []
+    value = item[1]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.lstrip().startswith("[") else [value]
+        except ValueError:
+            raise MappingError(
+                f"{item[0]} is not a JSON list of tag names ({describe_value(value)})",
+                "bad_tags",
+            ) from None
+    return tag_names(value)
 
 
 def _read_only_warnings(record: Mapping[str, Any]) -> list[MappingWarning]:
