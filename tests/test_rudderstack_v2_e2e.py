@@ -227,3 +227,17 @@ def test_an_event_by_an_intercom_id_intercom_lacks_is_a_record_error_at_once(fak
         in (letter["error_message"])
     )
     assert fake.events() == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_event_by_a_merged_contacts_id_goes_to_the_contact_intercom_kept(fake, tmp_path, shape):
+    lead = fake.seed_contact(email="lead@example.com", role="lead")
+    user = fake.seed_contact(external_id="u1", email="ann@example.com")
+    fake.merge_contacts(lead, user)
+    if shape == "json":
+        row = call(shape, "", {}, event="Viewed", timestamp=T0, properties={"id": lead})
+    else:
+        row = call(shape, "msg-e5", {}, event_text="Viewed", user_id=None, intercom_contact_id=lead)
+    run = run_target(config_for(fake), load("events", shape, [row]), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [e["intercom_user_id"] for e in fake.events()] == [user]

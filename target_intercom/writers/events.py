@@ -17,7 +17,7 @@ and an input event that old is taken as delivered long ago: not sent, counted
 An event whose contact Intercom does not have waits for it (`ContactNotYet`): taps emit
 streams in their own order, often events before users. An event that names its contact by
 Intercom id (`id`) does not wait: no input can make that id exist, so a 404 is a record
-error at once.
+error at once; a contact merged into another (410) gets it sent to the one Intercom kept.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from target_intercom.errors import ContactNotYet, RecordError
 from target_intercom.mapping import EventPlan
 from target_intercom.metrics import ALREADY_SENT, PAST_EVENT_MEMORY
 from target_intercom.syncstore import SyncStore
+from target_intercom.writers.absent import merged_into
 from target_intercom.writers.known import KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
 
@@ -103,6 +104,9 @@ class EventWriter:
         return ALREADY_SENT if self._store.event_delivered(event_digest(plan.payload)) else None
 
     def _send(self, payload: dict[str, Any]) -> None:
+        if "id" in payload:
+            self._send_by_intercom_id(payload)
+            return
         email = payload.get("email")
         by_email_only = bool(email) and "user_id" not in payload and "id" not in payload
         if by_email_only:
@@ -116,15 +120,6 @@ class EventWriter:
             # the user hears about it.
             if exc.status != 404:
                 raise
-            if "id" in payload and not by_email_only:
-                # Named by its Intercom id: a contact that exists or never will; waiting
-                # for the input's users stream could not bring it.
-                raise RecordError(
-                    f"event '{payload.get('event_name')}' names Intercom contact id "
-                    f"{payload['id']!r}, which Intercom does not have (404): check the "
-                    "id, or name the contact by its external id or email",
-                    "contact_not_found",
-                ) from None
             lead = self._lookup.find_lead(str(email)) if by_email_only else None
             if lead is None:
                 who = payload.get("user_id") or email or payload.get("id")
@@ -134,6 +129,27 @@ class EventWriter:
                     keys.contact(payload.get("user_id"), email),
                 ) from None
             self._client.request("POST", "/events", json_body=self._by_id(payload, lead))
+
+    def _send_by_intercom_id(self, payload: dict[str, Any]) -> None:
+        """An event the record names by Intercom id. That contact exists or never will
+        (no input can bring an id into being), so a 404 is a record error at once; one
+        merged into another (410) has its event sent to the contact Intercom kept, where
+        its earlier events went."""
+        try:
+            self._client.request("POST", "/events", json_body=payload)
+        except ApiError as exc:
+            kept = merged_into(exc)
+            if kept is not None:
+                self._client.request("POST", "/events", json_body={**payload, "id": kept})
+                return
+            if exc.status not in (404, 410):
+                raise
+            raise RecordError(
+                f"event '{payload.get('event_name')}' names Intercom contact id "
+                f"{payload['id']!r}, which Intercom does not have ({exc.status}): check "
+                "the id, or name the contact by its external id or email",
+                "contact_not_found",
+            ) from None
 
     @staticmethod
     def _by_id(payload: dict[str, Any], contact_id: str | None) -> dict[str, Any]:
