@@ -45,11 +45,12 @@ READ_ONLY_TRAITS = (
     "sessioncount",
     "segments",
 )
-"""Standard group traits (RudderStack's v2 Intercom destination, Segment's spec) that are
-no custom attributes: Intercom counts a company's users and sessions and keeps its segments
-itself, and 2.16's `POST /companies` (create_or_update_company_request) has no field for
-them. Sent as custom attributes they would refuse the whole company under the default
-unknown_attributes; they are dropped, told once each."""
+"""Group traits RudderStack's v2 Intercom destination takes as standard, which are no
+custom attributes (a warehouse lower-cases the camelCase ones): Intercom counts a
+company's users and sessions and keeps its segments itself, and 2.16's `POST /companies`
+(create_or_update_company_request) has no field for them. Sent as custom attributes they
+would refuse the whole company under the default unknown_attributes; they are dropped,
+told once each."""
 _CONSUMED = frozenset(
     COMPANY_ID_SOURCES
     + READ_ONLY_TRAITS
@@ -143,8 +144,8 @@ def map_company(
     sources = tuple(s for s in COMPANY_ID_SOURCES if not (message_id and s == "id"))
     fields: dict[str, Any] = {"company_id": company_id_of(record, sources=sources)}
     fields.update(_standard_fields(row))
-    time_warnings: list[MappingWarning] = _read_only_warnings(record)
-    as_of = row_time(row, options.row_time_column, time_warnings, "company")
+    notices = _read_only_warnings(record)
+    as_of = row_time(row, options.row_time_column, notices, "company")
     own = {
         name: value
         for name, value in record.items()
@@ -161,7 +162,7 @@ def map_company(
         attribute_types=types,
         tags=_tags(row),
         user_ids=user_ids,
-        warnings=warnings + time_warnings,
+        warnings=warnings + notices,
         user_emails=user_emails,
         as_of=None if as_of is None else as_of[1],
     )
