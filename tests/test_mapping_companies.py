@@ -265,3 +265,62 @@ def test_payload_is_a_copy() -> None:
     plan = company({"id": "c1", "tier": "gold"})
     plan.payload()["custom_attributes"]["tier"] = "changed"
     assert plan.custom_attributes == {"tier": "gold"}
+
+
+# --- RudderStack v2's group call: context.traits, and traits Intercom computes -----------
+
+
+def test_standard_fields_fall_back_to_context_traits_nested_and_flattened() -> None:
+    nested = company(
+        {"company_id": "c1", "plan": "own", "context": {"traits": {"plan": "p", "employees": 5}}}
+    )
+    assert (nested.fields["plan"], nested.fields["size"]) == ("own", 5)
+    flat = company(
+        {
+            "id": "msg-1",
+            "group_id": "c1",
+            "received_at": "2024-01-01T00:00:00Z",
+            "context_traits_monthlyspend": 12,
+            "context_traits_tags": ["vip"],
+        }
+    )
+    assert flat.fields == {"company_id": "c1", "monthly_spend": 12}
+    assert flat.tags == ["vip"]
+    assert flat.custom_attributes == {}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "userCount",
+        "user_count",
+        "usercount",
+        "sessionCount",
+        "session_count",
+        "sessioncount",
+        "segments",
+    ],
+)
+def test_read_only_group_traits_are_dropped_with_a_notice(name: str) -> None:
+    plan = company({"company_id": "c1", name: 3})
+    assert plan.custom_attributes == {}
+    assert [w.key for w in plan.warnings] == [f"read_only:company:{name}"]
+    assert "read-only in Intercom" in plan.warnings[0].message
+
+
+def test_context_tags_may_be_a_warehouses_json_text_and_created_at_is_the_users() -> None:
+    row = {
+        "id": "msg-1",
+        "group_id": "c1",
+        "received_at": "2024-01-01T00:00:00Z",
+        "context_traits_tags": '["vip", "emea"]',
+        # The user's sign-up in the call's traits: not when the company was made.
+        "context_traits_createdat": "2020-01-01T00:00:00Z",
+    }
+    plan = company(row)
+    assert plan.tags == ["vip", "emea"]
+    assert "remote_created_at" not in plan.fields
+    assert company({**row, "context_traits_tags": "vip"}).tags == ["vip"]
+    with pytest.raises(MappingError) as caught:
+        company({**row, "context_traits_tags": "[vip"})
+    assert caught.value.code == "bad_tags"

@@ -392,8 +392,8 @@ def test_no_identity_is_a_record_error(record: dict[str, Any]) -> None:
     assert caught.value.code == "no_identity"
     assert caught.value.message == (
         "User record has neither an external_id nor an email (looked in external_id, "
-        "user_id, userId, id, context.traits.user_id, context.traits.userId, email, "
-        "context.traits.email): add one of those fields"
+        "user_id, userId, id, context.traits.user_id, context.traits.userId, "
+        "context.traits.id, email, context.traits.email): add one of those fields"
     )
     with pytest.raises(MappingError) as caught:
         contact(record, warehouse_columns=False)

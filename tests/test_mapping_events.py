@@ -164,13 +164,16 @@ def test_no_contact_is_a_record_error(record: dict[str, Any]) -> None:
     assert caught.value.code == "no_identity"
     assert caught.value.message == (
         "Event record names no contact (looked in user_id, userId, external_id, "
-        "context.traits.user_id, context.traits.userId, email, context.traits.email): add "
-        "the contact's external id or email; an anonymous id counts only with "
+        "context.traits.user_id, context.traits.userId, context.traits.id, email, "
+        "context.traits.email, intercom_contact_id, properties.id): add the contact's "
+        "external id, email or Intercom id; an anonymous id counts only with "
         "anonymous_id_as_user_id"
     )
     with pytest.raises(MappingError) as caught:
         event({"event": "e", "created_at": JAN_1_2024, **record}, warehouse_columns=False)
-    assert "(looked in user_id, userId, external_id, email)" in caught.value.message
+    assert "(looked in user_id, userId, external_id, email, intercom_contact_id)" in (
+        caught.value.message
+    )
 
 
 # --- metadata source ----------------------------------------------------------------------
@@ -469,3 +472,42 @@ def test_mapping_does_not_change_the_record() -> None:
     snapshot = repr(record)
     event(record)
     assert repr(record) == snapshot
+
+
+# --- the contact by its Intercom id (RudderStack v2: a lead's events) ---------------------
+
+
+def test_properties_id_names_the_contact_only_when_nothing_else_does() -> None:
+    by_id = event({"event": "e", "timestamp": JAN_1_2024, "properties": {"id": "ic1", "a": 1}})
+    assert by_id.payload == {
+        "event_name": "e",
+        "created_at": JAN_1_2024,
+        "id": "ic1",
+        "metadata": {"a": 1},
+    }
+    assert by_id.ordering_keys == ()
+    # A user id wins, and properties.id is then an ordinary property.
+    by_user = event({**BASE, "properties": {"id": "ic1"}})
+    assert by_user.payload["user_id"] == "u1"
+    assert "id" not in by_user.payload
+    assert by_user.payload["metadata"] == {"id": "ic1"}
+    # Off with warehouse_columns: properties.id is RudderStack's convention.
+    with pytest.raises(MappingError):
+        event(
+            {"event": "e", "timestamp": JAN_1_2024, "properties": {"id": "ic1"}},
+            warehouse_columns=False,
+        )
+
+
+def test_intercom_contact_id_names_the_contact_and_is_no_metadata() -> None:
+    plan = event({"event": "e", "timestamp": JAN_1_2024, "intercom_contact_id": "ic1", "a": 1})
+    assert plan.payload["id"] == "ic1"
+    assert plan.payload["metadata"] == {"a": 1}
+
+
+def test_a_message_rows_own_id_never_names_the_contact() -> None:
+    row = {"id": "msg-1", "event_text": "e", "timestamp": JAN_1_2024, "received_at": JAN_1_2024}
+    with pytest.raises(MappingError) as caught:
+        event(row)
+    assert caught.value.code == "no_identity"
+    assert event({**row, "context_traits_id": "u9"}).payload["user_id"] == "u9"

@@ -7,6 +7,7 @@ what the writer does around that call: the tags to apply and the contacts to att
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from target_intercom import keys
 from target_intercom.errors import MappingError
 from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.dates import to_unix_seconds
-from target_intercom.mapping.fields import first_value, pick_fields
+from target_intercom.mapping.fields import first_item, first_value
 from target_intercom.mapping.messages import MappingWarning, describe_value
 from target_intercom.mapping.options import ContactOptions
 from target_intercom.mapping.row_time import row_time
@@ -33,9 +34,26 @@ _TEXT_SOURCES = {
 }
 _INT_SOURCES = {"size": ("size", "employees"), "monthly_spend": ("monthly_spend", "monthlySpend")}
 _CREATED_SOURCES = ("remote_created_at", "remoteCreatedAt", "created_at", "createdAt")
+_REMOTE_CREATED_TRAITS = ("remote_created_at", "remoteCreatedAt")
 _USER_ID_SOURCES = ("user_id", "userId")
+READ_ONLY_TRAITS = (
+    "userCount",
+    "user_count",
+    "usercount",
+    "sessionCount",
+    "session_count",
+    "sessioncount",
+    "segments",
+)
+"""Group traits RudderStack's v2 Intercom destination takes as standard, which are no
+custom attributes (a warehouse lower-cases the camelCase ones): Intercom counts a
+company's users and sessions and keeps its segments itself, and 2.16's `POST /companies`
+(create_or_update_company_request) has no field for them. Sent as custom attributes they
+would refuse the whole company under the default unknown_attributes; they are dropped,
+told once each."""
 _CONSUMED = frozenset(
     COMPANY_ID_SOURCES
+    + READ_ONLY_TRAITS
     + _CREATED_SOURCES
     + _USER_ID_SOURCES
     + ANONYMOUS_ID_SOURCES
@@ -125,9 +143,9 @@ def map_company(
     message_id = row.message_id_in(*_GROUP_ID_COLUMNS)
     sources = tuple(s for s in COMPANY_ID_SOURCES if not (message_id and s == "id"))
     fields: dict[str, Any] = {"company_id": company_id_of(record, sources=sources)}
-    fields.update(_standard_fields(record))
-    time_warnings: list[MappingWarning] = []
-    as_of = row_time(row, options.row_time_column, time_warnings, "company")
+    fields.update(_standard_fields(row))
+    notices = _read_only_warnings(record)
+    as_of = row_time(row, options.row_time_column, notices, "company")
     own = {
         name: value
         for name, value in record.items()
@@ -142,20 +160,65 @@ def map_company(
         fields=fields,
         custom_attributes=attributes,
         attribute_types=types,
-        tags=tag_names(record.get("tags")),
+        tags=_tags(row),
         user_ids=user_ids,
-        warnings=warnings + time_warnings,
+        warnings=warnings + notices,
         user_emails=user_emails,
         as_of=None if as_of is None else as_of[1],
     )
 
 
-def _standard_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    return (
-        pick_fields(record, _TEXT_SOURCES, to_text)
-        | pick_fields(record, _INT_SOURCES, to_int)
-        | pick_fields(record, {"remote_created_at": _CREATED_SOURCES}, to_unix_seconds)
-    )
+def _standard_fields(row: Row) -> dict[str, Any]:
+    """Each standard field from the record's own columns, else from the call's
+    `context.traits` (nested or `context_traits_*`), as RudderStack's v2 destination
+    fills a group call's company from them. Not `created_at`/`createdAt` there: in a
+    call's traits that is when the user signed up, not when the company was made."""
+    fields: dict[str, Any] = {}
+    for sources, convert in (
+        (_TEXT_SOURCES, to_text),
+        (_INT_SOURCES, to_int),
+        ({"remote_created_at": _CREATED_SOURCES}, to_unix_seconds),
+    ):
+        for name, names in sources.items():
+            item = first_item(row.record, *names) or row.trait_item(
+                _REMOTE_CREATED_TRAITS if name == "remote_created_at" else names
+            )
+            if item is not None:
+                fields[name] = convert(item[1], item[0])
+    return fields
+
+
+def _tags(row: Row) -> list[str]:
+    """The record's `tags`, else those of its `context.traits`: a list, or in a warehouse
+    column the JSON text of one (`'["vip"]'`, how warehouses keep a flattened array)."""
+    own = row.record.get("tags")
+    if own is not None:
+        return tag_names(own)
+    item = row.trait_item(("tags",))
+    if item is None:
+        return []
+    value = item[1]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.lstrip().startswith("[") else [value]
+        except ValueError:
+            raise MappingError(
+                f"{item[0]} is not a JSON list of tag names ({describe_value(value)})",
+                "bad_tags",
+            ) from None
+    return tag_names(value)
+
+
+def _read_only_warnings(record: Mapping[str, Any]) -> list[MappingWarning]:
+    return [
+        MappingWarning(
+            f"read_only:company:{name}",
+            f"Company records carry {name}, which is read-only in Intercom (it counts a "
+            "company's users and sessions and keeps its segments itself): not sent",
+        )
+        for name in READ_ONLY_TRAITS
+        if record.get(name) is not None
+    ]
 
 
 def _members(row: Row, options: ContactOptions) -> tuple[list[str], list[str]]:

@@ -11,6 +11,10 @@ A row of Segment's or RudderStack's `tracks` table or of a per-event table such 
 call's `timestamp` (else `original_timestamp`, `sent_at`, `received_at`), `id` is the message
 id, and the bookkeeping and `context_*` columns are not metadata; `name` and `created_at`
 are then ordinary properties.
+
+The contact is named by its external id (`user_id`), else its email, else its Intercom id
+(`id`, which names leads too): from an `intercom_contact_id` column, or, as RudderStack's v2
+destination sends a lead's events, `properties.id`. Never by a message row's own `id`.
 """
 
 from __future__ import annotations
@@ -49,7 +53,17 @@ CREATED_AT_SOURCES = ("created_at", "timestamp", "original_timestamp", "original
 USER_ID_SOURCES = ("user_id", "userId", "external_id")
 MESSAGE_NAME_SOURCES = ("event_name", "event_text", "event")
 """The event's name in a message row: `event_text` is the name as sent, `event` a slug."""
-_CONTACT_SOURCES = (*USER_ID_SOURCES, "email", "properties", CONTEXT, *ANONYMOUS_ID_SOURCES)
+INTERCOM_ID_COLUMN = "intercom_contact_id"
+"""A column naming the event's contact by its Intercom id (`POST /events` takes `id`)."""
+PROPERTIES_ID = "properties.id"
+_CONTACT_SOURCES = (
+    *USER_ID_SOURCES,
+    "email",
+    "properties",
+    CONTEXT,
+    *ANONYMOUS_ID_SOURCES,
+    INTERCOM_ID_COLUMN,
+)
 _CONSUMED = frozenset(EVENT_NAME_SOURCES + CREATED_AT_SOURCES + _CONTACT_SOURCES)
 _MESSAGE_CONSUMED = frozenset(
     MESSAGE_NAME_SOURCES + MESSAGE_TIME_SOURCES + _CONTACT_SOURCES + ("id",)
@@ -68,7 +82,8 @@ class EventPlan:
 
     @property
     def ordering_keys(self) -> tuple[str, ...]:
-        """The contact the event is sent for (as `user_id` or `email`): its upsert goes first."""
+        """The contact the event is sent for (as `user_id` or `email`): its upsert goes first.
+        None for an event by Intercom id: it names a contact Intercom has already."""
         return keys.contact(self.payload.get("user_id"), self.payload.get("email"))
 
 
@@ -85,8 +100,11 @@ def map_event(
     row = Row(record, schema, options.warehouse_columns)
     event_name = _event_name(row)
     payload: dict[str, Any] = {"event_name": event_name, "created_at": _created_at(row)}
-    payload.update(_contact(row, options))
+    contact, contact_source = _contact(row, options)
+    payload.update(contact)
     source, source_schema = _metadata_source(row, schema)
+    if contact_source == PROPERTIES_ID:
+        source = {key: value for key, value in source.items() if key != "id"}
     metadata, warnings = _metadata(source, source_schema, event_name)
     if metadata:
         payload["metadata"] = metadata
@@ -119,20 +137,26 @@ def _created_at(row: Row) -> int:
     return to_unix_seconds(item[1], item[0])
 
 
-def _contact(row: Row, options: ContactOptions) -> dict[str, str]:
-    """`user_id` (the contact's external_id) when the record has one, else `email`.
+def _contact(row: Row, options: ContactOptions) -> tuple[dict[str, str], str]:
+    """`user_id` (the contact's external_id) when the record has one, else `email`, else
+    `id` (the contact's Intercom id); with the column it was found in.
 
     The call's `context.traits` stand in for an id or email the record lacks, and with
     `anonymous_id_as_user_id` its anonymous id is the user id when it has no other, as
-    for the users stream (so an event finds the contact its identify call created).
+    for the users stream (so an event finds the contact its identify call created). An
+    Intercom id names any contact, leads too: RudderStack sends a lead's events that way.
     """
     item = user_id_item(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
     if item is not None:
-        return {"user_id": to_text(item[1], "user_id")}
+        return {"user_id": to_text(item[1], "user_id")}, item[0]
     email = email_of(row)
     if email:
-        return {"email": email}
+        return {"email": email}, "email"
+    item = _intercom_id_item(row)
+    if item is not None:
+        return {"id": to_text(item[1], item[0])}, item[0]
     looked = identity_sources(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
+    looked += [INTERCOM_ID_COLUMN] + ([PROPERTIES_ID] if row.enabled else [])
     hint = (
         ""
         if options.anonymous_id_as_user_id
@@ -140,9 +164,23 @@ def _contact(row: Row, options: ContactOptions) -> dict[str, str]:
     )
     raise MappingError(
         f"Event record names no contact (looked in {', '.join(looked)}): "
-        f"add the contact's external id or email{hint}",
+        f"add the contact's external id, email or Intercom id{hint}",
         "no_identity",
     )
+
+
+def _intercom_id_item(row: Row) -> tuple[str, Any] | None:
+    """The contact's Intercom id: the `intercom_contact_id` column (any row shape), else,
+    as RudderStack's v2 destination reads a lead's events, `properties.id`. Never a
+    message row's own `id`, which is the message's."""
+    item = first_item(row.record, INTERCOM_ID_COLUMN)
+    if item is not None or not row.enabled:
+        return item
+    properties = row.record.get("properties")
+    if not isinstance(properties, Mapping):
+        return None
+    item = first_item(properties, "id")
+    return None if item is None else (PROPERTIES_ID, item[1])
 
 
 def _metadata_source(row: Row, schema: RecordSchema) -> tuple[Mapping[str, Any], RecordSchema]:

@@ -20,21 +20,6 @@ def first_item(record: Mapping[str, Any], *names: str) -> tuple[str, Any] | None
     return None
 
 
-def pick_fields(
-    record: Mapping[str, Any],
-    sources: Mapping[str, tuple[str, ...]],
-    convert: Callable[[Any, str], Any],
-) -> dict[str, Any]:
-    """Standard fields from their aliases: the first non-empty alias wins and is converted,
-    so that a bad value's error names the column the user actually has."""
-    fields: dict[str, Any] = {}
-    for field, names in sources.items():
-        item = first_item(record, *names)
-        if item is not None:
-            fields[field] = convert(item[1], item[0])
-    return fields
-
-
 def first_value(record: Mapping[str, Any], *names: str) -> Any | None:
     """The value of the first of `names` that is neither None nor ""."""
     item = first_item(record, *names)

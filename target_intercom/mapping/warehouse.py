@@ -131,15 +131,19 @@ class Row:
 
 
 ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
-TRAIT_USER_ID_SOURCES = ("user_id", "userId")
+TRAIT_USER_ID_SOURCES = ("user_id", "userId", "id")
+"""The user's id among the call's traits: RudderStack's v2 Intercom destination reads
+`context.traits.id` too (`context_traits_id` in its warehouse). Only ever under
+`context.traits`: a message row's own `id` is the message id."""
 
 
 def user_id_item(
     row: Row, sources: tuple[str, ...], anonymous_id_as_user_id: bool
 ) -> tuple[str, Any] | None:
     """The contact's external id, as users and events read it alike: the first of
-    `sources`, else the call's `context.traits` id, else (only with the setting) its
-    anonymous id, so that an event finds the contact its identify call created."""
+    `sources`, else the call's `context.traits` user id (`user_id`, `userId`, `id`), else
+    (only with the setting) its anonymous id, so that an event finds the contact its
+    identify call created."""
     item = first_item(row.record, *sources) or row.trait_item(TRAIT_USER_ID_SOURCES)
     if item is None and anonymous_id_as_user_id:
         item = first_item(row.record, *ANONYMOUS_ID_SOURCES)

@@ -15,7 +15,9 @@ and an input event that old is taken as delivered long ago: not sent, counted
 "past_event_memory", and told in one warning line at the end of the run.
 
 An event whose contact Intercom does not have waits for it (`ContactNotYet`): taps emit
-streams in their own order, often events before users.
+streams in their own order, often events before users. An event that names its contact by
+Intercom id (`id`) does not wait: no input can make that id exist, so a 404 is a record
+error at once; a contact merged into another (410) gets it sent to the one Intercom kept.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import ContactNotYet
+from target_intercom.errors import ContactNotYet, RecordError
 from target_intercom.mapping import EventPlan
 from target_intercom.metrics import ALREADY_SENT, PAST_EVENT_MEMORY
 from target_intercom.syncstore import SyncStore
+from target_intercom.writers.absent import merged_into
 from target_intercom.writers.known import KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
 
@@ -101,6 +104,9 @@ class EventWriter:
         return ALREADY_SENT if self._store.event_delivered(event_digest(plan.payload)) else None
 
     def _send(self, payload: dict[str, Any]) -> None:
+        if "id" in payload:
+            self._send_by_intercom_id(payload)
+            return
         email = payload.get("email")
         by_email_only = bool(email) and "user_id" not in payload and "id" not in payload
         if by_email_only:
@@ -123,6 +129,27 @@ class EventWriter:
                     keys.contact(payload.get("user_id"), email),
                 ) from None
             self._client.request("POST", "/events", json_body=self._by_id(payload, lead))
+
+    def _send_by_intercom_id(self, payload: dict[str, Any]) -> None:
+        """An event the record names by Intercom id. That contact exists or never will
+        (no input can bring an id into being), so a 404 is a record error at once; one
+        merged into another (410) has its event sent to the contact Intercom kept, where
+        its earlier events went."""
+        try:
+            self._client.request("POST", "/events", json_body=payload)
+        except ApiError as exc:
+            kept = merged_into(exc)
+            if kept is not None:
+                self._client.request("POST", "/events", json_body={**payload, "id": kept})
+                return
+            if exc.status not in (404, 410):
+                raise
+            raise RecordError(
+                f"event '{payload.get('event_name')}' names Intercom contact id "
+                f"{payload['id']!r}, which Intercom does not have ({exc.status}): check "
+                "the id, or name the contact by its external id or email",
+                "contact_not_found",
+            ) from None
 
     @staticmethod
     def _by_id(payload: dict[str, Any], contact_id: str | None) -> dict[str, Any]:
