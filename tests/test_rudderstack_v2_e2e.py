@@ -142,8 +142,9 @@ def test_a_group_fills_the_company_from_context_traits(fake, tmp_path, shape):
     assert run.returncode == 0, run.stderr
     companies = {c["company_id"]: c for c in fake.companies()}
     acme = companies["acme"]
-    assert (acme["name"], acme["plan"]["name"], acme["size"]) == ("Acme", "enterprise", 120)
-    assert (acme["industry"], acme["website"]) == ("Anvils", "https://acme.example")
+    assert (acme["plan"]["name"], acme["size"], acme["industry"]) == ("enterprise", 120, "Anvils")
+    # A call's traits are the user's: their name and site are not the company's.
+    assert not acme.get("name") and not acme.get("website")
     assert (acme["monthly_spend"], acme["remote_created_at"]) == (990, T0_UNIX)
     assert acme["custom_attributes"] == {}
     assert companies["globex"]["name"] == "Globex"

@@ -35,6 +35,7 @@ _TEXT_SOURCES = {
 _INT_SOURCES = {"size": ("size", "employees"), "monthly_spend": ("monthly_spend", "monthlySpend")}
 _CREATED_SOURCES = ("remote_created_at", "remoteCreatedAt", "created_at", "createdAt")
 _REMOTE_CREATED_TRAITS = ("remote_created_at", "remoteCreatedAt")
+_FROM_TRAITS = frozenset({"plan", "industry", "size", "monthly_spend", "remote_created_at"})
 _USER_ID_SOURCES = ("user_id", "userId")
 READ_ONLY_TRAITS = (
     "userCount",
@@ -169,10 +170,10 @@ def map_company(
 
 
 def _standard_fields(row: Row) -> dict[str, Any]:
-    """Each standard field from the record's own columns, else from the call's
-    `context.traits` (nested or `context_traits_*`), as RudderStack's v2 destination
-    fills a group call's company from them. Not `created_at`/`createdAt` there: in a
-    call's traits that is when the user signed up, not when the company was made."""
+    """Each standard field from the record's own columns, else, for the fields RudderStack's
+    v2 destination fills a group call's company from, from the call's `context.traits`
+    (nested or `context_traits_*`). Not `name`, `website` nor `created_at` there: in a
+    call's traits they are the user's name, site and sign-up, not the company's."""
     fields: dict[str, Any] = {}
     for sources, convert in (
         (_TEXT_SOURCES, to_text),
@@ -180,9 +181,11 @@ def _standard_fields(row: Row) -> dict[str, Any]:
         ({"remote_created_at": _CREATED_SOURCES}, to_unix_seconds),
     ):
         for name, names in sources.items():
-            item = first_item(row.record, *names) or row.trait_item(
-                _REMOTE_CREATED_TRAITS if name == "remote_created_at" else names
-            )
+            item = first_item(row.record, *names)
+            if item is None and name in _FROM_TRAITS:
+                item = row.trait_item(
+                    _REMOTE_CREATED_TRAITS if name == "remote_created_at" else names
+                )
             if item is not None:
                 fields[name] = convert(item[1], item[0])
     return fields
