@@ -271,6 +271,27 @@ class KnownContacts:
         ]
         return free[0] if len(free) == 1 else None
 
+    def phone_holder(self, phone: str) -> str | None:
+        """The contact this target last wrote or found with this phone (lookup_fields
+        listing phone): a group call naming its user by phone finds it without a search,
+        which lags behind creates."""
+        key = keys.contact_by_phone(phone)
+        filed = self._filed.get(key)
+        if filed is None:
+            filed, _ = self._file(key, self._store.contact(key))
+        if filed.intercom_id is None or self._of(filed.intercom_id) is None:
+            return None
+        return filed.intercom_id
+
+    def holds_phone(self, phone: str, intercom_id: str) -> None:
+        """Intercom confirmed the contact holds this phone. Another contact filed under it
+        already makes the phone name none (a search decides, and refuses several)."""
+        key = keys.contact_by_phone(phone)
+        before = self._filed.get(key) or self._file(key, self._store.contact(key))[0]
+        named = intercom_id if before.intercom_id in (None, intercom_id) else None
+        self._filed.put(key, _Filed(named))
+        self._store.put_key(key, named)
+
     def remember(self, external_id: str | None, email: str | None, written: Known) -> None:
         """What Intercom just confirmed of the contact the record names."""
         intercom_id = written.intercom_id

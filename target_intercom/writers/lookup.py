@@ -79,6 +79,24 @@ class ContactLookup:
             )
         return str(data[0]["id"]) if data else None
 
+    def one_by_phone(self, phone: str, external_id: str | None, *, claiming: bool) -> str | None:
+        """The one contact with this phone, by one search: RudderStack's lookup by a custom
+        field, for a contact this target does not know. `claiming`: the record's
+        external_id is to be given to it, so one holding another is someone else. Several
+        name none of them: a record error lists them."""
+        data = self.holding("phone", phone)
+        if claiming:
+            data = [c for c in data if c.get("external_id") in (None, external_id)]
+        if len(data) > 1:
+            ids = ", ".join(sorted(str(c["id"]) for c in data))
+            raise RecordError(
+                f"{len(data)} contacts in Intercom ({ids}) hold the phone {phone!r}, which "
+                "lookup_fields lists: the record was applied to none of them (merge them "
+                "in Intercom, or take phone out of lookup_fields)",
+                "ambiguous_phone",
+            )
+        return str(data[0]["id"]) if data else None
+
     def find_lead(self, email: str) -> str | None:
         """The contact a lead record with this email is: the user with it, when one has
         it (a lead that became a user stays a user), else the oldest lead with it."""
