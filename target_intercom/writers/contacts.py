@@ -9,6 +9,11 @@ id, or nothing when the record is unchanged; only tags and companies not applied
 are sent. Of a contact's rows in a history table, only the newest counts (its time is the
 plan's `as_of`): an older row costs nothing, whenever it comes.
 
+With phone in `lookup_fields` (RudderStack's lookup by a custom field), a contact the
+target does not know is searched for by its phone before it is created (one search): a
+contact someone made with that phone is updated, not doubled. Search may miss one made
+minutes ago; it is the user's choice, and costs nothing when phone is not listed.
+
 Two exceptions, because Intercom's 409 cannot be relied on for them:
 - A lead known only by email never gets a 409, so it is searched for before it is
   created, and its create is never sent twice: when its answer is lost, search decides.

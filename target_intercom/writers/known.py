@@ -18,6 +18,10 @@ companies this target applied, its external_id and email as Intercom showed them
 to that contact, whichever key a record came by; an email is never taken for a user who
 has an external_id of its own. A fingerprint is recorded as soon as Intercom confirmed
 the call that wrote it, and forgotten (durably) before a call that changes it is sent.
+
+With phone in `lookup_fields`, a phone also names the contact this target last wrote or
+found with it (none when two did), for group calls that name their user by phone: search
+lags behind creates, so a contact this run made could not be found by it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ rule to every search:
   record is refused rather than merged into one picked at random.
 - A lead known only by email is looked up before it is created, since Intercom never
   answers 409 for a lead (several leads may share an email).
+- With phone in lookup_fields, a contact the target does not know is looked up by its
+  phone before it is created, and a group call's user by its phone (`one_by_phone`).
 
 What was found is remembered by the caller, in `known.py`.
 """
