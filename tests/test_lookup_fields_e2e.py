@@ -216,3 +216,17 @@ def test_a_group_calls_phone_several_contacts_hold_is_an_error_naming_them(fake,
     [letter] = dead_letters(tmp_path)
     assert letter["error_code"] == "ambiguous_phone"
     assert first in letter["error_message"] and second in letter["error_message"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_without_phone_in_lookup_fields_a_group_calls_phone_is_a_company_attribute(
+    fake, tmp_path, shape
+):
+    fake.seed_contact(external_id="u1", phone=PHONE)
+    config = config_for(fake, unknown_attributes="create")
+    run = run_target(config, group(shape, {"phone": PHONE}, {"phone": PHONE}), tmp_path)
+    assert run.returncode == 0, run.stderr
+    [acme] = fake.companies()
+    assert acme["custom_attributes"] == {"phone": PHONE}
+    assert fake.memberships() == set()
+    assert searches(fake) == 0
