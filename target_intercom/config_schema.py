@@ -125,7 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
         default=["external_id", "email"],
         description=(
             "Fields, in order, used to find an existing contact when Intercom does not "
-            "name it (deletes, attaching users to companies)."
+            "name it (deletes, attaching users to companies). With phone listed, a contact "
+            "not known yet is first searched for by its phone (one search) and updated "
+            "when found; a group call's phone names its user."
         ),
     ),
     Setting(

@@ -19,6 +19,13 @@ def contact_by_email(email: str) -> str:
     return f"contact:email:{email.lower()}"
 
 
+def contact_by_phone(phone: str) -> str:
+    """A contact as a record names it by phone, with `lookup_fields` listing phone: it
+    orders a group call that attaches the contact by phone after the contact's identify,
+    and files the contact this target last wrote with that phone."""
+    return f"contact:phone:{phone}"
+
+
 def contact(external_id: str | None, email: str | None) -> tuple[str, ...]:
     """Every key of a contact known by `external_id` and/or `email`, external_id first."""
     keys: list[str] = []

@@ -73,6 +73,7 @@ class Runtime:
             warehouse_columns=settings.warehouse_columns,
             row_time_columns=tuple(settings.row_time_columns.items()),
             company_columns=settings.company_columns,
+            phone_lookup="phone" in settings.lookup_fields,
         )
         self.dead_letter = (
             (DryRunDeadLetters if settings.dry_run else DeadLetterFile)(

@@ -509,8 +509,9 @@ def test_a_groups_row_is_its_company_and_attaches_its_user() -> None:
         "size": 120,
         "plan": "enterprise",
         "industry": "Anvils",
-        "custom_attributes": {"email": "hello@acme.test"},
     }
+    # A group call's `email` is its user's (RudderStack's Intercom destination, v2: the
+    # user to attach), never a company attribute; its `user_id` names the user first.
     assert plan.user_ids == ["u1"]
     assert plan.user_emails == []
 
@@ -526,7 +527,12 @@ def test_in_a_groups_row_id_is_the_message_id_never_the_company() -> None:
 
 
 def test_an_anonymous_group_call_attaches_its_user_by_anonymous_id_or_context_email() -> None:
-    record = {**SEGMENT_GROUP, "user_id": None, "context_traits_email": "Ann@X.io"}
+    record = {
+        **SEGMENT_GROUP,
+        "user_id": None,
+        "email": None,
+        "context_traits_email": "Ann@X.io",
+    }
     plan = company(record)
     assert (plan.user_ids, plan.user_emails) == ([], ["Ann@X.io"])
     assert plan.ordering_keys == ("company:acme", "contact:email:ann@x.io")
@@ -534,7 +540,10 @@ def test_an_anonymous_group_call_attaches_its_user_by_anonymous_id_or_context_em
     assert (plan.user_ids, plan.user_emails) == (["anon-1"], [])
     plan = company({**record, "context_traits_email": None})
     assert (plan.user_ids, plan.user_emails) == ([], [])
-    assert plan.custom_attributes == {"email": "hello@acme.test"}
+    # The call's own email names its user before its anonymous id and its context's.
+    plan = company({**record, "email": "hello@acme.test"}, anonymous_id_as_user_id=True)
+    assert (plan.user_ids, plan.user_emails) == ([], ["hello@acme.test"])
+    assert plan.custom_attributes == {}
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,8 @@ company's users and sessions and keeps its segments itself, and 2.16's `POST /co
 (create_or_update_company_request) has no field for them. Sent as custom attributes they
 would refuse the whole company under the default unknown_attributes; they are dropped,
 told once each."""
+# A group call's columns that name its user, by whether lookup_fields lists phone.
+_GROUP_CALL_MEMBER_COLUMNS = {False: ("email",), True: ("email", "phone")}
 _CONSUMED = frozenset(
     COMPANY_ID_SOURCES
     + READ_ONLY_TRAITS
@@ -80,6 +82,9 @@ class CompanyPlan:
     is looked up, as `user_ids` are."""
     as_of: int | None = None
     """When the row was made (see ContactPlan.as_of)."""
+    user_phones: list[str] = field(default_factory=list)
+    """Phones of contacts to attach, for a group call that names its user by neither id
+    nor email, when `lookup_fields` lists phone; each is looked up by one search."""
 
     @property
     def company_id(self) -> str:
@@ -93,6 +98,7 @@ class CompanyPlan:
             keys.company(self.company_id),
             *(keys.contact_by_external_id(user_id) for user_id in self.user_ids),
             *(keys.contact_by_email(email) for email in self.user_emails),
+            *(keys.contact_by_phone(phone) for phone in self.user_phones),
         )
 
     def payload(self) -> dict[str, Any]:
@@ -147,16 +153,19 @@ def map_company(
     fields.update(_standard_fields(row))
     notices = _read_only_warnings(record)
     as_of = row_time(row, options.row_time_column, notices, "company")
+    # A group call's own email (and, with phone in lookup_fields, phone) is its user's.
+    members = _GROUP_CALL_MEMBER_COLUMNS[options.phone_lookup] if _group_call(row) else ()
     own = {
         name: value
         for name, value in record.items()
         if name not in _CONSUMED
+        and name not in members
         and name != options.row_time_column
         and not row.is_pipeline(name)
         and not (row.enabled and name == CONTEXT)
     }
     attributes, types, warnings = custom_attributes(own, schema, "company")
-    user_ids, user_emails = _members(row, options)
+    user_ids, user_emails, user_phones = _members(row, options)
     return CompanyPlan(
         fields=fields,
         custom_attributes=attributes,
@@ -166,6 +175,7 @@ def map_company(
         warnings=warnings + notices,
         user_emails=user_emails,
         as_of=None if as_of is None else as_of[1],
+        user_phones=user_phones,
     )
 
 
@@ -224,24 +234,42 @@ def _read_only_warnings(record: Mapping[str, Any]) -> list[MappingWarning]:
     ]
 
 
-def _members(row: Row, options: ContactOptions) -> tuple[list[str], list[str]]:
-    """The contacts to attach, by external id and by email.
+def _group_call(row: Row) -> bool:
+    """Whether the record is a group call (a row of a warehouse `groups` table, or a message
+    with a nested `context`), whose `email` and `phone` are its user's, not the company's.
+    In a plain companies table they stay company attributes."""
+    return row.message or (row.enabled and isinstance(row.record.get(CONTEXT), Mapping))
 
-    When the record names no one by id or email of its own, the call's user stands in: its
-    anonymous id (with `anonymous_id_as_user_id`), else the email of its `context.traits`.
+
+def _members(row: Row, options: ContactOptions) -> tuple[list[str], list[str], list[str]]:
+    """The contacts to attach, by external id, by email and by phone.
+
+    When the record names no one by id or email of its own, the call's user stands in: a
+    group call's own `email`, else its anonymous id (with `anonymous_id_as_user_id`), else
+    the email of its `context.traits`, else (with phone in `lookup_fields`) the group
+    call's own `phone` or its `context.traits.phone`.
     """
     record = row.record
     user_ids = _user_ids(record)
     emails = _user_emails(record)
     if user_ids or emails:
-        return user_ids, emails
+        return user_ids, emails, []
+    group_call = _group_call(row)
+    own_email = first_value(record, "email") if group_call else None
+    if own_email is not None and (emails := _emails([own_email], "email")):
+        return [], emails, []
     anonymous = first_value(record, *ANONYMOUS_ID_SOURCES)
     if options.anonymous_id_as_user_id and anonymous is not None:
-        return [to_text(anonymous, "anonymous_id")], []
+        return [to_text(anonymous, "anonymous_id")], [], []
     trait = row.trait_item(("email",))
     if trait is not None:
-        return [], _emails([trait[1]], trait[0])
-    return [], []
+        return [], _emails([trait[1]], trait[0]), []
+    if options.phone_lookup and group_call:
+        phone = first_item(record, "phone") or row.trait_item(("phone",))
+        text = to_text(phone[1], phone[0]).strip() if phone is not None else ""
+        if text:
+            return [], [], [text]
+    return [], [], []
 
 
 def _user_ids(record: Mapping[str, Any]) -> list[str]:

@@ -115,11 +115,15 @@ class ContactPlan:
 
     @property
     def ordering_keys(self) -> tuple[str, ...]:
-        """The contact, and the companies it links held shared: the users of one company
-        run side by side (the company writer upserts it once, under its own lock), and a
-        companies record about it stays in order with them."""
-        return self.identities() + tuple(
-            keys.shared(keys.company(c.company_id)) for c in self.companies
+        """The contact (also by its phone: a group call may name it so), and the
+        companies it links held shared: the users of one company run side by side (the
+        company writer upserts it once, under its own lock), and a companies record about
+        it stays in order with them."""
+        phone = self.fields.get("phone")
+        return (
+            self.identities()
+            + ((keys.contact_by_phone(str(phone)),) if phone else ())
+            + tuple(keys.shared(keys.company(c.company_id)) for c in self.companies)
         )
 
 

@@ -18,6 +18,8 @@ class ContactOptions:
     include_context: bool = False
     warehouse_columns: bool = True
     company_columns: bool = True
+    # Whether `lookup_fields` lists `phone`: then a group call's phone names its member.
+    phone_lookup: bool = False
     # The `row_time_columns` setting, as (stream, column) pairs; and the column that gives
     # the time of this stream's rows (see row_time.py), once `for_stream` chose it.
     row_time_columns: tuple[tuple[str, str], ...] = ()

@@ -180,6 +180,7 @@ class CompanyWriter:
             outcome = "unchanged"
         members = [self._contacts.id_of(u, None) for u in plan.user_ids]
         members += [self._contacts.holder_of(e) for e in plan.user_emails]
+        members += [self._contacts.phone_holder(p) for p in plan.user_phones]
         if not all(members):
             return None
         if outcome == "superseded":
@@ -218,6 +219,15 @@ class CompanyWriter:
                 functools.partial(contacts.holder_of, e),
             )
             for e in plan.user_emails
+        ]
+        wanted += [
+            (
+                f"user phone {p!r}",
+                keys.contact_by_phone(p),
+                functools.partial(self._member_by_phone, p),
+                functools.partial(contacts.phone_holder, p),
+            )
+            for p in plan.user_phones
         ]
         found: list[str] = []
         missing: list[tuple[str, str]] = []
@@ -388,6 +398,18 @@ class CompanyWriter:
         if held:
             return held[0]
         return self._lookup.find(None, email) if "email" in self._lookup.lookup_fields else None
+
+    def _member_by_phone(self, phone: str) -> str | None:
+        """Intercom's id of the one contact with this phone (lookup_fields lists phone):
+        the one this target wrote or found with it, else found by one search; None when
+        none is."""
+        held = self._contacts.phone_holder(phone)
+        if held is not None:
+            return held
+        found = self._lookup.one_by_phone(phone, None, claiming=False)
+        if found is not None:
+            self._contacts.holds_phone(phone, found)
+        return found
 
     def _lock_of(self, company_id: str) -> threading.Lock:
         return self._locks[hash(company_id) % _LOCK_STRIPES]

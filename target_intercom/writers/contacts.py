@@ -9,6 +9,11 @@ id, or nothing when the record is unchanged; only tags and companies not applied
 are sent. Of a contact's rows in a history table, only the newest counts (its time is the
 plan's `as_of`): an older row costs nothing, whenever it comes.
 
+With phone in `lookup_fields` (RudderStack's lookup by a custom field), a contact the
+target does not know is searched for by its phone before it is created (one search): a
+contact someone made with that phone is updated, not doubled. Search may miss one made
+minutes ago; it is the user's choice, and costs nothing when phone is not listed.
+
 Two exceptions, because Intercom's 409 cannot be relied on for them:
 - A lead known only by email never gets a 409, so it is searched for before it is
   created, and its create is never sent twice: when its answer is lost, search decides.
@@ -116,6 +121,9 @@ class ContactWriter:
                 updated_at=updated_at if isinstance(updated_at, int) else None,
             )
             self._known.remember(plan.external_id, plan.email, known)
+            phone = body.get("phone")
+            if phone and "phone" in self._lookup.lookup_fields:
+                self._known.holds_phone(str(phone), contact_id)
         written = [known]
 
         def recorded(**changes: object) -> None:
@@ -195,6 +203,9 @@ class ContactWriter:
                 if holder.claimed:
                     self._index.claimed(str(body["email"]))
                 return updated
+        by_phone = self._found_by_phone(body)
+        if by_phone is not None:
+            return "updated", by_phone, self._update(by_phone, body)
         for wait in (*self._waits.conflict_retries, None):
             try:
                 created = _contact(
@@ -219,6 +230,17 @@ class ContactWriter:
                 "POST", "/contacts/{contact_id}/unarchive", path={"contact_id": contact_id}
             )
         return "updated", contact_id, self._update(contact_id, body)
+
+    def _found_by_phone(self, body: dict[str, Any]) -> str | None:
+        """RudderStack's lookup by a custom field: with phone in lookup_fields, a contact
+        this target does not know is searched for by the record's phone (one search)
+        before it is created, so that one someone made with that phone and no external_id
+        is updated and given the record's external_id, not doubled. Without phone listed,
+        or without a phone in the record, no search is made."""
+        phone = body.get("phone")
+        if "phone" not in self._lookup.lookup_fields or not phone:
+            return None
+        return self._lookup.one_by_phone(str(phone), body.get("external_id"), claiming=True)
 
     def _update_known(self, contact_id: str, body: dict[str, Any], ours: bool) -> Upserted | None:
         """Updates a contact by the id the target holds for it; None when it is gone (404,

@@ -18,6 +18,10 @@ companies this target applied, its external_id and email as Intercom showed them
 to that contact, whichever key a record came by; an email is never taken for a user who
 has an external_id of its own. A fingerprint is recorded as soon as Intercom confirmed
 the call that wrote it, and forgotten (durably) before a call that changes it is sent.
+
+With phone in `lookup_fields`, a phone also names the contact this target last wrote or
+found with it (none when two did), for group calls that name their user by phone: search
+lags behind creates, so a contact this run made could not be found by it.
 """
 
 from __future__ import annotations
@@ -270,6 +274,27 @@ class KnownContacts:
             if (known := self._of(intercom_id)) is not None and known.external_id is None
         ]
         return free[0] if len(free) == 1 else None
+
+    def phone_holder(self, phone: str) -> str | None:
+        """The contact this target last wrote or found with this phone (lookup_fields
+        listing phone): a group call naming its user by phone finds it without a search,
+        which lags behind creates."""
+        key = keys.contact_by_phone(phone)
+        filed = self._filed.get(key)
+        if filed is None:
+            filed, _ = self._file(key, self._store.contact(key))
+        if filed.intercom_id is None or self._of(filed.intercom_id) is None:
+            return None
+        return filed.intercom_id
+
+    def holds_phone(self, phone: str, intercom_id: str) -> None:
+        """Intercom confirmed the contact holds this phone. Another contact filed under it
+        already makes the phone name none (a search decides, and refuses several)."""
+        key = keys.contact_by_phone(phone)
+        before = self._filed.get(key) or self._file(key, self._store.contact(key))[0]
+        named = intercom_id if before.intercom_id in (None, intercom_id) else None
+        self._filed.put(key, _Filed(named))
+        self._store.put_key(key, named)
 
     def remember(self, external_id: str | None, email: str | None, written: Known) -> None:
         """What Intercom just confirmed of the contact the record names."""

@@ -12,6 +12,8 @@ rule to every search:
   record is refused rather than merged into one picked at random.
 - A lead known only by email is looked up before it is created, since Intercom never
   answers 409 for a lead (several leads may share an email).
+- With phone in lookup_fields, a contact the target does not know is looked up by its
+  phone before it is created, and a group call's user by its phone (`one_by_phone`).
 
 What was found is remembered by the caller, in `known.py`.
 """
@@ -76,6 +78,24 @@ class ContactLookup:
                 "names none of them by external_id; it was not applied to any (give the "
                 "record an external_id)",
                 f"ambiguous_{field}",
+            )
+        return str(data[0]["id"]) if data else None
+
+    def one_by_phone(self, phone: str, external_id: str | None, *, claiming: bool) -> str | None:
+        """The one contact with this phone, by one search: RudderStack's lookup by a custom
+        field, for a contact this target does not know. `claiming`: the record's
+        external_id is to be given to it, so one holding another is someone else. Several
+        name none of them: a record error lists them."""
+        data = self.holding("phone", phone)
+        if claiming:
+            data = [c for c in data if c.get("external_id") in (None, external_id)]
+        if len(data) > 1:
+            ids = ", ".join(sorted(str(c["id"]) for c in data))
+            raise RecordError(
+                f"{len(data)} contacts in Intercom ({ids}) hold the phone {phone!r}, which "
+                "lookup_fields lists: the record was applied to none of them (merge them "
+                "in Intercom, or take phone out of lookup_fields)",
+                "ambiguous_phone",
             )
         return str(data[0]["id"]) if data else None
 

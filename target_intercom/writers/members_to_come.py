@@ -27,6 +27,7 @@ class MembersToCome:
     user_emails: tuple[str, ...]
     outcome: str
     mirror: bool
+    user_phones: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -39,6 +40,7 @@ class MembersToCome:
             tuple(e for e in plan.user_emails if keys.contact_by_email(e) in missing),
             outcome,
             mirror,
+            tuple(p for p in plan.user_phones if keys.contact_by_phone(p) in missing),
         )
 
     @property
@@ -47,6 +49,7 @@ class MembersToCome:
         return (
             *(keys.contact_by_external_id(u) for u in self.user_ids),
             *(keys.contact_by_email(e) for e in self.user_emails),
+            *(keys.contact_by_phone(p) for p in self.user_phones),
         )
 
     @property
@@ -70,9 +73,10 @@ class MembersToCome:
         if company not in held:
             return self
         if self.mirror and company in later:  # held outright: a companies record
-            return replace(self, user_ids=(), user_emails=())
+            return replace(self, user_ids=(), user_emails=(), user_phones=())
         return replace(
             self,
             user_ids=tuple(u for u in self.user_ids if keys.contact_by_external_id(u) not in held),
             user_emails=tuple(e for e in self.user_emails if keys.contact_by_email(e) not in held),
+            user_phones=tuple(p for p in self.user_phones if keys.contact_by_phone(p) not in held),
         )

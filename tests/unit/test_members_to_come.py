@@ -35,3 +35,17 @@ def test_a_companies_row_settles_the_members_it_lists_and_under_mirror_all() -> 
     # A user's nested company holds it shared: it says nothing of the other members.
     nested = (*keys.contact("u9", None), keys.shared(keys.company("c1")))
     assert waiting(mirror=True).after(nested) == waiting(mirror=True)
+
+
+def test_members_by_phone_wait_for_their_phone_key_and_are_settled_by_it() -> None:
+    rest = MembersToCome("c1", (), (), "upserted", False, ("+15550100",))
+    assert rest.waits_for == (keys.contact_by_phone("+15550100"),)
+    user_row = (keys.contact_by_external_id("u1"), keys.contact_by_phone("+15550100"))
+    assert rest.after((*user_row, keys.shared(keys.company("c1")))).user_phones == ()
+    assert rest.after(user_row) == rest
+    assert (
+        MembersToCome("c1", (), (), "upserted", True, ("+1",))
+        .after((keys.company("c1"),))
+        .user_phones
+        == ()
+    )
