@@ -43,6 +43,8 @@ class Metrics:
         self.calls: Counter[str] = Counter()
         self.retries = 0
         self.rate_limited = 0
+        # Members of companies written whose contacts never came (delivery/failures.py).
+        self.members_not_found = 0
         self.outcomes: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def count_call(self, endpoint: str) -> None:
@@ -59,6 +61,11 @@ class Metrics:
         """One 429: the pacer let a call through that Intercom refused for the rate limit."""
         with self._lock:
             self.rate_limited += 1
+
+    def count_members_not_found(self, n: int) -> None:
+        """A record wrote its company but `n` of its members never came: not attached."""
+        with self._lock:
+            self.members_not_found += n
 
     def count_outcome(self, stream: str, outcome: str, n: int = 1) -> None:
         """A record of this stream ended with this outcome."""
@@ -108,5 +115,6 @@ class Metrics:
                 "api_calls_total": sum(self.calls.values()),
                 "retries": self.retries,
                 "rate_limited": self.rate_limited,
+                "members_not_found": self.members_not_found,
                 "streams": {name: dict(c) for name, c in self.outcomes.items()},
             }

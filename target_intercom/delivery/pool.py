@@ -322,6 +322,9 @@ class Delivery:
         except ContactNotYet as exc:
             if self._park(seq, job, exc.contact_keys, exc.rest):
                 return None
+            if exc.rest is not None:  # its own part is written: only the rest is left undone
+                failure = self._errors.left_undone(job.stream, job.record_key, job.record, exc)
+                return _DELIVERED if failure is None else _Ended(False, failure=failure)
             return self._settle_error(job.stream, job.record_key, job.record, exc)
         except RecordError as exc:
             return self._settle_error(job.stream, job.record_key, job.record, exc)
