@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import LIST, STR, config_for, record, run_target, schema, state
-from tests.test_warehouse_rows_e2e import SEGMENT_GROUPS, pipeline
+from tests.test_warehouse_rows_e2e import (
+    SEGMENT_GROUPS,
+    SEGMENT_IDENTIFIES,
+    SEGMENT_TRACKS,
+    pipeline,
+)
 from tests.test_warehouse_rows_e2e import config as warehouse_config
 
 USERS = schema("users", {"external_id": STR, "email": STR}, ["external_id"])
@@ -131,3 +136,121 @@ def test_an_event_whose_contact_never_comes_is_still_a_record_error(fake, tmp_pa
     run = run_target(config_for(fake), messages, tmp_path)
     assert run.returncode != 0
     assert "contact_not_found" in run.stderr
+
+
+# -- 2. Anonymous calls --------------------------------------------------------------------
+# Segment and RudderStack drop a call that names no user id or email, only an anonymous id,
+# without a word. Here: not sent, not a record error; counted (`records_anonymous`), one
+# warning line at the end by stream, STATE passes them. A run of nothing else fails.
+
+# A Segment message as JSON: `anonymousId` beside a nested `context`.
+LIBRARY = {"library": {"name": "analytics.js"}}
+CONTEXT = {"type": ["object", "null"]}
+EVENTS = schema(
+    "events",
+    {"user_id": STR, "anonymousId": STR, "event_name": STR, "created_at": STR, "context": CONTEXT},
+)
+USERS_WITH_CONTEXT = schema(
+    "users", {"user_id": STR, "anonymousId": STR, "email": STR, "context": CONTEXT}, ["user_id"]
+)
+
+
+def anonymous_messages(shape: str, n: int) -> list[dict]:
+    """`n` anonymous track calls and one anonymous identify, then one identified track."""
+    if shape == "json":
+        return [
+            USERS_WITH_CONTEXT,
+            record("users", {"user_id": None, "anonymousId": "a-u", "context": LIBRARY}),
+            EVENTS,
+            *(
+                record(
+                    "events",
+                    {
+                        "event_name": "Viewed",
+                        "created_at": T,
+                        "anonymousId": f"a{i}",
+                        "context": LIBRARY,
+                    },
+                )
+                for i in range(n)
+            ),
+            record("events", {"user_id": "u1", "event_name": "Paid", "created_at": T}),
+        ]
+    return [
+        SEGMENT_IDENTIFIES,
+        record("segment-identifies", pipeline("i-0", anonymous_id="a-u", user_id=None)),
+        SEGMENT_TRACKS,
+        *(
+            record(
+                "segment-tracks",
+                pipeline(f"t-{i}", anonymous_id=f"a{i}", event="viewed", event_text="Viewed"),
+            )
+            for i in range(n)
+        ),
+        record(
+            "segment-tracks",
+            pipeline("t-paid", anonymous_id="a", user_id="u1", event="paid", event_text="Paid"),
+        ),
+    ]
+
+
+T = "2024-01-01T00:00:00+00:00"
+IDENTIFIED = [USERS, record("users", {"external_id": "u1", "email": "ann@example.com"})]
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+@pytest.mark.parametrize("on_record_error", ["fail", "skip"])
+def test_anonymous_calls_are_not_sent_not_errors_and_reported_once(
+    fake, tmp_path, shape, on_record_error
+):
+    settings: dict[str, Any] = {"on_record_error": on_record_error}
+    if on_record_error == "skip":  # 60 in a row: past max_rejected_in_a_row's 50
+        settings["dead_letter_path"] = str(tmp_path / "dead.jsonl")
+    messages = [*IDENTIFIED, *anonymous_messages(shape, 60), state({"bookmark": 1})]
+    run = run_target(shaped_config(fake, shape, **settings), messages, tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert [e["event_name"] for e in fake.events()] == ["Paid"]
+    assert [c["external_id"] for c in fake.contacts()] == ["u1"]
+    summary = summary_of(run.stderr)
+    assert summary["records_anonymous"] == 61
+    assert summary["records_skipped"] == 0 and summary["records_unfinished"] == 0
+    (line,) = [line for line in run.stderr.splitlines() if "anonymous call" in line]
+    assert "WARNING" in line and "61 anonymous calls not sent (60 events, 1 users)" in line
+    assert "anonymous_id_as_user_id" in line
+    assert run.states == [{"bookmark": 1}]
+    assert not (tmp_path / "dead.jsonl").exists()
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_a_call_naming_no_contact_and_no_anonymous_id_is_still_a_record_error(
+    fake, tmp_path, shape
+):
+    messages = anonymous_messages(shape, 1)
+    target = messages[3]["record"]
+    target.pop("anonymous_id", None)
+    target.pop("anonymousId", None)
+    run = run_target(shaped_config(fake, shape), [*IDENTIFIED, *messages], tmp_path)
+    assert run.returncode == 1
+    assert "no_identity" in run.stderr
+    assert fake.events() == []
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_a_run_of_nothing_but_anonymous_calls_fails(fake, tmp_path, shape):
+    messages = anonymous_messages(shape, 3)[:-1]  # without the identified one
+    run = run_target(shaped_config(fake, shape), [*messages, state({"b": 1})], tmp_path)
+    assert run.returncode == 1
+    assert "all 4 records of the run were anonymous calls" in run.stderr
+    assert run.states == []
+    assert fake.events() == [] and fake.contacts() == []
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_with_anonymous_id_as_user_id_anonymous_calls_are_sent(fake, tmp_path, shape):
+    messages = anonymous_messages(shape, 0)  # the anonymous identify, an identified event
+    config = shaped_config(fake, shape, anonymous_id_as_user_id=True)
+    run = run_target(config, [*IDENTIFIED, *messages], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(c["external_id"] for c in fake.contacts()) == ["a-u", "u1"]
+    assert summary_of(run.stderr)["records_anonymous"] == 0

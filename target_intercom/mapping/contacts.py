@@ -20,6 +20,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
+from target_intercom.mapping.anonymous import raise_if_anonymous
 from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.company_links import CompanyLink, company_links
 from target_intercom.mapping.dates import to_unix_seconds
@@ -169,6 +170,7 @@ def _identity(row: Row, options: ContactOptions) -> dict[str, Any]:
     if email:
         fields["email"] = email
     if not fields:
+        raise_if_anonymous(row, options, "User record")
         looked = identity_sources(row, sources, options.anonymous_id_as_user_id)
         raise MappingError(
             "User record has neither an external_id nor an email "

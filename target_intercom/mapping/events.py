@@ -21,6 +21,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
+from target_intercom.mapping.anonymous import raise_if_anonymous
 from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.fields import first_item, first_value, flatten
 from target_intercom.mapping.messages import MappingWarning, describe_value
@@ -132,6 +133,7 @@ def _contact(row: Row, options: ContactOptions) -> dict[str, str]:
     email = email_of(row)
     if email:
         return {"email": email}
+    raise_if_anonymous(row, options, "Event record")
     looked = identity_sources(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
     hint = (
         ""
