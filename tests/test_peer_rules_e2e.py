@@ -254,3 +254,69 @@ def test_with_anonymous_id_as_user_id_anonymous_calls_are_sent(fake, tmp_path, s
     assert run.returncode == 0, run.stderr
     assert sorted(c["external_id"] for c in fake.contacts()) == ["a-u", "u1"]
     assert summary_of(run.stderr)["records_anonymous"] == 0
+
+
+# -- 3. Last seen --------------------------------------------------------------------------
+# Segment's Intercom destination updates last seen (last_request_at) on every identify
+# "unless active: false". Here too, for calls: the call's time, unless context.active is
+# false; a row's own last_seen_at wins; plain tables are untouched; last_seen_from_calls:
+# false turns it off.
+
+T0_UNIX = 1704067200
+USERS_AS_CALLS = schema(
+    "users",
+    {
+        "user_id": STR,
+        "email": STR,
+        "timestamp": STR,
+        "last_seen_at": STR,
+        "context": CONTEXT,
+    },
+    ["user_id"],
+)
+
+
+def identify(shape: str, user_id: str, active: bool | None, **extra: Any) -> list[dict]:
+    """One identify call made at T0 + 7 s, as a JSON message or an `identifies` row."""
+    if shape == "json":
+        context: dict[str, Any] = {**LIBRARY}
+        if active is not None:
+            context["active"] = active
+        data = {"user_id": user_id, "timestamp": "2024-01-01T00:00:07Z", "context": context}
+        return [USERS_AS_CALLS, record("users", {**data, **extra})]
+    row = pipeline(f"i-{user_id}", 7, anonymous_id="a", user_id=user_id, context_active=active)
+    return [SEGMENT_IDENTIFIES, record("segment-identifies", {**row, **extra})]
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_an_identify_call_sets_last_seen_unless_it_says_it_was_not_active(fake, tmp_path, shape):
+    messages = [
+        *identify(shape, "u-unsaid", None, email="a@example.com"),
+        *identify(shape, "u-active", True, email="b@example.com"),
+        *identify(shape, "u-inactive", False, email="c@example.com"),
+        *identify(shape, "u-own", None, email="d@example.com", last_seen_at="2023-06-01T00:00:00Z"),
+        USERS,
+        record("users", {"external_id": "u-plain", "email": "e@example.com"}),
+    ]
+    run = run_target(shaped_config(fake, shape), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    seen = {c["external_id"]: c["last_seen_at"] for c in fake.contacts()}
+    assert seen == {
+        "u-unsaid": T0_UNIX + 7,
+        "u-active": T0_UNIX + 7,
+        "u-inactive": None,
+        "u-own": 1685577600,  # its own last_seen_at
+        "u-plain": None,  # a plain table: no call, no time
+    }
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_last_seen_from_calls_false_leaves_last_seen_to_the_rows_own_column(fake, tmp_path, shape):
+    messages = [
+        *identify(shape, "u-active", True, email="b@example.com"),
+        *identify(shape, "u-own", None, email="d@example.com", last_seen_at="2023-06-01T00:00:00Z"),
+    ]
+    run = run_target(shaped_config(fake, shape, last_seen_from_calls=False), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    seen = {c["external_id"]: c["last_seen_at"] for c in fake.contacts()}
+    assert seen == {"u-active": None, "u-own": 1685577600}
