@@ -7,6 +7,7 @@ The README's "Rules of other destinations" section says the same, rule by rule."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.test_warehouse_rows_e2e import (
     pipeline,
 )
 from tests.test_warehouse_rows_e2e import config as warehouse_config
+from tests.warehouse_columns import CALL_COLUMNS
 
 USERS = schema("users", {"external_id": STR, "email": STR}, ["external_id"])
 COMPANIES = schema("companies", {"company_id": STR, "name": STR, "user_ids": LIST}, ["company_id"])
@@ -320,3 +322,86 @@ def test_last_seen_from_calls_false_leaves_last_seen_to_the_rows_own_column(fake
     assert run.returncode == 0, run.stderr
     seen = {c["external_id"]: c["last_seen_at"] for c in fake.contacts()}
     assert seen == {"u-active": None, "u-own": 1685577600}
+
+
+# -- 4a. Event metadata: 10 keys, price first ----------------------------------------------
+# Segment's Intercom destination sends an event's first 5 properties; Intercom 2.16 keeps 10
+# metadata keys (facts page: "at most 10 keys (the rest are ignored)"). Here: 10, `price`
+# (from revenue and currency) first, then the keys in sorted order, the rest named in a
+# warning: the most Intercom keeps, chosen the same way whatever order a tap gives columns.
+
+TWELVE = {"revenue": 12.5, "currency": "EUR", **{k: f"v-{k}" for k in "jihgfedcba"}}
+KEPT = {"price": {"amount": 1250, "currency": "eur"}, **{k: f"v-{k}" for k in "abcdefghi"}}
+
+
+def event_messages(shape: str) -> list[dict]:
+    if shape == "json":
+        data = {"user_id": "u1", "event": "Order Completed", "created_at": T, "properties": TWELVE}
+        return [
+            schema(
+                "events",
+                {"user_id": STR, "event": STR, "created_at": STR, "properties": CONTEXT},
+            ),
+            record("events", data),
+        ]
+    columns = {**CALL_COLUMNS, "user_id": STR, "event": STR, "event_text": STR}
+    columns.update({k: STR for k in TWELVE})
+    columns["revenue"] = {"type": ["number", "null"]}
+    row = pipeline("o-1", user_id="u1", event="order_completed", event_text="Order Completed")
+    return [
+        schema("rudder-order_completed", columns, ["id"]),
+        record("rudder-order_completed", {**row, **TWELVE}),
+    ]
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_an_event_keeps_ten_metadata_keys_price_first_then_sorted(fake, tmp_path, shape):
+    run = run_target(shaped_config(fake, shape), [*IDENTIFIED, *event_messages(shape)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    (event,) = fake.events()
+    assert event["metadata"] == KEPT
+    assert next(iter(event["metadata"])) == "price"
+    (warning,) = [line for line in run.stderr.splitlines() if "Intercom keeps 10" in line]
+    assert "WARNING" in warning and "dropped j " in warning
+
+
+# -- 4b. A company given as a name ---------------------------------------------------------
+# `company: "Acme Inc"` (an identify trait as text) gets company_id = MD5 hex of the name,
+# RudderStack's rule. Segment's classic destination hashed the name its own way, so a
+# company Segment created is not matched: give the company's id instead.
+
+
+def company_messages(shape: str, company: Any) -> list[dict]:
+    if shape == "json":
+        users = schema("users", {"external_id": STR, "email": STR, "company": {}}, ["external_id"])
+        data = {"external_id": "u1", "email": "ann@example.com", "company": company}
+        return [users, record("users", data)]
+    row = pipeline("i-1", anonymous_id="a", user_id="u1", email="ann@example.com")
+    if isinstance(company, str):
+        return [SEGMENT_IDENTIFIES, record("segment-identifies", {**row, "company": company})]
+    columns = {**SEGMENT_IDENTIFIES["schema"]["properties"], "company_id": STR, "company_name": STR}
+    flat = {"company_id": company["id"], "company_name": company["name"]}
+    return [
+        schema("segment-identifies", columns, ["id"]),
+        record("segment-identifies", {**row, **flat}),
+    ]
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_a_company_given_as_a_name_gets_the_md5_of_the_name_as_its_id(fake, tmp_path, shape):
+    run = run_target(shaped_config(fake, shape), company_messages(shape, "Acme Inc"), tmp_path)
+    assert run.returncode == 0, run.stderr
+    (company,) = fake.companies()
+    assert company["company_id"] == hashlib.md5(b"Acme Inc").hexdigest()
+    assert company["name"] == "Acme Inc"
+    (ann,) = fake.contacts()
+    assert fake.memberships() == {(ann["id"], company["id"])}
+
+
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_a_company_given_with_its_id_keeps_that_id(fake, tmp_path, shape):
+    """How to match a company Segment's destination created: give its id."""
+    messages = company_messages(shape, {"id": "acme-1", "name": "Acme Inc"})
+    run = run_target(shaped_config(fake, shape), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [(c["company_id"], c["name"]) for c in fake.companies()] == [("acme-1", "Acme Inc")]
