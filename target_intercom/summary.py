@@ -84,10 +84,13 @@ def log_summary(
     _warn_anonymous(summary["streams"])
     skipped = totals["records_skipped"]
     if would_dead_letter and dead_letter is not None:
+        # Counted from the file's lines: a company whose members never came is written
+        # there too, though not skipped (delivery/failures.py).
+        lines = sum(would_dead_letter.values())
         logger.warning(
             "Dry run would have dead-lettered %d record%s to %s (nothing was written): %s",
-            skipped,
-            "" if skipped == 1 else "s",
+            lines,
+            "" if lines == 1 else "s",
             dead_letter.absolute(),
             ", ".join(
                 f"{n} {stream} ({code})"

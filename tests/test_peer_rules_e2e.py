@@ -405,3 +405,13 @@ def test_a_company_given_with_its_id_keeps_that_id(fake, tmp_path, shape):
     run = run_target(shaped_config(fake, shape), messages, tmp_path)
     assert run.returncode == 0, run.stderr
     assert [(c["company_id"], c["name"]) for c in fake.companies()] == [("acme-1", "Acme Inc")]
+
+
+def test_a_dry_run_says_the_record_would_be_set_aside(fake, tmp_path):
+    settings = {"on_record_error": "skip", "dry_run": True}
+    messages = group_messages("json", ["ghost"])
+    run = run_target(config_for(fake, **settings), messages, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert fake.companies() == []
+    assert "Dry run would have dead-lettered 1 record to " in run.stderr
+    assert "1 companies (members_not_found)" in run.stderr
