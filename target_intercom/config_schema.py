@@ -155,6 +155,19 @@ SETTINGS: tuple[Setting, ...] = (
         description="Use anonymous_id as the external_id when a record has no user id.",
     ),
     Setting(
+        "last_seen_from_calls",
+        th.BooleanType,
+        read=bool,
+        default=True,
+        description=(
+            "For rows of identify calls (Segment's and RudderStack's identifies tables, or "
+            "records with a nested context): set the contact's last seen to the call's time "
+            "(timestamp, else original_timestamp, sent_at, received_at) unless "
+            "context.active is false, as Segment's Intercom destination does. A row's own "
+            "last_seen_at always wins. false: only a row's own last_seen_at sets it."
+        ),
+    ),
+    Setting(
         "include_context",
         th.BooleanType,
         read=bool,

@@ -53,6 +53,16 @@ class MappingError(RecordError):
         super().__init__(message, code)
 
 
+class AnonymousCall(MappingError):
+    """A call (a message row, or a record with a nested `context`) that names its sender
+    only by an anonymous id. Segment's and RudderStack's Intercom destinations drop such
+    calls silently, and a tracks table is full of them: it is not sent and is no record
+    error; delivery counts it (`anonymous`), and the run's closing lines report it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "anonymous_call")
+
+
 class Stopped(FatalError):
     """The run is stopping (a signal): no call starts and no retry waits any more."""
 

@@ -23,6 +23,9 @@ NOT_IN_INTERCOM = "not_in_intercom"
 SUPERSEDED = "superseded"
 # An event older than event_memory_days: taken as delivered long ago, not sent.
 PAST_EVENT_MEMORY = "past_event_memory"
+# A call naming its sender only by an anonymous id: not sent, as Segment and RudderStack
+# drop it (errors.AnonymousCall).
+ANONYMOUS = "anonymous"
 
 
 def outcome_label(outcome: str, *, dry_run: bool) -> str:
@@ -32,7 +35,7 @@ def outcome_label(outcome: str, *, dry_run: bool) -> str:
     return outcome
 
 
-_NOT_WRITES = (RECEIVED, SKIPPED, NOT_IN_INTERCOM, SUPERSEDED, PAST_EVENT_MEMORY)
+_NOT_WRITES = (RECEIVED, SKIPPED, NOT_IN_INTERCOM, SUPERSEDED, PAST_EVENT_MEMORY, ANONYMOUS)
 
 
 class Metrics:
@@ -43,6 +46,8 @@ class Metrics:
         self.calls: Counter[str] = Counter()
         self.retries = 0
         self.rate_limited = 0
+        # Members of companies written whose contacts never came (delivery/failures.py).
+        self.members_not_found = 0
         self.outcomes: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def count_call(self, endpoint: str) -> None:
@@ -60,6 +65,11 @@ class Metrics:
         with self._lock:
             self.rate_limited += 1
 
+    def count_members_not_found(self, n: int) -> None:
+        """A record wrote its company but `n` of its members never came: not attached."""
+        with self._lock:
+            self.members_not_found += n
+
     def count_outcome(self, stream: str, outcome: str, n: int = 1) -> None:
         """A record of this stream ended with this outcome."""
         with self._lock:
@@ -70,7 +80,8 @@ class Metrics:
 
         `records_delivered` counts only records written to Intercom (or confirmed there),
         never a dead-lettered one (`records_skipped`), a superseded one
-        (`records_superseded`: older than a row of its contact already written) nor, in
+        (`records_superseded`: older than a row of its contact already written), an
+        anonymous call (`records_anonymous`: not sent, as Segment drops it) nor, in
         a dry run, one that would have been written (`records_would_send`).
         `records_unfinished` were read but not finished: the one that failed the run, and
         those a failure or a stop abandoned.
@@ -85,6 +96,7 @@ class Metrics:
         absent = done.pop(NOT_IN_INTERCOM, 0)
         superseded = done.pop(SUPERSEDED, 0)
         past = done.pop(PAST_EVENT_MEMORY, 0)
+        anonymous = done.pop(ANONYMOUS, 0)
         written = sum(done.values())
         return {
             "records_received": received,
@@ -95,8 +107,10 @@ class Metrics:
             "records_not_in_intercom": absent,
             "records_superseded": superseded,
             "records_past_event_memory": past,
+            "records_anonymous": anonymous,
             "records_unfinished": max(
-                0, received - written - skipped - unchanged - absent - superseded - past
+                0,
+                received - written - skipped - unchanged - absent - superseded - past - anonymous,
             ),
         }
 
@@ -108,5 +122,6 @@ class Metrics:
                 "api_calls_total": sum(self.calls.values()),
                 "retries": self.retries,
                 "rate_limited": self.rate_limited,
+                "members_not_found": self.members_not_found,
                 "streams": {name: dict(c) for name, c in self.outcomes.items()},
             }

@@ -69,6 +69,7 @@ class Runtime:
         self.contact_options = ContactOptions(
             role=settings.contact_role,
             anonymous_id_as_user_id=settings.anonymous_id_as_user_id,
+            last_seen_from_calls=settings.last_seen_from_calls,
             include_context=settings.include_context,
             warehouse_columns=settings.warehouse_columns,
             row_time_columns=tuple(settings.row_time_columns.items()),

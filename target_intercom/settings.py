@@ -71,6 +71,7 @@ class Settings:
     contact_role: ContactRole
     unknown_attributes: UnknownAttributes
     anonymous_id_as_user_id: bool
+    last_seen_from_calls: bool
     include_context: bool
     warehouse_columns: bool
     row_time_columns: dict[str, str]

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from target_intercom.metrics import Metrics, outcome_label
+from target_intercom.metrics import ANONYMOUS, Metrics, outcome_label
 
 logger = logging.getLogger("target-intercom")
 
@@ -81,12 +81,16 @@ def log_summary(
             "" if past == 1 else "s",
             "was" if past == 1 else "were",
         )
+    _warn_anonymous(summary["streams"])
     skipped = totals["records_skipped"]
     if would_dead_letter and dead_letter is not None:
+        # Counted from the file's lines: a company whose members never came is written
+        # there too, though not skipped (delivery/failures.py).
+        lines = sum(would_dead_letter.values())
         logger.warning(
             "Dry run would have dead-lettered %d record%s to %s (nothing was written): %s",
-            skipped,
-            "" if skipped == 1 else "s",
+            lines,
+            "" if lines == 1 else "s",
             dead_letter.absolute(),
             ", ".join(
                 f"{n} {stream} ({code})"
@@ -105,6 +109,22 @@ def log_summary(
         logger.warning("DRY RUN: nothing was written to Intercom")
 
 
+def _warn_anonymous(streams: Mapping[str, Mapping[str, int]]) -> None:
+    """One line for every anonymous call the run did not send, by stream."""
+    counts = {s: o[ANONYMOUS] for s, o in sorted(streams.items()) if o.get(ANONYMOUS)}
+    total = sum(counts.values())
+    if total:
+        logger.warning(
+            "%d anonymous call%s not sent (%s): %s no user id or email, only an anonymous "
+            "id, and Segment and RudderStack drop such calls; set anonymous_id_as_user_id to "
+            "send them as the anonymous id's contact",
+            total,
+            "" if total == 1 else "s",
+            ", ".join(f"{n} {stream}" for stream, n in counts.items()),
+            "it names" if total == 1 else "they name",
+        )
+
+
 def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
     """ "20 received: 17 delivered, 2 skipped (dead-lettered), 1 unchanged"."""
     parts = [
@@ -119,6 +139,8 @@ def _records_line(totals: dict[str, int], *, dry_run: bool) -> str:
         parts.append(f"{totals['records_superseded']} superseded (older than a row written)")
     if totals["records_not_in_intercom"]:
         parts.append(f"{totals['records_not_in_intercom']} not in Intercom (update_only)")
+    if totals["records_anonymous"]:
+        parts.append(f"{totals['records_anonymous']} anonymous (not sent)")
     if totals["records_past_event_memory"]:
         parts.append(f"{totals['records_past_event_memory']} past event memory (not sent)")
     if totals["records_unfinished"]:

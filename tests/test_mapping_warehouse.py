@@ -138,6 +138,9 @@ def test_a_segment_identifies_row_sends_its_traits_only() -> None:
         "email": "ann@x.io",
         "role": "user",
         "name": "Ann Lee",
+        # Segment's Intercom destination updates last seen on every identify "unless
+        # active: false": the call's timestamp.
+        "last_seen_at": JAN_1_2024,
         "custom_attributes": {"plan": "pro"},
     }
     assert plan.warnings == []
@@ -172,9 +175,14 @@ def test_the_user_id_column_counts_when_the_schema_declares_it_and_the_record_om
 
 
 def test_an_anonymous_identifies_row_without_email_names_what_it_looked_at() -> None:
+    # Naming only an anonymous id, it is an anonymous call (Segment drops those); without
+    # even that, a record error naming where it looked.
     record = {**SEGMENT_IDENTIFY, "user_id": None, "email": None}
     with pytest.raises(MappingError) as caught:
         contact(record)
+    assert caught.value.code == "anonymous_call"
+    with pytest.raises(MappingError) as caught:
+        contact({**record, "anonymous_id": None})
     assert caught.value.code == "no_identity"
     assert "(looked in external_id, user_id, userId, context.traits.user_id" in (
         caught.value.message
@@ -686,8 +694,9 @@ def test_an_anonymous_event_is_sent_by_anonymous_id_when_the_setting_says_so() -
     record = {**ORDER_COMPLETED, "user_id": None, "context_traits_email": None}
     with pytest.raises(MappingError) as caught:
         event(record)
-    assert caught.value.code == "no_identity"
-    assert caught.value.message.endswith("an anonymous id counts only with anonymous_id_as_user_id")
+    # Not sent, as Segment and RudderStack drop an anonymous call: not a record error.
+    assert caught.value.code == "anonymous_call"
+    assert "set anonymous_id_as_user_id" in caught.value.message
     plan = event(record, anonymous_id_as_user_id=True)
     assert plan.payload["user_id"] == "anon-1"
     assert plan.ordering_keys == ("contact:external_id:anon-1",)

@@ -350,7 +350,9 @@ def test_segment_and_rudderstack_tables_load_as_their_users_companies_and_events
     visitor = contacts["visitor@example.com"]
     assert visitor["external_id"] is None  # never the identify call's message id
     assert visitor["custom_attributes"] == {"plan": "free"}
-    assert visitor["last_seen_at"] is None
+    # No context_active: Segment's Intercom destination sets last seen on every identify
+    # "unless active: false", so the call's timestamp (last_seen_from_calls).
+    assert visitor["last_seen_at"] == T0_UNIX + 1
     bob = contacts["bob@example.com"]
     assert (bob["external_id"], bob["name"]) == ("u3", "Bob Stone")  # users table: id is the user
     rita = contacts["rita@example.com"]

@@ -39,6 +39,11 @@ class Rest(Plan, Protocol):
     def watches(self) -> tuple[str, ...]:
         """The keys a later record must hold to settle part of it (see `after`)."""
 
+    @property
+    def outcome(self) -> str:
+        """What the record's own turn did, for the summary: what counts for the record
+        when the contacts it waits for never come (its own part is written)."""
+
     def after(self, later: tuple[str, ...]) -> Rest:
         """What is left of it once a record later in the input, holding these ordering
         keys, was admitted: itself, or a narrower rest (perhaps with nothing to do)."""

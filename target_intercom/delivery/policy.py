@@ -21,6 +21,11 @@ in the unit tests, against a model worked out from the whole history:
 - At the end of input, a run that delivered nothing and rejected every record, two or
   more, all with one error code, fails: one cause rejecting everything is not a green
   run. Otherwise the held STATE goes out.
+- An anonymous call (not sent, as Segment drops it) counts neither way in a run of
+  rejections, and lets STATE pass it once a record was delivered; until then a STATE
+  past it is held. A run whose every record, two or more, was an anonymous call sent
+  nothing, and fails: one cause (the setting anonymous_id_as_user_id, or the wrong
+  table) is not a green run.
 - A record that waits for a contact may be parked only while the input goes on; once
   it has ended, no record can bring that contact any more.
 """
@@ -67,6 +72,7 @@ class Policy:
         self._last_rejection = ""
         # Over the whole run, whatever order and however often records ended.
         self._rejected = 0
+        self._anonymous = 0
         self._codes: set[str] = set()
         self._delivered_any = False
         self._held: State | None = None
@@ -78,7 +84,7 @@ class Policy:
         through a run of rejections or may never be written."""
         if not self._emit_state:
             return None
-        if self._in_a_row:
+        if self._in_a_row or self._only_anonymous:
             self._held = state
             return None
         return state
@@ -95,6 +101,12 @@ class Policy:
         self._codes.add(code)
         self._last_rejection = f"{message} ({code})"
         return self._ended_as(seq, _REJECTED)
+
+    def anonymous(self, seq: int) -> State | None:
+        """Record `seq` was an anonymous call, not sent: it counts neither way in a run of
+        rejections, only toward a run of nothing but anonymous calls."""
+        self._anonymous += 1
+        return self._ended_as(seq, _PASSED)
 
     def passed(self, seq: int) -> State | None:
         """Record `seq` counts neither way: it waits for its contact (parked), or it was
@@ -122,6 +134,16 @@ class Policy:
         one_cause = self._rejected >= 2 and not self._delivered_any and len(self._codes) == 1
         if self._max_in_a_row and one_cause:
             self._fail_systemic(self._rejected)
+        if self._anonymous >= 2 and not self._delivered_any and not self._rejected:
+            self.failed(
+                RUN,
+                f"all {self._anonymous} records of the run were anonymous calls (no user id "
+                "or email, only an anonymous id), so nothing was sent: set "
+                "anonymous_id_as_user_id to send them as the anonymous id's contact, or load "
+                "rows that name a user",
+            )
+            self._emit_state = False
+            self._held = None
         held, self._held = self._held, None
         return held
 
@@ -141,10 +163,16 @@ class Policy:
                     self._fail_systemic(self._in_a_row)
             elif how == _DELIVERED:
                 self._in_a_row = 0
-        if self._in_a_row:
+        if self._in_a_row or self._only_anonymous:
             return None
         held, self._held = self._held, None
         return held
+
+    @property
+    def _only_anonymous(self) -> bool:
+        """Every record ended so far that counts was an anonymous call: a STATE past them
+        is held, as through a run of rejections, until a record is delivered."""
+        return bool(self._anonymous) and not self._delivered_any
 
     def _fail_systemic(self, count: int) -> None:
         self.failed(

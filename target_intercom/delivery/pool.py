@@ -32,8 +32,8 @@ from target_intercom.delivery.job import Job, Plan, Rest, Writers
 from target_intercom.delivery.outbox import Outbox
 from target_intercom.delivery.parking import ParkingLot
 from target_intercom.delivery.policy import RUN, Failure, Policy
-from target_intercom.errors import ContactNotYet, FatalError, RecordError
-from target_intercom.metrics import Metrics
+from target_intercom.errors import AnonymousCall, ContactNotYet, FatalError, RecordError
+from target_intercom.metrics import ANONYMOUS, Metrics
 from target_intercom.stop_request import StopRequest
 
 logger = logging.getLogger("target-intercom")
@@ -53,16 +53,19 @@ _SETTLE_PAUSE_SECONDS = 0.02
 
 @dataclass(frozen=True, slots=True)
 class _Ended:
-    """How a record's run ended: delivered, dead-lettered (`rejection`), or failing the
-    run (`failure`); neither of the last two and not delivered: abandoned."""
+    """How a record's run ended: delivered, dead-lettered (`rejection`), dropped as an
+    anonymous call (`anonymous`), or failing the run (`failure`); none of those and not
+    delivered: abandoned."""
 
     delivered: bool
     failure: str | None = None
     rejection: tuple[str, str] | None = None
+    anonymous: bool = False
 
 
 _DELIVERED = _Ended(delivered=True)
 _ABANDONED = _Ended(delivered=False)
+_ANONYMOUS = _Ended(delivered=True, anonymous=True)
 
 
 class Delivery:
@@ -189,10 +192,15 @@ class Delivery:
     def record_failed(
         self, stream: str, record_key: str, record: dict[str, Any], error: RecordError
     ) -> None:
-        """A record that failed before it could be queued (mapping, identity, schema)."""
+        """A record that failed before it could be queued (mapping, identity, schema); an
+        anonymous call is no failure: it is counted, and ends as done."""
         with self._lock:
             seq, _ = self._admit(())
-        self._end(seq, self._settle_error(stream, record_key, record, error))
+        if isinstance(error, AnonymousCall):
+            self._metrics.count_outcome(stream, ANONYMOUS)
+            self._end(seq, _ANONYMOUS)
+        else:
+            self._end(seq, self._settle_error(stream, record_key, record, error))
         self._raise_if_failed()
 
     def state(self, value: State) -> None:
@@ -322,6 +330,9 @@ class Delivery:
         except ContactNotYet as exc:
             if self._park(seq, job, exc.contact_keys, exc.rest):
                 return None
+            if exc.rest is not None:  # its own part is written: only the rest is left undone
+                failure = self._errors.left_undone(job.stream, job.record_key, job.record, exc)
+                return _DELIVERED if failure is None else _Ended(False, failure=failure)
             return self._settle_error(job.stream, job.record_key, job.record, exc)
         except RecordError as exc:
             return self._settle_error(job.stream, job.record_key, job.record, exc)
@@ -398,6 +409,8 @@ class Delivery:
                 self._to_write(self._policy.passed(seq))
             elif ended.rejection is not None:
                 self._to_write(self._policy.rejected(seq, *ended.rejection))
+            elif ended.anonymous:
+                self._to_write(self._policy.anonymous(seq))
             elif ended.delivered:
                 self._to_write(self._policy.delivered(seq))
             else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
+from target_intercom.mapping.anonymous import raise_if_anonymous
 from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.company_links import CompanyLink, company_links
 from target_intercom.mapping.dates import to_unix_seconds
@@ -52,6 +53,8 @@ _SIGNED_UP_SOURCES = ("signed_up_at", "created_at", "createdAt")
 # `lastRequestAt`.
 _LAST_SEEN_SOURCES = ("last_seen_at", "lastSeenAt", "last_request_at", "lastRequestAt")
 _LAST_REQUEST_SOURCES = ("lastRequestAt", "last_request_at")
+# A call's times as a Segment message written as JSON names them, after a table's names.
+_JSON_TIME_SOURCES = ("originalTimestamp", "sentAt", "receivedAt")
 _UNSUBSCRIBED_SOURCES = ("unsubscribed_from_emails", "unsubscribedFromEmails")
 _CONTEXT_ATTRIBUTES = {
     "device_type": ("device", "type"),
@@ -141,7 +144,7 @@ def map_contact(
     as_of = row_time(row, options.row_time_column, warnings, "user")
     if options.row_time_column is not None:
         used.add(options.row_time_column)  # bookkeeping, like a message row's timestamp
-    fields.update(_profile(row, used, warnings))
+    fields.update(_profile(row, options, used, warnings))
     companies = company_links(record, schema, options, used)
     attributes, types, attribute_warnings = custom_attributes(
         _attribute_values(row, options, used), schema, "contact"
@@ -173,6 +176,7 @@ def _identity(row: Row, options: ContactOptions) -> dict[str, Any]:
     if email:
         fields["email"] = email
     if not fields:
+        raise_if_anonymous(row, options, "User record")
         looked = identity_sources(row, sources, options.anonymous_id_as_user_id)
         raise MappingError(
             "User record has neither an external_id nor an email "
@@ -223,7 +227,9 @@ def _lead_identity(fields: dict[str, Any], warnings: list[MappingWarning]) -> No
     )
 
 
-def _profile(row: Row, used: set[str], warnings: list[MappingWarning]) -> dict[str, Any]:
+def _profile(
+    row: Row, options: ContactOptions, used: set[str], warnings: list[MappingWarning]
+) -> dict[str, Any]:
     """The standard fields, each from the record's own columns first, then its context."""
     fields: dict[str, Any] = {}
     name = _name(row)
@@ -236,7 +242,7 @@ def _profile(row: Row, used: set[str], warnings: list[MappingWarning]) -> dict[s
     item = row.field_item(_SIGNED_UP_SOURCES)
     if item is not None:
         fields["signed_up_at"] = to_unix_seconds(item[1], item[0])
-    item = _last_seen(row, used, warnings)
+    item = _last_seen(row, options, used, warnings)
     if item is not None:
         fields["last_seen_at"] = to_unix_seconds(item[1], item[0])
     item = _unsubscribed(row)
@@ -267,11 +273,18 @@ def _name(row: Row) -> str:
     return ""
 
 
-def _last_seen(row: Row, used: set[str], warnings: list[MappingWarning]) -> tuple[str, Any] | None:
+def _last_seen(
+    row: Row, options: ContactOptions, used: set[str], warnings: list[MappingWarning]
+) -> tuple[str, Any] | None:
     """`last_seen_at` (or `lastRequestAt`) of the record, its context or its traits; else,
-    when the call's `context.active` is true, the call's own time (what Segment's Intercom
-    destination sends as last_request_at for an active call). A missing `active` is not
-    taken as true: a load of stored calls would make every contact "seen" at load."""
+    in an identify call (`_is_call`, or any message row saying `context.active` is true)
+    and unless its `context.active` is false, the call's own time: Segment's Intercom
+    destination updates last_request_at on every identify "unless active: false"
+    (`last_seen_from_calls` turns this off). The call's time, never the load's: a load of
+    stored calls marks each contact seen when it made its call."""
+    call = _is_call(row)
+    if call:  # a call's times are its bookkeeping, whatever sets last seen
+        used.update(s for s in (*MESSAGE_TIME_SOURCES, *_JSON_TIME_SOURCES) if s in row.record)
     item = (
         first_item(row.record, *_LAST_SEEN_SOURCES)
         or row.context_item((), _LAST_REQUEST_SOURCES)
@@ -279,10 +292,15 @@ def _last_seen(row: Row, used: set[str], warnings: list[MappingWarning]) -> tupl
     )
     if item is not None:
         return item
-    active = row.context_item((), ("active",))
-    if active is None or not to_bool(active[1], active[0]):
+    if not options.last_seen_from_calls:
         return None
-    moment = first_item(row.record, *MESSAGE_TIME_SOURCES)
+    active = row.context_item((), ("active",))
+    said_active = active is not None and to_bool(active[1], active[0])
+    if (active is not None and not said_active) or not (said_active or call):
+        return None
+    moment = _call_time(row)
+    if moment is None and not said_active:
+        return None
     if moment is None:
         warnings.append(
             MappingWarning(
@@ -295,6 +313,32 @@ def _last_seen(row: Row, used: set[str], warnings: list[MappingWarning]) -> tupl
         return None
     used.add(moment[0])
     return moment
+
+
+def _call_time(row: Row) -> tuple[str, Any] | None:
+    """The first of the call's times that is a date (one that is not gives way to the
+    next, as row_time.py reads them: it warns about it once)."""
+    for source in (*MESSAGE_TIME_SOURCES, *_JSON_TIME_SOURCES):
+        item = first_item(row.record, source)
+        if item is None:
+            continue
+        try:
+            to_unix_seconds(item[1], item[0])
+        except MappingError:
+            continue
+        return item
+    return None
+
+
+def _is_call(row: Row) -> bool:
+    """Whether the row is one identify call: a row of an `identifies` table (a message row
+    naming its user, or its anonymous visitor), or a record with a nested `context`; not a
+    `users` table's row (one per user, its time when the pipeline last received one)."""
+    if not row.enabled:
+        return False
+    if isinstance(row.record.get(CONTEXT), Mapping):
+        return True
+    return row.message and any(row.has(c) for c in (*_USER_ID_COLUMNS, *ANONYMOUS_ID_SOURCES))
 
 
 def _unsubscribed(row: Row) -> tuple[str, Any] | None:

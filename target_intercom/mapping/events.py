@@ -25,6 +25,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
+from target_intercom.mapping.anonymous import raise_if_anonymous
 from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.fields import first_item, first_value, flatten
 from target_intercom.mapping.messages import MappingWarning, describe_value
@@ -155,6 +156,7 @@ def _contact(row: Row, options: ContactOptions) -> tuple[dict[str, str], str]:
     item = _intercom_id_item(row)
     if item is not None:
         return {"id": to_text(item[1], item[0])}, item[0]
+    raise_if_anonymous(row, options, "Event record")
     looked = identity_sources(row, USER_ID_SOURCES, options.anonymous_id_as_user_id)
     looked += [INTERCOM_ID_COLUMN] + ([PROPERTIES_ID] if row.enabled else [])
     hint = (

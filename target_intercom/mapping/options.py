@@ -15,6 +15,7 @@ class ContactOptions:
 
     role: str = "user"
     anonymous_id_as_user_id: bool = False
+    last_seen_from_calls: bool = True
     include_context: bool = False
     warehouse_columns: bool = True
     company_columns: bool = True

@@ -41,6 +41,8 @@ from target_intercom.writers.modes import WriteModes
 from target_intercom.writers.tags import Applying, Tags
 
 _LOCK_STRIPES = 64
+# Members named in the message of a company whose members are not in Intercom.
+_NAMED = 5
 logger = logging.getLogger("target-intercom")
 
 
@@ -158,7 +160,10 @@ class CompanyWriter:
 
     @staticmethod
     def _not_yet(rest: MembersToCome, missing: list[tuple[str, str]]) -> ContactNotYet:
-        names = ", ".join(label for label, _ in missing)
+        # A company may list thousands: the message, one log line, names the first few.
+        names = ", ".join(label for label, _ in missing[:_NAMED])
+        if len(missing) > _NAMED:
+            names += f" and {len(missing) - _NAMED} more"
         return ContactNotYet(
             f"company {rest.company_id!r} lists {names}, not in Intercom, and no such "
             "contact came in the input's users stream",

@@ -129,6 +129,45 @@ def test_without_the_rule_rejections_never_fail_the_run_nor_hold_a_state_past_th
     assert policy.failure is None
 
 
+def test_anonymous_calls_count_neither_way_in_a_run_of_rejections() -> None:
+    policy = Policy(max_rejected_in_a_row=2)
+    policy.delivered(0)
+    policy.rejected(1, "a", "x")
+    for seq in range(2, 10):
+        policy.anonymous(seq)
+    assert policy.failure is None
+    assert policy.released({"at": 1}) is None  # still held: the rejection is not ended
+    assert policy.delivered(10) == {"at": 1}
+
+
+def test_a_state_past_anonymous_calls_waits_for_a_delivered_record() -> None:
+    policy = Policy(max_rejected_in_a_row=5)
+    policy.anonymous(0)
+    assert policy.released({"at": 1}) is None
+    assert policy.delivered(1) == {"at": 1}
+    assert policy.ended() is None
+    assert policy.failure is None
+
+
+@pytest.mark.parametrize("limit", [0, 50])
+def test_a_run_of_nothing_but_anonymous_calls_fails_and_writes_no_state(limit: int) -> None:
+    policy = Policy(max_rejected_in_a_row=limit)
+    policy.anonymous(0)
+    policy.anonymous(1)
+    assert policy.released({"at": 1}) is None
+    assert policy.ended() is None
+    assert policy.failure is not None
+    assert "all 2 records of the run were anonymous calls" in policy.failure.message
+
+
+def test_one_anonymous_call_alone_is_not_one_cause() -> None:
+    policy = Policy(max_rejected_in_a_row=50)
+    policy.anonymous(0)
+    assert policy.released({"at": 1}) is None
+    assert policy.ended() == {"at": 1}
+    assert policy.failure is None
+
+
 def test_a_dry_run_writes_no_state() -> None:
     policy = Policy(emit_state=False, max_rejected_in_a_row=5)
     assert policy.released({"at": 1}) is None
