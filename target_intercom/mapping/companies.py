@@ -22,7 +22,7 @@ from target_intercom.mapping.options import ContactOptions
 from target_intercom.mapping.row_time import row_time
 from target_intercom.mapping.schema import RecordSchema
 from target_intercom.mapping.values import tag_names, to_int, to_text
-from target_intercom.mapping.warehouse import ANONYMOUS_ID_SOURCES, CONTEXT, Row
+from target_intercom.mapping.warehouse import ANONYMOUS_ID_SOURCES, CONTEXT, Row, with_traits
 
 COMPANY_ID_SOURCES = ("company_id", "group_id", "groupId", "id")
 _GROUP_ID_COLUMNS = ("group_id", "groupId")
@@ -146,6 +146,7 @@ def map_company(
     In a row of a `groups` table (see warehouse.py) `id` is the group call's message id, not
     the company's: the company id comes from `company_id`/`group_id`/`groupId` only.
     """
+    record, schema = with_traits(record, schema, options.warehouse_columns)
     row = Row(record, schema, options.warehouse_columns)
     message_id = row.message_id_in(*_GROUP_ID_COLUMNS)
     sources = tuple(s for s in COMPANY_ID_SOURCES if not (message_id and s == "id"))

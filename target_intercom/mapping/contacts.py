@@ -38,6 +38,7 @@ from target_intercom.mapping.warehouse import (
     email_of,
     identity_sources,
     user_id_item,
+    with_traits,
 )
 
 ROLES = ("user", "lead")
@@ -134,6 +135,7 @@ def map_contact(
     record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
 ) -> ContactPlan:
     """Map one user record; raises `MappingError` when it cannot be sent at all."""
+    record, schema = with_traits(record, schema, options.warehouse_columns)
     row = Row(record, schema, options.warehouse_columns)
     warnings: list[MappingWarning] = []
     fields = _identity(row, options)

@@ -61,6 +61,14 @@ class RecordSchema:
             self._prefixed[prefix] = RecordSchema({"properties": properties})
         return self._prefixed[prefix]
 
+    def lifted(self, name: str) -> RecordSchema:
+        """The schema of a record whose object property `name` is read as its own
+        columns (a call's `traits`): the record's own properties first, then the object's."""
+        key = f"{name}."
+        if key not in self._prefixed:
+            self._prefixed[key] = self.over(self.child(name))
+        return self._prefixed[key]
+
     def over(self, base: RecordSchema) -> RecordSchema:
         """This schema's properties, with those of `base` it lacks: the schema of an object
         made of both, this one's values winning."""

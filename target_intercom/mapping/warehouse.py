@@ -53,6 +53,29 @@ MESSAGE_COLUMNS = frozenset(
 )
 """Bookkeeping of the pipeline in a message row: never sent as attributes or metadata."""
 
+JSON_MESSAGE_MARKERS = ("messageId", "receivedAt", "originalTimestamp")
+"""Fields every call kept whole as JSON has (Segment's and RudderStack's message format: a
+raw event stream, a warehouse's JSON column, files of calls), beside its nested `context`."""
+
+JSON_MESSAGE_COLUMNS = frozenset(
+    {
+        "messageId",
+        "type",
+        "sentAt",
+        "receivedAt",
+        "originalTimestamp",
+        "timestamp",
+        "integrations",
+        "channel",
+        "version",
+        "rudderId",
+        "request_ip",
+        "_metadata",
+    }
+)
+"""Bookkeeping of the pipeline in such a call: never sent as attributes or metadata."""
+
+TRAITS = "traits"
 CONTEXT = "context"
 CONTEXT_PREFIX = "context_"
 MESSAGE_TIME_SOURCES = ("timestamp", "original_timestamp", "sent_at", "received_at")
@@ -81,6 +104,10 @@ class Row:
             if self.message
             else {}
         )
+        self.json_message = bool(self._nested) and (
+            not record.keys().isdisjoint(JSON_MESSAGE_MARKERS)
+            or schema.declares_any(JSON_MESSAGE_MARKERS)
+        )
         # Most rows carry no context at all: then every look-up in it is answered at once.
         self._has_context = bool(self._nested or self._flat)
 
@@ -96,7 +123,10 @@ class Row:
         return self.message and any(self.has(column) for column in owner_columns)
 
     def is_pipeline(self, column: str) -> bool:
-        """A bookkeeping or context column of a message row: never sent."""
+        """A bookkeeping or context column of a message row, or a bookkeeping field of a
+        call kept whole as JSON: never sent."""
+        if self.json_message and column in JSON_MESSAGE_COLUMNS:
+            return True
         return self.message and (column in MESSAGE_COLUMNS or _is_context_column(column))
 
     def context_item(self, path: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, Any] | None:
@@ -128,6 +158,23 @@ class Row:
         """A standard field: the record's own column first, else `context.traits`."""
         item = first_item(self.record, *names)
         return item if item is not None or not self._has_context else self.trait_item(names)
+
+
+def with_traits(
+    record: Mapping[str, Any], schema: RecordSchema, enabled: bool
+) -> tuple[Mapping[str, Any], RecordSchema]:
+    """The record with the fields of its `traits` object read as its own columns: an
+    identify or group call kept whole as JSON carries the user's or the company's fields
+    there (`{"userId": ..., "traits": {"email": ...}}`), as does a table's JSON `traits`
+    column. A non-empty column of the record's own wins over a trait of the same name."""
+    traits = record.get(TRAITS) if enabled else None
+    if not isinstance(traits, Mapping):
+        return record, schema
+    merged = dict(traits)
+    for name, value in record.items():
+        if name != TRAITS and ((value is not None and value != "") or name not in merged):
+            merged[name] = value
+    return merged, schema.lifted(TRAITS)
 
 
 ANONYMOUS_ID_SOURCES = ("anonymous_id", "anonymousId")
