@@ -168,6 +168,7 @@ class Runtime:
             max_rejected_in_a_row=(
                 settings.max_rejected_in_a_row if settings.on_record_error == "skip" else 0
             ),
+            loaded_before=self.store.has_history,
         )
         self.progress = Progress(self.delivery, every=progress_every)
         self._closed = False

@@ -351,6 +351,15 @@ class SyncStore:
             finally:
                 self._watchdog.leave(entered)
 
+    def has_history(self) -> bool:
+        """Whether this store holds anything Intercom confirmed (a contact, a company or an
+        event): the pipeline has loaded through it before."""
+        for table in (KNOWN_CONTACTS, COMPANIES, EVENTS):
+            rows = self._read_all(f"SELECT 1 FROM {table.name} LIMIT 1", one=True)
+            if rows and rows[0] is not None:
+                return True
+        return False
+
     def put_key(self, key: str, intercom_id: str | None) -> None:
         """The contact this key names now (Intercom confirmed it); None: none."""
         self._put(self._keys, key, intercom_id)

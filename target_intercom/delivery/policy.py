@@ -23,15 +23,18 @@ in the unit tests, against a model worked out from the whole history:
   run. Otherwise the held STATE goes out.
 - An anonymous call (not sent, as Segment drops it) counts neither way in a run of
   rejections, and lets STATE pass it once a record was delivered; until then a STATE
-  past it is held. A run whose every record, two or more, was an anonymous call sent
-  nothing, and fails: one cause (the setting anonymous_id_as_user_id, or the wrong
-  table) is not a green run.
+  past it is held. A first load whose every record, two or more, was an anonymous call
+  sent nothing, and fails: one cause (the setting anonymous_id_as_user_id, or the wrong
+  table) is not a green run. Once the pipeline has loaded before (`loaded_before`), such
+  a run is an incremental window in which only anonymous visitors came: its STATE goes
+  out, or every later run would read the window again and fail with it.
 - A record that waits for a contact may be parked only while the input goes on; once
   it has ended, no record can bring that contact any more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from target_intercom.delivery.core import State
@@ -61,8 +64,15 @@ class Policy:
     input); answers which STATE to write now and why the run failed. Not thread-safe: the
     pool calls it under its lock."""
 
-    def __init__(self, *, emit_state: bool = True, max_rejected_in_a_row: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        emit_state: bool = True,
+        max_rejected_in_a_row: int = 0,
+        loaded_before: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._emit_state = emit_state
+        self._loaded_before = loaded_before
         self._max_in_a_row = max_rejected_in_a_row
         # How the records from `_next` on first ended, until `_next` itself has: a run of
         # rejections is counted over them in input order.
@@ -134,7 +144,8 @@ class Policy:
         one_cause = self._rejected >= 2 and not self._delivered_any and len(self._codes) == 1
         if self._max_in_a_row and one_cause:
             self._fail_systemic(self._rejected)
-        if self._anonymous >= 2 and not self._delivered_any and not self._rejected:
+        only_anonymous = self._anonymous >= 2 and not self._delivered_any and not self._rejected
+        if only_anonymous and not self._loaded_before():
             self.failed(
                 RUN,
                 f"all {self._anonymous} records of the run were anonymous calls (no user id "

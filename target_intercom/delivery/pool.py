@@ -82,6 +82,7 @@ class Delivery:
         metrics: Metrics,
         emit_state: bool = True,
         max_rejected_in_a_row: int = 0,
+        loaded_before: Callable[[], bool] = lambda: False,
     ) -> None:
         self._writers = writers
         self._stop = stop
@@ -89,7 +90,11 @@ class Delivery:
         # the lot for the oldest of them, which holds the watermark.
         self._parking = ParkingLot()
         self._ledger = Ledger(self._parking)
-        self._policy = Policy(emit_state=emit_state, max_rejected_in_a_row=max_rejected_in_a_row)
+        self._policy = Policy(
+            emit_state=emit_state,
+            max_rejected_in_a_row=max_rejected_in_a_row,
+            loaded_before=loaded_before,
+        )
         self._errors = RecordErrors(dead_letter, metrics)
         self._metrics = metrics
         self._window = _WINDOW_PER_WORKER * max_concurrency
