@@ -113,6 +113,20 @@ def test_under_skip_the_record_is_set_aside_and_its_replay_attaches_the_member(
     assert summary_of(replay.stderr)["members_not_found"] == 0
 
 
+@pytest.mark.parametrize("shape", ["json", "rows"])
+def test_a_member_who_never_comes_costs_one_look_up_a_run(fake, tmp_path, shape):
+    # Looked up at the record's turn; at the end of input only this run's writes can have
+    # brought it, so the last try asks the store, not Intercom.
+    messages = group_messages(shape, ["ghost"])
+    for _ in range(2):
+        fake.reset_calls()
+        run = run_target(shaped_config(fake, shape), messages, tmp_path)
+        assert run.returncode == 0, run.stderr
+        lookups = fake.call_counts()["GET /contacts/find_by_external_id/{external_id}"]
+        assert lookups == 1
+        assert summary_of(run.stderr)["members_not_found"] == 1
+
+
 def test_many_companies_missing_members_warn_in_bounded_lines(fake, tmp_path):
     many = [f"u{n}" for n in range(30)]
     messages = [COMPANIES] + [

@@ -204,8 +204,12 @@ class CompanyWriter:
         """Intercom's ids of the contacts the record lists, and (how the record names it,
         its key) of each one missing. Once one is missing, the rest are only looked for in
         what this run wrote, so that a record waiting for several contacts costs one
-        look-up that fails, not one per contact."""
+        look-up that fails, not one per contact. What a record waited for (`MembersToCome`)
+        is only looked for there too: it was searched for at the record's turn, and since
+        then only a users record of the input (which this run wrote, or a second runner on
+        the store) can have brought it."""
         contacts = self._contacts
+        waited = isinstance(plan, MembersToCome)
         # (how the record names it, its contact key, a look-up, a look in this run's cache)
         wanted: list[tuple[str, str, Callable[[], str | None], Callable[[], str | None]]] = [
             (
@@ -239,7 +243,8 @@ class CompanyWriter:
         for label, key, look_up, cached in wanted:
             # Under update_only no later record will create a missing contact: each is
             # looked up.
-            member = (cached() if missing and not self._modes.update_only else look_up()) or None
+            from_cache = (waited or missing) and not self._modes.update_only
+            member = (cached() if from_cache else look_up()) or None
             if member is None:
                 missing.append((label, key))
             else:
