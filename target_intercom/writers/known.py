@@ -42,6 +42,7 @@ from target_intercom.syncstore_tables import StoredRow
 # Enough for the records that repeat within a run, small enough that a load of
 # millions keeps flat memory (about 200 bytes an entry).
 DEFAULT_MAX_ENTRIES = 50_000
+_LOCK_STRIPES = 64
 
 V = TypeVar("V")
 
@@ -193,6 +194,11 @@ class KnownContacts:
         # Intercom id -> what is known of that contact, or that this run removed it.
         self._contacts: _Memory[Known | _Removed] = _Memory(max_entries // 3)
         self._holders: _Memory[frozenset[str]] = _Memory(max_entries // 3)
+        # What is kept of one contact is read, changed and written back by `found` (the
+        # listing of the workspace, a search) while a worker may record a write to it:
+        # each under the contact's lock, so that neither undoes the other (a fingerprint
+        # lost would cost a call on the next run). Striped: memory does not grow.
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     def get(self, external_id: str | None, email: str | None) -> Known | None:
         """What is known of the contact the record names: as this run last met it, else
@@ -303,8 +309,9 @@ class KnownContacts:
         if key is not None:
             self._filed.put(key, _Filed(intercom_id))
             self._store.put_key(key, intercom_id)
-        self._contacts.put(intercom_id, written)
-        self._store.put_contact(intercom_id, written.row())
+        with self._lock_of(intercom_id):
+            self._contacts.put(intercom_id, written)
+            self._store.put_contact(intercom_id, written.row())
         if written.email is not None:
             held = self._holders.get(written.email) or frozenset()
             self._holders.put(written.email, held | {intercom_id})
@@ -313,10 +320,11 @@ class KnownContacts:
         """A write that changes the contact is about to be sent: what was last written no
         longer describes it until Intercom confirms the new one, in memory and, before
         this returns, in the store (a kill in between then costs a call, never a skip)."""
-        held = self._contacts.get(intercom_id)
-        if isinstance(held, Known) and held.fingerprint is not None:
-            self._contacts.put(intercom_id, held.but(fingerprint=None))
-        self._store.doubt_contact(intercom_id)
+        with self._lock_of(intercom_id):
+            held = self._contacts.get(intercom_id)
+            if isinstance(held, Known) and held.fingerprint is not None:
+                self._contacts.put(intercom_id, held.but(fingerprint=None))
+            self._store.doubt_contact(intercom_id)
 
     def found(self, external_id: str | None, email: str | None, intercom_id: str) -> None:
         """Intercom showed this contact, with this external_id (None: it has none) and,
@@ -326,10 +334,21 @@ class KnownContacts:
         if key is not None and self._store.contact(key) is None:
             self._filed.put(key, _Filed(intercom_id))
             self._store.put_key(key, intercom_id)
-        known = _known(self._store.contact_by_id(intercom_id)) or Known(intercom_id, None)
-        shown = known.but(external_id=external_id, email=email.lower() if email else known.email)
-        self._contacts.put(intercom_id, shown)
-        self._store.put_contact(intercom_id, shown.row())
+        with self._lock_of(intercom_id):
+            held = self._contacts.get(intercom_id)
+            known = (
+                held
+                if isinstance(held, Known)
+                else _known(self._store.contact_by_id(intercom_id)) or Known(intercom_id, None)
+            )
+            shown = known.but(
+                external_id=external_id, email=email.lower() if email else known.email
+            )
+            self._contacts.put(intercom_id, shown)
+            self._store.put_contact(intercom_id, shown.row())
+
+    def _lock_of(self, intercom_id: str) -> threading.Lock:
+        return self._locks[hash(intercom_id) % _LOCK_STRIPES]
 
     def unfiled(self, external_id: str | None, email: str | None) -> None:
         """The key names no contact any more."""
