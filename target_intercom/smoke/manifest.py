@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 # An entry's states still to clean up: made, or maybe made. The others say why an entry
 # is done with: "deleted", "gone" (already), "merged" (into a contact the run made),
-# "refused" (its create made nothing).
+# "refused" (its create made nothing), "never_made" (not found long after it was intended).
 PENDING = ("intended", "created")
 
 
@@ -66,7 +67,7 @@ class Manifest:
         for value in keys.values():
             if value is not None and not str(value).startswith(self.prefix):
                 raise ValueError(f"{kind} key {value!r} does not carry the run's prefix")
-        entry = {"kind": kind, **keys, "id": None, "state": "intended"}
+        entry = {"kind": kind, **keys, "id": None, "state": "intended", "at": int(time.time())}
         self.entries.append(entry)
         self.save()
         return entry

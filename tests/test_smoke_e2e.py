@@ -1,0 +1,291 @@
+"""`target-intercom-smoke` against the fake Intercom: what it makes it cleans up, it runs
+only in the workspace it is told, a crash leaves a manifest that cleans up, and the token
+is nowhere in what it writes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_intercom import FakeIntercom
+
+from target_intercom.smoke.cli import main
+from target_intercom.smoke.make import FIXED_ATTRIBUTE
+from tests.conftest import OPENAPI_PATH, TOKEN
+
+WORKSPACE = "Fake Intercom"  # the fake's app name unless told otherwise
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TARGET_INTERCOM_ACCESS_TOKEN", TOKEN)
+
+
+def smoke(fake: FakeIntercom, tmp_path: Path, *args: str) -> int:
+    return main(
+        [
+            "--api-base-url",
+            str(fake.url),
+            "--report",
+            str(tmp_path / "report.json"),
+            "--manifest",
+            str(tmp_path / "manifest.json"),
+            "--search-wait",
+            "2",
+            "--event-wait",
+            "2",
+            *args,
+        ]
+    )
+
+
+def made_by(fake: FakeIntercom, prefix: str) -> dict[str, list[Any]]:
+    """What the fake holds (archived contacts included) whose keys carry the prefix."""
+    contacts = [
+        c
+        for c in fake.contacts()
+        if any(str(c.get(k) or "").startswith(prefix) for k in ("external_id", "email"))
+    ]
+    companies = [c for c in fake.companies() if str(c["company_id"]).startswith(prefix)]
+    return {"contacts": contacts, "companies": companies}
+
+
+def written(tmp_path: Path, captured: pytest.CaptureFixture[str]) -> str:
+    out = captured.readouterr()
+    files = "".join(p.read_text() for p in tmp_path.iterdir() if p.is_file())
+    return out.out + out.err + files
+
+
+@pytest.mark.slow
+def test_a_full_run_checks_the_rules_runs_the_target_twice_and_leaves_nothing(
+    fake: FakeIntercom, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = smoke(
+        fake, tmp_path, "--workspace-name", WORKSPACE, "--allow-new-names", "--allow-merge"
+    )
+
+    assert code == 0
+    prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    checks = report["checks"]
+    assert checks["duplicates_and_archived"]["duplicate_create"]["messages"] == [
+        "A contact matching those details already exists with id=<id>"
+    ]
+    assert checks["duplicates_and_archived"]["archived_duplicate_create"]["status"] == 409
+    assert checks["search_lag"]["found"] is True
+    assert checks["lead_external_id"]["status"] == 400  # the fake's stricter reading
+    assert checks["merged_contacts"]["merged_get"]["status"] == 410
+    assert checks["merged_contacts"]["merged_get"]["link_names_the_user"] is True
+    assert checks["list_page_size"]["default"]["per_page"] == 10
+    assert checks["list_page_size"]["151"]["status"] == 400
+    assert checks["preview_version"]["Preview"]["status"] == 200
+    assert checks["rate_limits"]["headers_present"] == [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ]
+    assert checks["event_duplicates"]["stored"] == 1
+    assert [run["exit_code"] for run in report["target_runs"]] == [0, 0]
+    assert report["target_runs"][0]["streams"]["users"]["created"] == 5
+    assert report["second_run_calls"] == {"GET /me": 1}
+    assert report["cleanup"]["left"] == []
+    # Everything it made is gone; every contact it made was unsubscribed while it lived.
+    assert made_by(fake, prefix) == {"contacts": [], "companies": []}
+    assert fake.merged_contacts()  # the merged lead, which nothing can delete
+    assert all(
+        e["state"] != "intended"
+        for e in json.loads((tmp_path / "manifest.json").read_text())["entries"]
+    )
+    assert TOKEN not in written(tmp_path, capsys)
+
+
+def test_every_contact_it_makes_is_unsubscribed_and_marked_with_the_run(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    code = smoke(
+        fake,
+        tmp_path,
+        "--workspace-name",
+        WORKSPACE,
+        "--allow-new-names",
+        "--skip-target",
+        "--fail-after-creates",
+        "3",
+    )
+
+    assert code == 3
+    prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
+    contacts = made_by(fake, prefix)["contacts"]
+    assert len(contacts) == 3
+    assert all(c["unsubscribed_from_emails"] is True for c in contacts)
+    assert all(c["custom_attributes"] == {FIXED_ATTRIBUTE: prefix} for c in contacts)
+
+
+def test_a_crash_mid_run_then_cleanup_from_the_manifest_leaves_nothing(
+    fake: FakeIntercom, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashed = smoke(
+        fake,
+        tmp_path,
+        "--workspace-name",
+        WORKSPACE,
+        "--allow-new-names",
+        "--allow-merge",
+        "--skip-target",
+        "--fail-after-creates",
+        "4",
+    )
+    prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
+    left_by_crash = made_by(fake, prefix)["contacts"]
+
+    cleaned = main(["--workspace-name", WORKSPACE, "--cleanup", str(tmp_path / "manifest.json")])
+    again = main(["--workspace-name", WORKSPACE, "--cleanup", str(tmp_path / "manifest.json")])
+
+    assert crashed == 3
+    assert len(left_by_crash) == 4
+    assert any(c["archived"] for c in left_by_crash)
+    assert (cleaned, again) == (0, 0)
+    assert made_by(fake, prefix) == {"contacts": [], "companies": []}
+    assert TOKEN not in written(tmp_path, capsys)
+
+
+def test_cleanup_deletes_only_what_its_manifest_names(fake: FakeIntercom, tmp_path: Path) -> None:
+    someone_elses = fake.seed_contact(external_id="customer-1", email="c1@example.com")
+    smoke(
+        fake,
+        tmp_path,
+        "--workspace-name",
+        WORKSPACE,
+        "--allow-new-names",
+        "--skip-target",
+        "--fail-after-creates",
+        "2",
+    )
+
+    main(["--workspace-name", WORKSPACE, "--cleanup", str(tmp_path / "manifest.json")])
+
+    assert [c["id"] for c in fake.contacts()] == [someone_elses]
+
+
+@pytest.mark.parametrize(
+    "name_args", [["--workspace-name", "Production"], []], ids=["wrong name", "no name"]
+)
+def test_it_refuses_any_workspace_but_the_one_it_is_told(
+    fake: FakeIntercom,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name_args: list[str],
+) -> None:
+    try:
+        code = smoke(fake, tmp_path, *name_args, "--allow-new-names", "--skip-target")
+    except SystemExit as exit_:  # argparse: the name is required
+        code = int(str(exit_.code))
+
+    assert code == 2
+    assert fake.call_counts() == ({"GET /me": 1} if name_args else {})
+    assert fake.contacts() == []
+    assert [a["name"] for a in fake.data_attributes() if a["custom"]] == []
+    assert not (tmp_path / "manifest.json").exists()
+    assert not (tmp_path / "report.json").exists()
+    err = capsys.readouterr().err
+    assert (
+        ("'Fake Intercom', not 'Production'" in err) if name_args else ("--workspace-name" in err)
+    )
+    assert TOKEN not in err
+
+
+def test_it_checks_the_name_against_get_me_of_a_workspace_named_otherwise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeIntercom(token=TOKEN, openapi_path=OPENAPI_PATH, app_name="Acme (test)") as other:
+        refused = smoke(other, tmp_path, "--workspace-name", WORKSPACE, "--skip-target")
+        taken = smoke(other, tmp_path, "--workspace-name", "Acme (test)", "--skip-target")
+
+    assert refused == 2
+    assert taken == 2  # named right, and refused next for the fixed attribute's creation
+    assert "--allow-new-names" in capsys.readouterr().err
+
+
+def test_cleanup_finds_objects_made_but_never_recorded_by_their_prefixed_keys(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    prefix, now = "smoke-20260101000000-abcd", int(time.time())
+    fake.seed_contact(external_id=f"{prefix}-user-1", email=f"{prefix}-user-1@example.com")
+    fake.seed_contact(email=f"{prefix}-lead-2@example.com", role="lead")
+    fake.seed_company(f"{prefix}-company-1", name="c")
+    kept = fake.seed_contact(external_id="customer-1", email="customer-1@example.com")
+    entries = [
+        {"kind": "contact", "external_id": f"{prefix}-user-1", "email": None, "at": now},
+        {
+            "kind": "contact",
+            "external_id": None,
+            "email": f"{prefix}-lead-2@example.com",
+            "at": now,
+        },
+        {"kind": "company", "company_id": f"{prefix}-company-1", "at": now},
+        # The run died before these two creates: one long ago, one just now.
+        {"kind": "contact", "external_id": f"{prefix}-user-3", "email": None, "at": now - 3600},
+        {"kind": "company", "company_id": f"{prefix}-company-2", "at": now},
+    ]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "prefix": prefix,
+                "api_base_url": fake.url,
+                "workspace_name": WORKSPACE,
+                "entries": [{**e, "id": None, "state": "intended"} for e in entries],
+            }
+        )
+    )
+
+    code = main(["--workspace-name", WORKSPACE, "--cleanup", str(manifest)])
+
+    assert code == 1  # the company intended just now may still appear: not given up yet
+    assert [c["id"] for c in fake.contacts()] == [kept]
+    assert fake.companies() == []
+    states = [e["state"] for e in json.loads(manifest.read_text())["entries"]]
+    assert states == ["deleted", "deleted", "deleted", "never_made", "intended"]
+
+
+def test_cleanup_refuses_a_manifest_from_another_workspace(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    smoke(
+        fake,
+        tmp_path,
+        "--workspace-name",
+        WORKSPACE,
+        "--allow-new-names",
+        "--skip-target",
+        "--fail-after-creates",
+        "1",
+    )
+
+    code = main(["--workspace-name", "Production", "--cleanup", str(tmp_path / "manifest.json")])
+
+    assert code == 2
+    assert len(fake.contacts()) == 1
+
+
+def test_a_burst_is_only_sent_when_allowed_and_records_the_429(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    fake.configure(rate_limit=25, rate_window=1.0)
+    args = ("--workspace-name", WORKSPACE, "--allow-new-names", "--skip-target")
+
+    quiet = smoke(fake, tmp_path, *args)
+    quiet_report = json.loads((tmp_path / "report.json").read_text())
+    burst = smoke(fake, tmp_path, *args, "--allow-burst", "--burst-calls", "100")
+    burst_report = json.loads((tmp_path / "report.json").read_text())
+
+    assert (quiet, burst) == (0, 0)
+    assert "skipped" in quiet_report["checks"]["rate_limits"]["burst"]
+    recorded = burst_report["checks"]["rate_limits"]["burst"]
+    assert recorded["status"] == 429
+    assert recorded["messages"] == ["Exceeded rate limit of 25 in 1_seconds"]
+    assert 1 <= recorded["calls_until_429"] <= 26
+    assert burst_report["checks"]["rate_limits"]["limit"] == 25
