@@ -3,7 +3,7 @@
 Safe to run again after a crash at any point: an entry is marked done as soon as it is,
 and an object already gone counts as done. An entry whose id was never recorded is found
 again by its prefixed key, and a found object is deleted only if it carries that key.
-Events and the fixed attribute cannot be deleted in Intercom; a contact's events go with it.
+Data events and the fixed attribute cannot be deleted through Intercom's API.
 """
 
 from __future__ import annotations

@@ -53,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--region", choices=sorted(REGIONS), default="us")
     parser.add_argument("--api-base-url", help="overrides --region (the fake Intercom, a proxy)")
-    parser.add_argument("--report", type=Path, default=None, help="default smoke-<prefix>.json")
+    parser.add_argument("--report", type=Path, default=None, help="default <prefix>.json")
     parser.add_argument(
-        "--manifest", type=Path, default=None, help="default smoke-<prefix>.manifest.json"
+        "--manifest", type=Path, default=None, help="default <prefix>.manifest.json"
     )
     parser.add_argument(
         "--cleanup", type=Path, metavar="MANIFEST", help="only clean up what a run left behind"
@@ -146,8 +146,8 @@ def _ensure_fixed_names(api: SmokeApi, allow_new: bool) -> None:
 
 def _full_run(api: SmokeApi, base_url: str, args: argparse.Namespace, token: str) -> int:
     prefix = f"smoke-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
-    manifest_path = args.manifest or Path(f"smoke-{prefix}.manifest.json")
-    report_path = args.report or Path(f"smoke-{prefix}.json")
+    manifest_path = args.manifest or Path(f"{prefix}.manifest.json")
+    report_path = args.report or Path(f"{prefix}.json")
     _ensure_fixed_names(api, args.allow_new_names)
     manifest = Manifest.new(
         manifest_path, prefix, base_url, args.workspace_name, fail_after=args.fail_after_creates
