@@ -36,7 +36,7 @@ def smoke(fake: FakeIntercom, tmp_path: Path, *args: str) -> int:
             "--search-wait",
             "2",
             "--event-wait",
-            "2",
+            "0.4",
             *args,
         ]
     )
@@ -87,10 +87,12 @@ def test_a_full_run_checks_the_rules_runs_the_target_twice_and_leaves_nothing(
         "X-RateLimit-Remaining",
         "X-RateLimit-Reset",
     ]
-    assert checks["event_duplicates"]["stored"] == 1
     assert [run["exit_code"] for run in report["target_runs"]] == [0, 0]
     assert report["target_runs"][0]["streams"]["users"]["created"] == 5
     assert report["second_run_calls"] == {"GET /me": 1}
+    assert report["load_in_intercom"] == {"users": 5, "found": 5, "unsubscribed": 5}
+    assert checks["email_match_on_create"]["status"] == 409  # the fake's default reading
+    assert [checks["event_duplicates"][who]["stored"] for who in ("user", "lead")] == [1, 1]
     assert report["cleanup"]["left"] == []
     # Everything it made is gone; every contact it made was unsubscribed while it lived.
     assert made_by(fake, prefix) == {"contacts": [], "companies": []}

@@ -197,32 +197,60 @@ def preview_version(make: Maker, bounds: Bounds) -> dict[str, Any]:
 
 
 def event_duplicates(make: Maker, bounds: Bounds) -> dict[str, Any]:
-    """The same event (contact, name, created_at) sent twice: stored once? Counted
-    through GET /events, polled (bounded) since events may take a while to list."""
-    prefix, key = make.manifest.prefix, make.key("event")
-    created = make.contact("user", external_id=key, email=make.email(key))
-    if created.status != 200:
-        return {"create": answered(created, prefix)}
-    contact_id, at = created.body["id"], int(time.time()) - 60
-    body = {"event_name": FIXED_EVENT, "created_at": at, "user_id": key}
-    sends = [answered(make.api.call("POST", "/events", body=body), prefix) for _ in range(2)]
-    counted: list[int] = []
+    """The same event (contact, name, created_at) sent twice: stored once? For a user
+    named by external_id (documented) and a lead named by its id (not documented)."""
+    user_key, lead_key = make.key("event-user"), make.key("event-lead")
+    user = make.contact("user", external_id=user_key, email=make.email(user_key))
+    lead = make.contact("lead", external_id=None, email=make.email(lead_key))
+    results: dict[str, Any] = {}
+    for label, created, name in (("user", user, {"user_id": user_key}), ("lead", lead, None)):
+        if created.status != 200:
+            results[label] = {"create": answered(created, make.manifest.prefix)}
+            continue
+        contact_id = str(created.body["id"])
+        results[label] = _send_twice(make, bounds, contact_id, name or {"id": contact_id})
+    return results
 
-    def listed() -> bool:
-        got = make.api.call(
-            "GET", "/events", params={"type": "user", "intercom_user_id": contact_id}
-        )
+
+def _send_twice(
+    make: Maker, bounds: Bounds, contact_id: str, names: dict[str, str]
+) -> dict[str, Any]:
+    """Sends one event twice, then lists the contact's events until it shows (bounded),
+    and once more a moment later, in case the second copy lists later than the first."""
+    at = int(time.time()) - 60
+    body = {"event_name": FIXED_EVENT, "created_at": at, **names}
+    prefix = make.manifest.prefix
+    sends = [answered(make.api.call("POST", "/events", body=body), prefix) for _ in range(2)]
+
+    def stored() -> int:
+        params = {"type": "user", "intercom_user_id": contact_id}
+        got = make.api.call("GET", "/events", params=params)
         events = got.body.get("events") if isinstance(got.body, dict) else None
-        same = [
-            e
+        return sum(
+            1
             for e in events or []
             if str(e.get("event_name", "")).lower() == FIXED_EVENT and e.get("created_at") == at
-        ]
-        counted.append(len(same))
-        return bool(same)
+        )
 
-    found, seconds, _ = _poll(bounds.event_wait, listed)
-    return {"sends": sends, "listed": found, "seconds": seconds, "stored": counted[-1]}
+    found, seconds, _ = _poll(bounds.event_wait, lambda: stored() > 0)
+    if found:
+        time.sleep(min(5.0, bounds.event_wait / 4))
+    return {"sends": sends, "listed": found, "seconds": seconds, "stored": stored()}
+
+
+def email_match_on_create(make: Maker, bounds: Bounds) -> dict[str, Any]:
+    """A create with a new external_id and the email of a user who has none: 409 naming
+    that user, or a second user with the same email? (Not documented.)"""
+    prefix, key = make.manifest.prefix, make.key("email-match")
+    first = make.contact("user", external_id=None, email=make.email(key))
+    if first.status != 200:
+        return {"create": answered(first, prefix)}
+    second = make.contact("user", external_id=key, email=make.email(key))
+    result = answered(second, prefix)
+    result["second_contact_made"] = (
+        second.status == 200 and second.body.get("id") != first.body["id"]
+    )
+    return result
 
 
 CHECKS: dict[str, Callable[[Maker, Bounds], dict[str, Any]]] = {
@@ -234,6 +262,7 @@ CHECKS: dict[str, Callable[[Maker, Bounds], dict[str, Any]]] = {
     "rate_limits": rate_limits,
     "preview_version": preview_version,
     "event_duplicates": event_duplicates,
+    "email_match_on_create": email_match_on_create,
 }
 
 

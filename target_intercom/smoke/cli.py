@@ -26,7 +26,7 @@ from target_intercom.redact import mask, written_forms
 from target_intercom.smoke.api import SmokeApi
 from target_intercom.smoke.checks import Bounds, run_checks
 from target_intercom.smoke.cleanup import clean_up
-from target_intercom.smoke.load import intend_load, run_target_twice
+from target_intercom.smoke.load import confirm_load, intend_load, run_target_twice
 from target_intercom.smoke.make import FIXED_ATTRIBUTE, FIXED_EVENT, Maker
 from target_intercom.smoke.manifest import InjectedCrash, Manifest
 
@@ -164,6 +164,7 @@ def _full_run(api: SmokeApi, base_url: str, args: argparse.Namespace, token: str
         runs = run_target_twice(base_url, prefix)
         report["target_runs"] = runs
         report["second_run_calls"] = runs[-1].get("api_calls")
+        report["load_in_intercom"] = confirm_load(api, manifest)
     report["cleanup"] = clean_up(api, manifest)
     report["smoke_calls"] = dict(sorted(api.calls.items()))
     _write_report(report_path, report, token)

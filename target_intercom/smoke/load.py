@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from target_intercom.smoke.api import SmokeApi
 from target_intercom.smoke.make import FIXED_ATTRIBUTE, FIXED_EVENT
 from target_intercom.smoke.manifest import Manifest
 
@@ -85,6 +86,26 @@ def intend_load(manifest: Manifest) -> None:
     for n in range(1, USERS + 1):
         user = f"{manifest.prefix}-user-{n}"
         manifest.intend("contact", external_id=user, email=f"{user}@example.com")
+
+
+def confirm_load(api: SmokeApi, manifest: Manifest) -> dict[str, Any]:
+    """The load's users as Intercom holds them: their ids go into the manifest at once
+    (clean-up then needs no search), and each must be unsubscribed, as every contact the
+    smoke test makes is."""
+    found = unsubscribed = 0
+    for entry in manifest.pending():
+        if entry["kind"] != "contact" or entry["id"] is not None:
+            continue
+        answer = api.call(
+            "GET",
+            f"/contacts/find_by_external_id/{entry['external_id']}",
+            route="/contacts/find_by_external_id/{id}",
+        )
+        if answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("id"):
+            manifest.made(entry, str(answer.body["id"]))
+            found += 1
+            unsubscribed += answer.body.get("unsubscribed_from_emails") is True
+    return {"users": USERS, "found": found, "unsubscribed": unsubscribed}
 
 
 def run_target_twice(base_url: str, prefix: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from target_intercom.smoke.api import Answer, SmokeApi
@@ -17,6 +18,8 @@ FIXED_EVENT = "smoke-test-event"
 # Answers that say a create made nothing. A 409 names a contact that exists, a 429 or a
 # 5xx may come after the create was applied: those entries stay to be found at clean-up.
 _REFUSED = frozenset({400, 401, 403, 404, 422})
+# The contact a 409 names: "... already exists with id=<id>".
+_NAMED_ID = re.compile(r"id=(\w+)")
 
 
 class Maker:
@@ -55,6 +58,12 @@ class Maker:
         made = answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("id")
         if made and entry["id"] is None:
             self.manifest.made(entry, str(answer.body["id"]))
-        elif entry["id"] is None and answer.status in _REFUSED:
+        elif entry["id"] is None and (answer.status in _REFUSED or self._names_ours(answer)):
             self.manifest.settle(entry, "refused")  # nothing was made, nothing to clean up
         return answer
+
+    def _names_ours(self, answer: Answer) -> bool:
+        """A 409 naming a contact this run made already: the create made nothing new."""
+        ours = {e["id"] for e in self.manifest.entries if e["id"] is not None}
+        named = {m for text in answer.messages for m in _NAMED_ID.findall(text)}
+        return answer.status == 409 and bool(named) and named <= ours
