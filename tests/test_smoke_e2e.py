@@ -139,6 +139,7 @@ def test_a_crash_mid_run_then_cleanup_from_the_manifest_leaves_nothing(
         "--fail-after-creates",
         "4",
     )
+    crash_output = capsys.readouterr().err
     prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
     left_by_crash = made_by(fake, prefix)["contacts"]
 
@@ -150,7 +151,8 @@ def test_a_crash_mid_run_then_cleanup_from_the_manifest_leaves_nothing(
     assert any(c["archived"] for c in left_by_crash)
     assert (cleaned, again) == (0, 0)
     assert made_by(fake, prefix) == {"contacts": [], "companies": []}
-    assert TOKEN not in written(tmp_path, capsys)
+    assert "run again with --cleanup" in crash_output
+    assert TOKEN not in crash_output + written(tmp_path, capsys)
 
 
 def test_cleanup_deletes_only_what_its_manifest_names(fake: FakeIntercom, tmp_path: Path) -> None:
@@ -288,5 +290,5 @@ def test_a_burst_is_only_sent_when_allowed_and_records_the_429(
     recorded = burst_report["checks"]["rate_limits"]["burst"]
     assert recorded["status"] == 429
     assert recorded["messages"] == ["Exceeded rate limit of 60 in 1_seconds"]
-    assert 1 <= recorded["calls_until_429"] <= 61
+    assert 1 <= recorded["calls_until_429"] <= 121  # the burst may straddle two windows
     assert burst_report["checks"]["rate_limits"]["limit"] == 60

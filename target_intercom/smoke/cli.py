@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         text = str(exc) if isinstance(exc, FatalError) else f"{type(exc).__name__}: {exc}"
         print(f"target-intercom-smoke: {_masked(text, token)}", file=sys.stderr)
         return 2
-    except InjectedCrash as exc:
-        print(f"target-intercom-smoke: {exc}", file=sys.stderr)
+    except (InjectedCrash, KeyboardInterrupt) as exc:
+        print(f"target-intercom-smoke: {exc or 'interrupted'}", file=sys.stderr)
         return 3
 
 
@@ -116,7 +116,7 @@ def _check_workspace(api: SmokeApi, expected: str) -> None:
     me = api.call("GET", "/me")
     if me.status != 200 or not isinstance(me.body, dict):
         raise FatalError(f"GET /me answered {me.status}: check {TOKEN_VARIABLE} and the region")
-    app = me.body.get("app") if isinstance(me.body.get("app"), dict) else {}
+    app = me.body.get("app")
     name = app.get("name") if isinstance(app, dict) else None
     if name != expected:
         raise FatalError(
@@ -158,14 +158,19 @@ def _full_run(api: SmokeApi, base_url: str, args: argparse.Namespace, token: str
     )
     report: dict[str, Any] = {"workspace_name": args.workspace_name, "prefix": "<prefix>"}
     report["flags"] = {"allow_merge": args.allow_merge, "allow_burst": args.allow_burst}
-    report["checks"] = run_checks(Maker(api, manifest), bounds)
-    if not args.skip_target:
-        intend_load(manifest)
-        runs = run_target_twice(base_url, prefix)
-        report["target_runs"] = runs
-        report["second_run_calls"] = runs[-1].get("api_calls")
-        report["load_in_intercom"] = confirm_load(api, manifest)
-    report["cleanup"] = clean_up(api, manifest)
+    try:
+        report["checks"] = run_checks(Maker(api, manifest), bounds)
+        if not args.skip_target:
+            intend_load(manifest)
+            runs = run_target_twice(base_url, prefix)
+            report["target_runs"] = runs
+            report["second_run_calls"] = runs[-1].get("api_calls")
+            report["load_in_intercom"] = confirm_load(api, manifest)
+        report["cleanup"] = clean_up(api, manifest)
+    except BaseException:
+        # Killed, interrupted or failed before its clean-up finished: the manifest knows.
+        _say(f"stopped before cleaning up: run again with --cleanup {manifest_path}", token)
+        raise
     report["smoke_calls"] = dict(sorted(api.calls.items()))
     _write_report(report_path, report, token)
     _say(f"report {report_path}", token)
