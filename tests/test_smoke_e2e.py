@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from fake_intercom import FakeIntercom
 
 from target_intercom.smoke.cli import main
@@ -292,3 +293,27 @@ def test_a_burst_is_only_sent_when_allowed_and_records_the_429(
     assert recorded["messages"] == ["Exceeded rate limit of 60 in 1_seconds"]
     assert 1 <= recorded["calls_until_429"] <= 121  # the burst may straddle two windows
     assert burst_report["checks"]["rate_limits"]["limit"] == 60
+
+
+def test_the_fake_serves_the_calls_the_smoke_test_makes(fake: FakeIntercom) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
+    url = str(fake.url)
+    user = fake.seed_contact(external_id="u1")
+    other = fake.seed_contact(external_id="u2")
+    lead = fake.seed_contact(email="lead@example.com", role="lead")
+    company = fake.seed_company("c1", name="C")
+
+    def call(method: str, path: str, **kw: Any) -> requests.Response:
+        return requests.request(method, url + path, headers=headers, timeout=5, **kw)
+
+    assert call("POST", "/contacts/merge", json={"from": other, "into": user}).status_code == 400
+    assert call("POST", "/contacts/merge", json={"from": lead, "into": user}).json()["id"] == user
+    assert fake.merged_contacts() == {lead: user}
+    assert call("DELETE", f"/companies/{company}").json()["deleted"] is True
+    assert call("DELETE", f"/companies/{company}").status_code == 404
+    assert fake.companies() == []
+    event = {"event_name": "e", "created_at": 1700000000, "user_id": "u1"}
+    assert call("POST", "/events", json=event).status_code == 202
+    listed = call("GET", "/events", params={"type": "user", "user_id": "u1"}).json()["events"]
+    assert [(e["event_name"], e["intercom_user_id"]) for e in listed] == [("e", user)]
+    assert call("GET", "/events", params={"user_id": "u1"}).status_code == 400
