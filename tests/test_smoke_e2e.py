@@ -76,6 +76,7 @@ def test_a_full_run_checks_the_rules_runs_the_target_twice_and_leaves_nothing(
     ]
     assert checks["duplicates_and_archived"]["archived_duplicate_create"]["status"] == 409
     assert checks["search_lag"]["found"] is True
+    assert checks["search_lag"]["archived_left_search"] is True
     assert checks["lead_external_id"]["status"] == 400  # the fake's stricter reading
     assert checks["merged_contacts"]["merged_get"]["status"] == 410
     assert checks["merged_contacts"]["merged_get"]["link_names_the_user"] is True
@@ -317,3 +318,19 @@ def test_the_fake_serves_the_calls_the_smoke_test_makes(fake: FakeIntercom) -> N
     listed = call("GET", "/events", params={"type": "user", "user_id": "u1"}).json()["events"]
     assert [(e["event_name"], e["intercom_user_id"]) for e in listed] == [("e", user)]
     assert call("GET", "/events", params={"user_id": "u1"}).status_code == 400
+
+
+@pytest.mark.slow
+def test_the_search_lag_it_reports_is_the_one_the_workspace_has(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    fake.configure(search_lag=1.0)
+    args = ("--workspace-name", WORKSPACE, "--allow-new-names", "--skip-target")
+
+    code = smoke(fake, tmp_path, *args, "--search-wait", "6")
+    lag = json.loads((tmp_path / "report.json").read_text())["checks"]["search_lag"]
+
+    assert code == 0
+    assert lag["found"] is True and 1.0 <= lag["seconds"] <= 3.0
+    # The fake drops an archived contact from search at once; Intercom's lag there is unknown.
+    assert (lag["archived_left_search"], lag["archived_left_after_seconds"]) == (True, 0.0)
