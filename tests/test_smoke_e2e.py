@@ -5,6 +5,10 @@ is nowhere in what it writes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -334,3 +338,41 @@ def test_the_search_lag_it_reports_is_the_one_the_workspace_has(
     assert lag["found"] is True and 1.0 <= lag["seconds"] <= 3.0
     # The fake drops an archived contact from search at once; Intercom's lag there is unknown.
     assert (lag["archived_left_search"], lag["archived_left_after_seconds"]) == (True, 0.0)
+
+
+def test_a_run_killed_mid_call_is_cleaned_up_from_its_manifest(
+    fake: FakeIntercom, tmp_path: Path
+) -> None:
+    gate = fake.hold("POST /contacts/merge")  # the run is killed waiting for this answer
+    command = [
+        sys.executable,
+        "-m",
+        "target_intercom.smoke",
+        "--workspace-name",
+        WORKSPACE,
+        "--api-base-url",
+        str(fake.url),
+        "--manifest",
+        str(tmp_path / "manifest.json"),
+        "--allow-new-names",
+        "--allow-merge",
+        "--search-wait",
+        "1",
+    ]
+    env = {**os.environ, "TARGET_INTERCOM_ACCESS_TOKEN": TOKEN}
+    with subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE) as run:
+        gate.wait_until_held(1, timeout=30)
+        run.kill()
+        _, err = run.communicate(timeout=30)
+    gate.open()
+    prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
+    left_by_kill = made_by(fake, prefix)["contacts"]
+
+    cleaned = main(["--workspace-name", WORKSPACE, "--cleanup", str(tmp_path / "manifest.json")])
+
+    assert run.returncode == -signal.SIGKILL
+    # Killed while the merge's answer was held: the merge was applied, its answer never read.
+    assert len(left_by_kill) == 3 and len(fake.merged_contacts()) == 1
+    assert cleaned == 0
+    assert made_by(fake, prefix) == {"contacts": [], "companies": []}
+    assert TOKEN not in err.decode()
