@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         " naming that user (conflict, the default) or a second user (duplicate); Intercom"
         " does not document which",
     )
+    parser.add_argument(
+        "--app-name",
+        default="Fake Intercom",
+        help="the workspace's name, as GET /me answers it (what target-intercom-smoke checks)",
+    )
     return parser
 
 
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         max_custom_attributes=args.max_custom_attributes,
         email_match_on_create=check_email_match(args.email_match_on_create),
         port=args.port,
+        app_name=args.app_name,
     )
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

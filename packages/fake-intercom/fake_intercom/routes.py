@@ -45,7 +45,8 @@ def _is_true(value: str | None) -> bool:
     return value in ("true", "1")
 
 
-# The admin behind the token, and its workspace: what `GET /me` answers.
+# The admin behind the token, and its workspace: what `GET /me` answers (the app's name
+# is the workspace's, set per fake).
 ME: dict[str, Any] = {
     "type": "admin",
     "id": "991267459",
@@ -64,9 +65,10 @@ ME: dict[str, Any] = {
 }
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/me", lambda ws, r: ME),
+    Route("GET", "/me", lambda ws, r: {**ME, "app": {**ME["app"], "name": ws.app_name}}),
     Route("POST", "/contacts", lambda ws, r: ws.contacts.create(r.body), takes_body=True),
     Route("GET", "/contacts", lambda ws, r: ws.contacts.listing(r.query)),
+    Route("POST", "/contacts/merge", lambda ws, r: ws.merge_lead(r.body), takes_body=True),
     Route("POST", "/contacts/search", lambda ws, r: ws.contacts.search(r.body, r.search_lag), True),
     Route(
         "GET",
@@ -143,9 +145,15 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/companies", lambda ws, r: ws.upsert_company(r.body), takes_body=True),
     Route("GET", "/companies", lambda ws, r: ws.list_companies(r.query)),
     Route("GET", "/companies/{company_id}", lambda ws, r: ws.get_company(r.params["company_id"])),
+    Route(
+        "DELETE",
+        "/companies/{company_id}",
+        lambda ws, r: ws.delete_company_by_id(r.params["company_id"]),
+    ),
     Route("POST", "/tags", lambda ws, r: ws.tag(r.body), takes_body=True),
     Route("GET", "/tags", lambda ws, r: ws.list_tags()),
     Route("POST", "/events", lambda ws, r: ws.create_event(r.body), takes_body=True, status=202),
+    Route("GET", "/events", lambda ws, r: ws.list_events(r.query)),
 )
 
 

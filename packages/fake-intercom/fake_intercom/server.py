@@ -56,6 +56,9 @@ class FakeIntercom:
     user with the same email. A target must end with one contact either way, so its
     tests can run both. It can be changed while serving (the attribute, `configure` or
     `POST /_fake/email_match_on_create`) and survives `reset`.
+
+    `app_name` is the workspace's name as `GET /me` answers it (`app.name`), so a smoke
+    test that refuses any workspace but the one it is told can run against the fake.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class FakeIntercom:
         max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES,
         email_match_on_create: EmailMatch = "conflict",
         port: int = 0,
+        app_name: str = "Fake Intercom",
     ) -> None:
         path = Path(openapi_path) if openapi_path is not None else default_openapi_path()
         description = load_description(str(path.resolve())) if path is not None else None
@@ -81,6 +85,7 @@ class FakeIntercom:
         self._max_event_names = max_event_names
         self._max_custom_attributes = max_custom_attributes
         self._email_match_on_create = check_email_match(email_match_on_create)
+        self._app_name = app_name
         self._gateway = Gateway(token, settings, picker, description, self._new_workspace())
         self._port = port
         self._server: _Server | None = None
@@ -203,7 +208,10 @@ class FakeIntercom:
 
     def _new_workspace(self) -> Workspace:
         return Workspace(
-            self._max_event_names, self._max_custom_attributes, self._email_match_on_create
+            self._max_event_names,
+            self._max_custom_attributes,
+            self._email_match_on_create,
+            self._app_name,
         )
 
     def reset(self) -> None:

@@ -37,7 +37,11 @@ class Workspace:
         max_event_names: int = 120,
         max_custom_attributes: int = MAX_CUSTOM_ATTRIBUTES,
         email_match_on_create: EmailMatch = "conflict",
+        app_name: str = "Fake Intercom",
     ) -> None:
+        # The workspace's name, as `GET /me` answers it in `app.name`: what a smoke test
+        # of a real workspace checks before it writes anything.
+        self.app_name = app_name
         self.attributes = DataAttributes(max_custom_attributes)
         self.event_log = EventLog(max_event_names)
         self._ids = IdMaker()
@@ -141,6 +145,44 @@ class Workspace:
             if contact is not None:
                 contact.company_ids.pop(company.id, None)
         return company.id
+
+    def delete_company_by_id(self, intercom_id: str) -> dict[str, Any]:
+        """`DELETE /companies/{id}` by Intercom's id: the company goes as `delete_company`
+        removes it; an unknown id answers 404 `company_not_found`."""
+        company = self.companies.get(intercom_id)
+        if company is None:
+            raise company_not_found()
+        self.delete_company(company.company_id)
+        return {"id": intercom_id, "object": "company", "deleted": True}
+
+    def merge_lead(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /contacts/merge`: a lead (`from`) into a user (`into`), the only merge the
+        description allows; the answer is the user. Anything else is 400."""
+        source, target = body.get("from"), body.get("into")
+        lead = self.contacts.live(source)
+        user = self.contacts.live(target)
+        if lead.role != "lead" or user.role != "user":
+            raise ApiError(400, "parameter_invalid", "Only a lead can be merged into a user")
+        self.merge_contacts(lead.id, user.id)
+        return user.render()
+
+    def list_events(self, query: dict[str, str]) -> dict[str, Any]:
+        """`GET /events?type=user&intercom_user_id=|user_id=|email=`: a contact's events,
+        one page (the fake holds few), for clients that check what was stored."""
+        if query.get("type") != "user":
+            raise ApiError(400, "parameter_invalid", "type must be user")
+        keys = ("intercom_user_id", "user_id", "email")
+        given = [(k, query[k]) for k in keys if k in query]
+        if len(given) != 1:
+            raise ApiError(400, "parameter_invalid", "Name one of " + ", ".join(keys))
+        key, value = given[0]
+        events = [
+            {"type": "event", **{k: e[k] for k in ("event_name", "created_at", *keys)}}
+            | {"metadata": e["metadata"]}
+            for e in self.event_log.events
+            if e[key] == value
+        ]
+        return {"type": "event.list", "events": events, "pages": {}}
 
     def get_company(self, company_id: str) -> dict[str, Any]:
         company = self.companies.get(company_id)
