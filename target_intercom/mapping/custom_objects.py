@@ -11,7 +11,7 @@ clear a value with a string.
 The instance's external id is the `external_id` column, else the stream's key (one
 column; a key of several is joined with ":"). Its contact is named as an event names it,
 by the `user_id` (or `userId`) column, else `email`; the `external_id` column is the
-instance's, never the contact's.
+instance's, never the contact's. A tap's `_sdc_` columns are never sent.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ EXTERNAL_ID_COLUMN = "external_id"
 USER_ID_COLUMNS = ("user_id", "userId")
 EMAIL_COLUMN = "email"
 TIME_COLUMNS = ("external_created_at", "external_updated_at")
+PIPELINE = "_sdc_"  # a tap's bookkeeping columns (_sdc_deleted_at, _sdc_lsn): never sent
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class CustomObjectPlan:
     user_id: str | None
     email: str | None
     warnings: list[MappingWarning]
+    # A row the tap marks deleted (`_sdc_deleted_at`): left alone (see the writer).
+    deleted: bool = False
 
     @property
     def external_id(self) -> str:
@@ -94,7 +97,7 @@ class CustomObjectStream:
         body["custom_attributes"] = {
             name: as_text(value, name)
             for name, value in record.items()
-            if name not in consumed and value is not None
+            if name not in consumed and value is not None and not name.startswith(PIPELINE)
         }
         return CustomObjectPlan(
             type_name=self.type_name,
@@ -103,6 +106,7 @@ class CustomObjectStream:
             user_id=None if user_id is None else to_text(user_id[1], user_id[0]),
             email=None if email is None else to_text(email[1], EMAIL_COLUMN).strip() or None,
             warnings=[],
+            deleted=record.get("_sdc_deleted_at") not in (None, ""),
         )
 
 

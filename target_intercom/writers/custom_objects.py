@@ -33,6 +33,9 @@ from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, 
 from target_intercom.writers.lookup import ContactLookup
 
 INSTANCES = "/custom_object_instances/{type}"
+# A row the tap marks deleted is not applied: which contacts still reference the instance
+# is Intercom's to know, and deleting it there is left to the user.
+DELETE_IGNORED = "delete_ignored"
 PAGE_SIZE = 150  # the description's maximum per_page
 MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
 
@@ -58,6 +61,8 @@ class CustomObjectWriter:
 
     def write(self, plan: CustomObjectPlan) -> str:
         """Upserts the instance unless unchanged, then adds it to its contact's list."""
+        if plan.deleted:
+            return DELETE_IGNORED
         instance_id, outcome = self._upsert(plan)
         if plan.names_contact and self._reference(plan, instance_id):
             return "updated" if outcome == "unchanged" else outcome
@@ -66,6 +71,8 @@ class CustomObjectWriter:
     def settled(self, plan: CustomObjectPlan) -> str | None:
         """ "unchanged" when the store holds this instance as the row has it and, when the
         row names a contact this target knows, that contact's list holding it."""
+        if plan.deleted:
+            return DELETE_IGNORED
         held = self._unchanged(plan)
         if held is None:
             return None
@@ -106,7 +113,7 @@ class CustomObjectWriter:
                 raise FatalError(
                     f"Intercom has no custom object type {plan.type_name!r} (404 to POST "
                     f"/custom_object_instances/{plan.type_name}): create it, with its "
-                    "attributes, in Intercom's settings (Data > Objects), or correct the "
+                    "attributes, in Intercom's settings, or correct the "
                     "custom_objects setting"
                 ) from None
             raise
