@@ -150,3 +150,15 @@ def test_the_setting_is_checked_up_front(fake, tmp_path):
         run = run_target(config_for(fake, custom_objects=bad), orders_table([]), tmp_path)
         assert run.returncode == 1
         assert needle in run.stderr, run.stderr
+
+
+def test_orders_of_one_contact_that_come_together_share_a_write_of_its_list(fake, tmp_path):
+    """While the first write of u1's list is on the wire, its other orders are upserted and
+    wait: the next write takes all of them, so ten orders cost two writes, not ten."""
+    seed(fake)
+    orders = [{"id": f"o{n}", "user_id": "u1", "total": n} for n in range(10)]
+    fake.hold("PUT /contacts/{contact_id}", timeout=1.0)  # each answer held 1 s
+    run = load(fake, tmp_path, [*users_table("u1"), *orders_table(orders)])
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u1": sorted(o["id"] for o in orders)}
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2

@@ -51,7 +51,7 @@ def test_external_id_from_the_key_and_values_as_strings() -> None:
     assert made.user_id == "u1" and made.email is None and not made.deleted
     assert made.ordering_keys == (
         keys.custom_object("Order", "42"),
-        keys.contact_by_external_id("u1"),
+        keys.shared(keys.contact_by_external_id("u1")),
     )
 
 

@@ -66,12 +66,13 @@ class CustomObjectPlan:
 
     @property
     def ordering_keys(self) -> tuple[str, ...]:
-        """The instance (two rows of it in order), and its contact: the contact's upsert
-        lands first, and rows of one contact extend its reference list one at a time."""
+        """The instance (two rows of it in order), and its contact, held shared: the
+        contact's upsert lands first, and rows of one contact run side by side (their
+        writer lets one write of its reference list take all of them)."""
         own = keys.custom_object(self.type_name, self.external_id)
         if not self.names_contact:
             return (own,)
-        return (own, *keys.contact(self.user_id, self.email))
+        return (own, *(keys.shared(k) for k in keys.contact(self.user_id, self.email)))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ run with one line.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from target_intercom import keys
@@ -58,6 +59,9 @@ class CustomObjectWriter:
         # Instances and reference lists, each under its own key namespace.
         self._store = store
         self._full_resync = full_resync
+        # The contacts' lists that rows wait to write now, by store key (see _reference).
+        self._guard = threading.Lock()
+        self._lists: dict[str, _Waiting] = {}
 
     def write(self, plan: CustomObjectPlan) -> str:
         """Upserts the instance unless unchanged, then adds it to its contact's list."""
@@ -122,20 +126,50 @@ class CustomObjectWriter:
         return instance_id, "created" if before is None else "updated"
 
     def _reference(self, plan: CustomObjectPlan, instance_id: str) -> bool:
-        """Puts the instance in its contact's reference list; whether a call changed it."""
+        """Puts the instance in its contact's reference list: whether a call changed it.
+
+        Rows of one contact run side by side (they hold its key shared), and each waits
+        its turn at the contact's list: whoever writes takes every instance waiting then,
+        so rows that come together cost one write of the list, not one each. A row whose
+        instance another row's write took returns once that write is confirmed."""
         assert plan.reference_attribute is not None
         contact_id = self._contact_id(plan)
         key = keys.custom_object_references(plan.reference_attribute, contact_id)
+        with self._guard:
+            waiting = self._lists.setdefault(key, _Waiting())
+            waiting.ids[instance_id] = None
+            waiting.rows += 1
+        try:
+            with waiting.turn:
+                if instance_id not in waiting.ids:
+                    return True  # written by the row before, with this one
+                ids = tuple(waiting.ids)
+                changed = self._write_list(plan, contact_id, key, ids)
+                for written in ids:
+                    waiting.ids.pop(written, None)
+                return changed
+        finally:
+            with self._guard:
+                waiting.rows -= 1
+                if not waiting.rows:
+                    del self._lists[key]
+
+    def _write_list(
+        self, plan: CustomObjectPlan, contact_id: str, key: str, ids: tuple[str, ...]
+    ) -> bool:
+        """Writes the contact's list with these instances in it, unless it holds them."""
+        assert plan.reference_attribute is not None
         known = self._store.get(key)
         if known is None or known.fingerprint is None:
             held = self._listed(plan.type_name, contact_id)
         else:
             held = known.links
-        if instance_id in held:
+        missing = tuple(i for i in ids if i not in held)
+        if not missing:
             if known is None or known.fingerprint is None:
                 self._remember_list(key, contact_id, held)
             return False
-        wanted = (*held, instance_id)
+        wanted = (*held, *missing)
         if known is not None:
             self._store.doubt(key)
         body = {"custom_attributes": {plan.reference_attribute: list(wanted)}}
@@ -208,6 +242,16 @@ class CustomObjectWriter:
             if not data or not isinstance(total, int) or page >= total:
                 break
         return tuple(dict.fromkeys(ids))
+
+
+class _Waiting:
+    """A contact's list as rows wait to write it: the instances not yet written, the
+    turn to write, and how many rows use it (it is dropped when none does)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, None] = {}  # insertion-ordered set: the list keeps row order
+        self.turn = threading.Lock()
+        self.rows = 0
 
 
 def _asked(plan: CustomObjectPlan) -> int:
