@@ -162,3 +162,25 @@ def test_orders_of_one_contact_that_come_together_share_a_write_of_its_list(fake
     assert run.returncode == 0, run.stderr
     assert references(fake) == {"u1": sorted(o["id"] for o in orders)}
     assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2
+
+
+def test_an_order_for_a_contact_merged_since_goes_to_the_one_intercom_kept(fake, tmp_path):
+    seed(fake)
+    first = [{"id": "o1", "user_id": "u1", "total": 1}]
+    assert load(fake, tmp_path, [*users_table("u1"), *orders_table(first)]).returncode == 0
+    ids = {c["external_id"]: c["id"] for c in fake.contacts()}
+    kept = fake.seed_contact(external_id="u9")
+    fake.merge_contacts(ids["u1"], kept)
+    more = [{"id": "o2", "user_id": "u1", "total": 2}]
+    run = load(fake, tmp_path, orders_table(more))
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u9": ["o2"]}
+
+
+def test_a_dry_run_writes_nothing_and_says_what_it_would_send(fake, tmp_path):
+    seed(fake)
+    run = load(fake, tmp_path, messages(), dry_run=True)
+    assert run.returncode == 0, run.stderr
+    assert fake.custom_object_instances("Order") == []
+    assert all("order" not in c["custom_attributes"] for c in fake.contacts())
+    assert '"POST /custom_object_instances/{type}": 5' in run.stderr

@@ -16,6 +16,8 @@ The contact's Intercom id is what this run or an earlier one met, else looked up
 `lookup_fields`; a contact Intercom does not have waits for the input's users stream
 (`ContactNotYet`), as events do. The instance itself is written first: only the
 reference waits, and the retry finds the instance in the store and does not send it again.
+A contact merged into another since this target met it (410) has the instance put in the
+list of the contact Intercom kept, as its events are sent there.
 An unknown type (404 on the upsert) is the workspace's setup, not the row's: it fails the
 run with one line.
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import ContactNotYet, FatalError, RecordError
+from target_intercom.errors import ContactNotYet, FatalError
 from target_intercom.mapping.custom_objects import CustomObjectPlan
 from target_intercom.writers.absent import merged_into, request_unless_absent
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, fingerprint
@@ -155,9 +157,16 @@ class CustomObjectWriter:
                     del self._lists[key]
 
     def _write_list(
-        self, plan: CustomObjectPlan, contact_id: str, key: str, ids: tuple[str, ...]
+        self,
+        plan: CustomObjectPlan,
+        contact_id: str,
+        key: str,
+        ids: tuple[str, ...],
+        *,
+        merged: bool = False,
     ) -> bool:
-        """Writes the contact's list with these instances in it, unless it holds them."""
+        """Writes the contact's list with these instances in it, unless it holds them;
+        `merged`: the contact is the one Intercom kept of a merge (once, no further)."""
         assert plan.reference_attribute is not None
         known = self._store.get(key)
         if known is None or known.fingerprint is None:
@@ -179,15 +188,12 @@ class CustomObjectWriter:
             ).body
         except ApiError as exc:
             kept = merged_into(exc)
-            if kept is None or kept == contact_id:
+            if kept is None or kept == contact_id or merged:
                 raise
-            # Merged since it was met: its instances live on the contact Intercom kept.
-            self._contacts.removed(plan.user_id, plan.email, contact_id)
-            raise RecordError(
-                f"contact {contact_id} was merged into {kept}: run the record again to "
-                "add the instance to the contact Intercom kept",
-                "contact_merged",
-            ) from None
+            # Merged since this target met it (410): the instances go to the contact
+            # Intercom kept, as a merged contact's events do.
+            kept_key = keys.custom_object_references(plan.reference_attribute, kept)
+            return self._write_list(plan, kept, kept_key, ids, merged=True)
         self._remember_list(key, contact_id, wanted)
         self._contacts.touched(contact_id, answer.get("updated_at"))
         return True
