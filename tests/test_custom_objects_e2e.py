@@ -7,9 +7,10 @@ before them in the input, after them, and never.
 
 from __future__ import annotations
 
+import requests
 from fake_intercom import Faults
 
-from tests.conftest import STR, config_for, record, run_target, schema
+from tests.conftest import STR, TOKEN, config_for, record, run_target, schema
 
 ORDER_COLUMNS = {"id": STR, "user_id": STR, "email": STR, "total": {}, "status": STR}
 USERS = {"external_id": STR, "email": STR, "name": STR}
@@ -184,3 +185,25 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_send(fake, tmp_path):
     assert fake.custom_object_instances("Order") == []
     assert all("order" not in c["custom_attributes"] for c in fake.contacts())
     assert '"POST /custom_object_instances/{type}": 5' in run.stderr
+
+
+def test_a_contact_holding_more_than_a_page_of_orders_keeps_them_all(fake, tmp_path):
+    """The list a contact holds is read page by page (150 a page, the description's
+    maximum) before the first write of it: none of the 160 it held is dropped."""
+    seed(fake)
+    assert load(fake, tmp_path, users_table("u1")).returncode == 0
+    (contact,) = fake.contacts()
+    api = requests.Session()
+    api.headers.update({"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.16"})
+    held = [
+        api.post(f"{fake.url}/custom_object_instances/Order", json={"external_id": f"x{n}"}).json()[
+            "id"
+        ]
+        for n in range(160)
+    ]
+    body = {"custom_attributes": {"order": held}}
+    assert api.put(f"{fake.url}/contacts/{contact['id']}", json=body).ok
+    run = load(fake, tmp_path, orders_table([{"id": "o1", "user_id": "u1", "total": 1}]))
+    assert run.returncode == 0, run.stderr
+    assert len(references(fake)["u1"]) == 161
+    assert fake.call_counts()["GET /custom_object_instances/{custom_object_type_identifier}"] == 2
