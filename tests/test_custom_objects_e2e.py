@@ -207,3 +207,17 @@ def test_a_contact_holding_more_than_a_page_of_orders_keeps_them_all(fake, tmp_p
     assert run.returncode == 0, run.stderr
     assert len(references(fake)["u1"]) == 161
     assert fake.call_counts()["GET /custom_object_instances/{custom_object_type_identifier}"] == 2
+
+
+def test_orders_of_a_contact_made_elsewhere_cost_nothing_when_unchanged(fake, tmp_path):
+    """A contact this target never wrote (made by the Messenger, say) is looked up for its
+    orders' first load; an unchanged re-run needs no look-up: each instance's store row
+    says which contact it is linked to."""
+    seed(fake)
+    fake.seed_contact(external_id="m1")
+    orders = [{"id": f"o{n}", "user_id": "m1", "total": n} for n in range(3)]
+    assert load(fake, tmp_path, orders_table(orders)).returncode == 0
+    assert references(fake) == {"m1": ["o0", "o1", "o2"]}
+    fake.reset_calls()
+    assert load(fake, tmp_path, orders_table(orders)).returncode == 0
+    assert fake.call_counts() == {"GET /me": 1}

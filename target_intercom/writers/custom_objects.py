@@ -7,9 +7,10 @@ attribute; whether a write of it replaces or extends the list is not documented
 them, else as `GET ...?references_contact_id=` lists them) plus this one.
 
 The sync store keeps, beside companies (namespaced keys, see keys.py), each instance's
-Intercom id and the fingerprint of what was last sent to it, and each contact's reference
-list: an unchanged row costs no call, and a list already holding the instance is not
-written again. A fingerprint is forgotten before a changing call and kept once Intercom
+Intercom id, the fingerprint of what was last sent to it and the contact it was linked to
+(as the row names it), and each contact's reference list: an unchanged row costs no call,
+not even the look-up of a contact this target never wrote, and a list already holding the
+instance is not written again. A fingerprint is forgotten before a changing call and kept once Intercom
 confirmed it, so a kill costs at most a call, never a skip.
 
 The contact's Intercom id is what this run or an earlier one met, else looked up by
@@ -70,26 +71,22 @@ class CustomObjectWriter:
         if plan.deleted:
             return DELETE_IGNORED
         instance_id, outcome = self._upsert(plan)
-        if plan.names_contact and self._reference(plan, instance_id):
-            return "updated" if outcome == "unchanged" else outcome
-        return outcome
+        if not plan.names_contact:
+            return outcome
+        changed = self._reference(plan, instance_id)
+        # Kept once the link is confirmed: the row is then settled without a call.
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        self._store.remember(key, Known(instance_id, _asked(plan), links=_link(plan)))
+        return "updated" if changed and outcome == "unchanged" else outcome
 
     def settled(self, plan: CustomObjectPlan) -> str | None:
         """ "unchanged" when the store holds this instance as the row has it and, when the
-        row names a contact this target knows, that contact's list holding it."""
+        row names a contact, linked to the contact the row names (so an unchanged row of a
+        contact this target never wrote costs no look-up either)."""
         if plan.deleted:
             return DELETE_IGNORED
         held = self._unchanged(plan)
-        if held is None:
-            return None
-        if not plan.names_contact:
-            return "unchanged"
-        contact_id = self._known_contact(plan)
-        if contact_id is None:
-            return None
-        assert plan.reference_attribute is not None
-        refs = self._store.get(keys.custom_object_references(plan.reference_attribute, contact_id))
-        if refs is None or refs.fingerprint is None or held.intercom_id not in refs.links:
+        if held is None or held.links != _link(plan):
             return None
         return "unchanged"
 
@@ -258,6 +255,14 @@ class _Waiting:
         self.ids: dict[str, None] = {}  # insertion-ordered set: the list keeps row order
         self.turn = threading.Lock()
         self.rows = 0
+
+
+def _link(plan: CustomObjectPlan) -> tuple[str, ...]:
+    """The contact the instance is linked to, as the row names it (its first key), for the
+    instance's store row; none when the row links it to no contact."""
+    if not plan.names_contact:
+        return ()
+    return keys.contact(plan.user_id, plan.email)[:1]
 
 
 def _asked(plan: CustomObjectPlan) -> int:
