@@ -10,8 +10,8 @@ The sync store keeps, beside companies (namespaced keys, see keys.py), each inst
 Intercom id, the fingerprint of what was last sent to it and the contact it was linked to
 (as the row names it), and each contact's reference list: an unchanged row costs no call,
 not even the look-up of a contact this target never wrote, and a list already holding the
-instance is not written again. A fingerprint is forgotten before a changing call and kept once Intercom
-confirmed it, so a kill costs at most a call, never a skip.
+instance is not written again. A fingerprint is forgotten before a changing call and kept
+once Intercom confirmed it, so a kill costs at most a call, never a skip.
 
 The contact's Intercom id is what this run or an earlier one met, else looked up by
 `lookup_fields`; a contact Intercom does not have waits for the input's users stream
