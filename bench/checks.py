@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from inputs import Input, user
+from inputs import ORDER_REFERENCE, ORDER_TYPE, Input, user
 
 
 def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> list[str]:
@@ -20,6 +20,14 @@ def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> l
     out (a bare value per line, as Singer targets write it) is the last STATE in."""
     problems = []
     where = {"users": "contacts", "companies": "companies", "events": "events"}
+    where["orders"] = f"instances:{ORDER_TYPE}"
+    workspace = {
+        **workspace,
+        **{
+            f"instances:{kind}": held
+            for kind, held in (workspace.get("custom_object_instances") or {}).items()
+        },
+    }
     wanted = data.holds or {where[stream]: n for stream, n in data.expected.items()}
     if data.companies_on_users:
         wanted["companies"] = wanted.get("companies", 0) + data.companies_on_users
@@ -29,6 +37,8 @@ def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> l
             problems.append(f"MISSING: {collection} {landed:,} of {expected:,}")
     if data.memberships:
         problems.extend(check_memberships(data.memberships, workspace))
+    if data.order_links:
+        problems.extend(check_order_links(data.order_links, workspace))
     if data.changed_every:
         problems.extend(check_names(data, workspace))
     if data.newest_of[0]:
@@ -38,6 +48,27 @@ def check_landed(data: Input, workspace: dict[str, Any], stdout_path: Path) -> l
     if last != data.final_state:
         problems.append(f"STATE: last written {last}, expected {data.final_state}")
     return problems
+
+
+def check_order_links(pairs: tuple[tuple[str, str], ...], workspace: dict[str, Any]) -> list[str]:
+    """Each contact's reference attribute lists exactly its orders, each once."""
+    names = {i["id"]: i["external_id"] for i in workspace.get(f"instances:{ORDER_TYPE}") or ()}
+    held = {
+        (contact["external_id"], names.get(instance, instance))
+        for contact in workspace.get("contacts") or ()
+        for instance in contact["custom_attributes"].get(ORDER_REFERENCE) or ()
+    }
+    listed = sum(
+        len(contact["custom_attributes"].get(ORDER_REFERENCE) or ())
+        for contact in workspace.get("contacts") or ()
+    )
+    wanted = set(pairs)
+    if held == wanted and listed == len(wanted):
+        return []
+    return [
+        f"ORDER LINKS: {len(wanted - held):,} missing, {len(held - wanted):,} extra, "
+        f"{listed - len(held):,} listed twice"
+    ]
 
 
 def check_names(data: Input, workspace: dict[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ INTEGER = {"type": ["integer", "null"]}
 PLANS = ("free", "pro", "enterprise")
 
 # Which generator writes an input.
-Kind = Literal["users", "b2b", "mixed", "out-of-order", "pipeline", "segment"]
+Kind = Literal["users", "b2b", "mixed", "out-of-order", "pipeline", "segment", "orders"]
 # Whole tables, stream after stream, as tap-postgres sends them (bench/tables.py).
 TABLE_KINDS = ("pipeline", "segment")
 # (kind, records, states_per_record, schema_every, changed_every): one generated input file.
@@ -65,6 +65,52 @@ def user(i: int, changed_every: int = 0) -> dict[str, Any]:
         "plan": PLANS[i % len(PLANS)],
         "seats": i % 50 + 1,
     }
+
+
+# orders-5k: a warehouse `orders` table loaded as Intercom custom object instances (the
+# `custom_objects` setting), its contacts' users table first.
+ORDERS_PER_CONTACT = 5
+ORDER_TYPE = "Order"
+ORDER_REFERENCE = "order"
+ORDER_ATTRIBUTES = ("total", "status")
+ORDER_STATUSES = ("paid", "open", "refunded")
+
+
+def orders_schema() -> dict[str, Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": "orders",
+        "key_properties": ["id"],
+        "schema": {
+            "type": "object",
+            "properties": {
+                "id": STRING,
+                "user_id": STRING,
+                "total": INTEGER,
+                "status": STRING,
+            },
+        },
+    }
+
+
+def order_table(orders: int) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """The users, then the orders ordered by id, as a tap reads the table: order k is user
+    k % users's, so one contact's orders lie far apart in the input."""
+    users = max(1, orders // ORDERS_PER_CONTACT)
+    rows: list[tuple[str, dict[str, Any]]] = [("users", user(i)) for i in range(users)]
+    rows += [
+        (
+            "orders",
+            {
+                "id": f"o{k:07d}",
+                "user_id": user(k % users)["id"],
+                "total": k % 500 + 1,
+                "status": ORDER_STATUSES[k % len(ORDER_STATUSES)],
+            },
+        )
+        for k in range(orders)
+    ]
+    return users, rows
 
 
 def is_renamed(i: int, changed_every: int) -> bool:
@@ -197,6 +243,8 @@ class Input:
     # (user id, company_id) pairs a users row names by its `company_id` column: counted, not
     # checked (the Target `pipeline company_id memberships`).
     links: tuple[tuple[str, str], ...] = ()
+    # (user id, order id): every order in its contact's reference attribute (orders-5k).
+    order_links: tuple[tuple[str, str], ...] = ()
 
 
 def churned_users_schema(revision: int) -> dict[str, Any]:
@@ -244,7 +292,12 @@ def write_input(
     companies_on_users: set[str] = set()
     source: Iterator[tuple[str, dict[str, Any]]]
     table: tables.Tables | None = None
-    if kind in TABLE_KINDS:
+    order_links: tuple[tuple[str, str], ...] = ()
+    if kind == "orders":
+        _, rows = order_table(records)
+        schemas, source, records = [users_schema(), orders_schema()], iter(rows), len(rows)
+        order_links = tuple((r["user_id"], r["id"]) for stream, r in rows if stream == "orders")
+    elif kind in TABLE_KINDS:
         table = (tables.pipeline if kind == "pipeline" else tables.segment)(records, changed_every)
         schemas, source, records = table.schemas, iter(table.rows), len(table.rows)
     elif kind == "users":
@@ -262,7 +315,7 @@ def write_input(
     state: dict[str, Any] = {}
     last_stream = ""
     dumps = json.dumps
-    by_stream = kind == "out-of-order" or table is not None
+    by_stream = kind in ("out-of-order", "orders") or table is not None
     with path.open("w") as out:
         for message in [] if by_stream else schemas:
             out.write(dumps(message) + "\n")
@@ -300,6 +353,7 @@ def write_input(
         len(companies_on_users),
         changed_every if renamed else 0,
         renamed,
+        order_links=order_links,
     )
     if table is None:
         return data

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inputs import ORDER_ATTRIBUTES, ORDER_REFERENCE, ORDER_TYPE
 from scenarios import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,25 @@ class FakeServer:
         with self._out_path.open("wb") as out, self._err_path.open("wb") as err:
             self._process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
         self.url = self._wait_for_url()
+        if self.scenario.kind == "orders":
+            self._seed_order_type()
         return self
+
+    def _seed_order_type(self) -> None:
+        """The custom object type the orders load into, made as Intercom's settings would."""
+        body = {
+            "name": ORDER_TYPE,
+            "attributes": list(ORDER_ATTRIBUTES),
+            "reference_attribute": ORDER_REFERENCE,
+        }
+        request = urllib.request.Request(
+            f"{self.url}/_fake/custom_object_type",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
     def _wait_for_url(self) -> str:
         """The `{"url": ...}` line the fake prints once it listens."""

@@ -103,6 +103,14 @@ def input_notes(scenario: Scenario, data: Input, result: Result, row: str) -> li
     if scenario.kind in ("mixed", "out-of-order"):
         streams = ", ".join(f"{n:,} {stream}" for stream, n in sorted(data.expected.items()))
         notes.append(streams + (", in that order" if scenario.kind == "out-of-order" else ""))
+    if scenario.kind == "orders":
+        orders = data.expected.get("orders", 0)
+        sent = sum(n for e, n in result.calls_by_endpoint.items() if "custom_object" in e)
+        sent += result.calls_by_endpoint.get("PUT /contacts/{id}", 0)
+        notes.append(
+            f"{data.expected.get('users', 0):,} users, {orders:,} orders: "
+            f"{sent / max(1, orders):.2f} calls per order row"
+        )
     if scenario.kind in ("pipeline", "segment"):
         # Dicts keep the input's order, which is the tap's stream order.
         notes.append(", ".join(f"{n:,} {stream}" for stream, n in data.expected.items()))

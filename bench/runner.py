@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from checks import check_landed, links_held
-from inputs import Input, InputKey, write_input
+from inputs import ORDER_REFERENCE, ORDER_TYPE, Input, InputKey, write_input
 from processes import TOKEN, FakeServer, fake_state, run_measured, tail
 from rows import Result, input_notes, rate_ceiling
 from scenarios import Scenario, describe
@@ -163,6 +163,10 @@ def run_scenario(
                 # Its own store: a chain's runs share it, no two scenarios do.
                 "sync_store_path": str(workdir / STORE_FILE),
             }
+            if scenario.kind == "orders":
+                config["custom_objects"] = {
+                    "orders": {"type": ORDER_TYPE, "reference_attribute": ORDER_REFERENCE}
+                }
             command = [sys.executable, "-m", "target_intercom", "--config", str(config_path)]
         config_path.write_text(json.dumps(config))
         measured = run_measured(command, data.path, workdir, name)

@@ -159,12 +159,17 @@ def scenarios(*, scale: float, smoke: bool, baseline_records: int) -> list[Scena
             chain=("first", "unchanged", "appended"),
             changed_every=TABLE_CHANGED_EVERY,
         ),
+        # A warehouse orders table as custom object instances: 5 orders a contact, ordered
+        # by order id (one contact's orders far apart); 20 ms as for resync-5k.
+        Scenario("orders-5k", "orders", n(5_000), latency=0.02, chain=("first", "unchanged")),
     ]
 
 
 def describe(scenario: Scenario, workers: int) -> str:
     """One progress line: what is about to run."""
-    unit = "users" if scenario.kind in ("pipeline", "segment") else "records"
+    unit = {"pipeline": "users", "segment": "users", "orders": "orders"}.get(
+        scenario.kind, "records"
+    )
     text = f"{scenario.name}: {scenario.records:,} {unit}, "
     if scenario.noop and scenario.noop_calls:
         return text + "bench/noop_target.py plus one POST /contacts a record, latency 0 ms"
@@ -177,6 +182,8 @@ def describe(scenario: Scenario, workers: int) -> str:
         text += ", streams in alphabetical order (companies, events, users)"
     if scenario.kind == "pipeline":
         text += ", tap-postgres's public-companies, -events, -users in full every run"
+    if scenario.kind == "orders":
+        text += ", users then orders as Order instances, 5 orders a contact"
     if scenario.kind == "segment":
         text += ", Segment's segment-identifies (several rows a user), -tracks in full every run"
     if scenario.rate_limit:

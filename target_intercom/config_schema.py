@@ -15,6 +15,8 @@ from typing import Any, Literal, get_args
 from singer_sdk import typing as th
 
 from target_intercom.credentials import checked_token
+from target_intercom.errors import FatalError
+from target_intercom.mapping.custom_objects import CustomObjectStream
 
 Region = Literal["us", "eu", "au"]
 LookupField = Literal["external_id", "email", "phone"]
@@ -34,6 +36,27 @@ DEFAULT_MAX_CONCURRENCY = 32
 
 def _as_given(value: Any) -> Any:
     return value
+
+
+# The streams the built-in kinds load (runtime.py): a custom object stream may not take one.
+BUILT_IN_STREAMS = ("users", "contacts", "identifies", "companies", "groups", "events", "tracks")
+
+
+def _custom_objects(value: Any) -> dict[str, CustomObjectStream]:
+    """Each stream's custom object type and reference attribute, checked once, up front."""
+    streams: dict[str, CustomObjectStream] = {}
+    for stream, entry in (value or {}).items():
+        where = f"custom_objects[{stream!r}]"
+        if stream in BUILT_IN_STREAMS:
+            raise FatalError(f"{where}: {stream!r} is a stream the target loads itself")
+        type_name = entry.get("type") if isinstance(entry, dict) else None
+        if not isinstance(type_name, str) or not type_name.strip():
+            raise FatalError(f'{where} needs "type": the custom object type, e.g. "Order"')
+        reference = entry.get("reference_attribute")
+        if reference is not None and (not isinstance(reference, str) or not reference.strip()):
+            raise FatalError(f"{where}: reference_attribute must be an attribute's name")
+        streams[stream] = CustomObjectStream(type_name, reference)
+    return streams
 
 
 def _or_none(value: Any) -> Any:
@@ -195,6 +218,22 @@ SETTINGS: tuple[Setting, ...] = (
             'each row was made, e.g. {"public-users_history": "changed_at"}. The newest '
             "row's values win, and a re-sync of unchanged rows costs no call. Rows of "
             "Segment's and RudderStack's tables use the call's timestamp without it."
+        ),
+    ),
+    Setting(
+        "custom_objects",
+        th.ObjectType(
+            additional_properties=th.ObjectType(
+                th.Property("type", th.StringType, required=True),
+                th.Property("reference_attribute", th.StringType),
+            )
+        ),
+        read=_custom_objects,
+        description=(
+            "Streams loaded as Intercom custom object instances, each with its type and, "
+            'optionally, the contacts\' reference attribute, e.g. {"orders": {"type": '
+            '"Order", "reference_attribute": "order"}}. The type, its attributes and the '
+            "reference attribute must exist in Intercom's settings first."
         ),
     ),
     Setting(

@@ -41,6 +41,16 @@ def company(company_id: str) -> str:
     return f"company:{company_id}"
 
 
+def custom_object(type_name: str, external_id: str) -> str:
+    """A custom object instance, by its type and the external id records name it with."""
+    return f"custom_object:{type_name}:{external_id}"
+
+
+def custom_object_references(attribute: str, contact_id: str) -> str:
+    """The instances a contact's reference attribute holds, by the contact's Intercom id."""
+    return f"custom_object_references:{attribute}:{contact_id}"
+
+
 # Marks a key held shared: the delivery ledger lets records that hold one key shared run
 # side by side, and orders them against the records that hold it outright.
 SHARED = "shared:"

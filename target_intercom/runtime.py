@@ -24,6 +24,7 @@ from target_intercom.mapping import (
     CompanyPlan,
     ContactOptions,
     ContactPlan,
+    CustomObjectPlan,
     EventPlan,
     map_company,
     map_contact,
@@ -40,6 +41,7 @@ from target_intercom.waits import Waits
 from target_intercom.writers.attributes import DataAttributes
 from target_intercom.writers.companies import CompanyWriter
 from target_intercom.writers.contacts import ContactWriter
+from target_intercom.writers.custom_objects import CustomObjectWriter
 from target_intercom.writers.events import EventWriter
 from target_intercom.writers.intercom_edits import IntercomEdits, NoticingEdits
 from target_intercom.writers.known import KnownCompanies, KnownContacts
@@ -156,6 +158,11 @@ class Runtime:
         )
         self.kinds.register(("companies", "groups"), CompanyPlan, map_company, self.companies)
         self.kinds.register(("events", "tracks"), EventPlan, map_event, self.events)
+        objects = CustomObjectWriter(
+            client, known, lookup, KnownCompanies(self.store), full_resync=settings.full_resync
+        )
+        for stream, kind in settings.custom_objects.items():
+            self.kinds.register((stream,), CustomObjectPlan, kind.map, objects)
         self.delivery = Delivery(
             writers=self.kinds,
             stop=stop or StopRequest(),

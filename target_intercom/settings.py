@@ -23,6 +23,7 @@ from target_intercom.config_schema import (
 )
 from target_intercom.credentials import safe_base_url
 from target_intercom.errors import FatalError
+from target_intercom.mapping.custom_objects import CustomObjectStream
 
 __all__ = [
     "REGION_URLS",
@@ -75,6 +76,7 @@ class Settings:
     include_context: bool
     warehouse_columns: bool
     row_time_columns: dict[str, str]
+    custom_objects: dict[str, CustomObjectStream]
     company_columns: bool
     dry_run: bool
     on_record_error: OnRecordError

@@ -10,7 +10,7 @@ is data (the record and its plan), never a closure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from singer_sdk.sinks import RecordSink
@@ -66,8 +66,9 @@ class IntercomSink(RecordSink):
         self.map: Mapper = self.intake.kinds.mapper(stream_name)
         super().__init__(target, stream_name, schema, key_properties)
         self.record_schema = RecordSchema(self.schema)
-        self.options = self.intake.options.for_stream(
-            (stream_name, *_sent_here(target, stream_name))
+        self.options = replace(
+            self.intake.options.for_stream((stream_name, *_sent_here(target, stream_name))),
+            key_properties=tuple(self.key_properties or ()),
         )
         self.position = 0  # the record's place in its stream, for messages about it
 

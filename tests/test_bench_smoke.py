@@ -46,6 +46,9 @@ SCENARIOS = (
     "segment-5k-first",
     "segment-5k-unchanged",
     "segment-5k-appended",
+    # A warehouse orders table as custom object instances (the custom_objects setting).
+    "orders-5k-first",
+    "orders-5k-unchanged",
 )
 RESYNCS = ("resync-5k-unchanged", "resync-5k-changed", "resync-200k-unchanged")
 # The table chains' runs after their first load: records may cost less than a call each.
@@ -55,6 +58,7 @@ TABLE_RERUNS = (
     "pipeline-10k-cold",
     "segment-5k-unchanged",
     "segment-5k-appended",
+    "orders-5k-unchanged",
 )
 TARGETS = (
     "rate-limited",
@@ -161,3 +165,8 @@ def test_bench_smoke_prints_every_scenario_and_target(tmp_path: Path) -> None:
     assert "150 segment-identifies, 150 segment-tracks" in by_name["segment-5k-first"]["notes"]
     assert by_name["segment-5k-appended"]["changed_rows"] == 2  # 1 identify, 1 track
     assert by_name["segment-5k-appended"]["records"] == 302
+    # The orders table: every order an instance, in its contact's list (or the row would
+    # not be ok); unchanged, the whole table again costs GET /me only.
+    assert any(n.startswith("10 users, 50 orders") for n in by_name["orders-5k-first"]["notes"])
+    assert by_name["orders-5k-unchanged"]["api_calls"] == 1
+    assert by_name["orders-5k-unchanged"]["records_unchanged"] == 60

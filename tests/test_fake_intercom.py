@@ -1305,6 +1305,7 @@ def test_control_endpoints(fake: FakeIntercom, api: Api) -> None:
     assert set(state) == {
         *("contacts", "companies", "memberships", "tags", "contact_tags", "company_tags"),
         *("events", "data_attributes", "call_counts", "validation_errors", "merged_contacts"),
+        "custom_object_instances",
     }
     body = {"latency": 0.01, "faults": {"rate": 1.0, "kinds": ["503"]}, "rate_limit": None}
     assert requests.post(api.url + "/_fake/configure", json=body, timeout=5).status_code == 200

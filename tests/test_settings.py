@@ -51,3 +51,19 @@ def test_a_refused_base_url_is_named_without_its_password():
         resolve_base_url({"api_base_url": "http://user:hunter2@10.0.0.5:80/x"})
     assert "hunter2" not in str(caught.value)
     assert "http://10.0.0.5" in str(caught.value)
+
+
+def test_custom_objects_setting_is_typed_and_read():
+    from target_intercom.config_schema import CONFIG_SCHEMA
+    from target_intercom.mapping import CustomObjectStream
+    from target_intercom.settings import Settings
+
+    entry = CONFIG_SCHEMA["properties"]["custom_objects"]
+    assert entry["additionalProperties"]["required"] == ["type"]
+    config = {
+        "access_token": "t" * 20,
+        "custom_objects": {"orders": {"type": "Order", "reference_attribute": "order"}},
+    }
+    settings = Settings.from_config(config)
+    assert settings.custom_objects == {"orders": CustomObjectStream("Order", "order")}
+    assert Settings.from_config({"access_token": "t" * 20}).custom_objects == {}

@@ -11,6 +11,7 @@ from target_intercom.mapping.attributes import custom_attributes
 from target_intercom.mapping.companies import CompanyPlan, map_company
 from target_intercom.mapping.company_links import CompanyLink
 from target_intercom.mapping.contacts import ContactOptions, ContactPlan, map_contact
+from target_intercom.mapping.custom_objects import CustomObjectPlan, CustomObjectStream
 from target_intercom.mapping.dates import to_unix_seconds
 from target_intercom.mapping.events import EventPlan, map_event
 from target_intercom.mapping.fields import first_value, flatten
@@ -22,6 +23,8 @@ __all__ = [
     "CompanyPlan",
     "ContactOptions",
     "ContactPlan",
+    "CustomObjectPlan",
+    "CustomObjectStream",
     "EventPlan",
     "MappingWarning",
     "RecordSchema",

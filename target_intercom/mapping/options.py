@@ -25,6 +25,8 @@ class ContactOptions:
     # the time of this stream's rows (see row_time.py), once `for_stream` chose it.
     row_time_columns: tuple[tuple[str, str], ...] = ()
     row_time_column: str | None = None
+    # The stream's key properties, once the sink set them: a custom object's external id.
+    key_properties: tuple[str, ...] = ()
 
     def for_stream(self, names: Iterable[str]) -> ContactOptions:
         """The options of one sink's records: `names` are its stream name and the tap's

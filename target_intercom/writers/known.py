@@ -316,6 +316,22 @@ class KnownContacts:
             held = self._holders.get(written.email) or frozenset()
             self._holders.put(written.email, held | {intercom_id})
 
+    def touched(self, intercom_id: str, updated_at: object) -> None:
+        """This target changed the contact by a call besides its upsert (a custom object
+        reference): the `updated_at` Intercom answered is its own write, not an edit made
+        in Intercom (notice_intercom_edits), so it is kept with what was last written."""
+        held = self._of(intercom_id)
+        if (
+            held is None
+            or held.updated_at is None
+            or not isinstance(updated_at, int)
+            or updated_at <= held.updated_at
+        ):
+            return
+        changed = held.but(updated_at=updated_at)
+        self._contacts.put(intercom_id, changed)
+        self._store.put_contact(intercom_id, changed.row())
+
     def doubt(self, intercom_id: str) -> None:
         """A write that changes the contact is about to be sent: what was last written no
         longer describes it until Intercom confirms the new one, in memory and, before

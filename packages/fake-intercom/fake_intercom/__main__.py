@@ -31,8 +31,9 @@ default access token; --token changes it) and answers any other token with Inter
 EPILOG = """\
 control endpoints (no token needed, JSON in and out):
   GET  /_fake/state      what the workspace holds: contacts, companies, memberships,
-                         tags, events, data attributes, API call counts and request
-                         bodies that broke Intercom's OpenAPI description
+                         tags, events, data attributes, custom object instances, API
+                         call counts and request bodies that broke Intercom's OpenAPI
+                         description
   POST /_fake/reset      empty the workspace and the call log
   POST /_fake/configure  change behaviour while serving, e.g. {"latency": 0.1,
                          "rate_limit": 1000, "faults": {"rate": 0.05}}
@@ -44,6 +45,11 @@ control endpoints (no token needed, JSON in and out):
   POST /_fake/delete_company
                          delete a company by hand, with its memberships and tags:
                          {"company_id": "<your company_id>"}; answers its Intercom id
+  POST /_fake/custom_object_type
+                         define a custom object type, as Intercom's settings do:
+                         {"name": "Order", "attributes": ["total"],
+                          "reference_attribute": "order"} (the contact attribute
+                         holding its instances' ids; optional)
   POST /_fake/email_match_on_create
                          {"mode": "conflict" | "duplicate"}: what a create with a new
                          external_id and the email of a user without one does (see

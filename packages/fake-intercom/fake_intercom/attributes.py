@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from fake_intercom.errors import ApiError, invalid
@@ -127,7 +128,9 @@ _RESERVED = {
 class DataAttributes:
     """The workspace's data attributes: built-in ones plus those created through the API."""
 
-    def __init__(self, max_custom: int = MAX_CUSTOM_ATTRIBUTES) -> None:
+    def __init__(
+        self, max_custom: int = MAX_CUSTOM_ATTRIBUTES, references: Mapping[str, str] | None = None
+    ) -> None:
         # Per workspace, not per model, and archived attributes do not count: "you can
         # archive unused attributes to free up space" (help center article 179). Whether
         # contacts and companies share the cap is not documented: sharing is the stricter
@@ -135,6 +138,9 @@ class DataAttributes:
         self.max_custom = max_custom
         self._custom: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in MODELS}
         self._next_id = 1
+        # Contacts' reference attributes (name -> custom object type): not listed, since
+        # whether Intercom lists them is not documented, but their names are taken.
+        self._references: Mapping[str, str] = references if references is not None else {}
 
     def listing(self, model: str | None, include_archived: bool) -> list[dict[str, Any]]:
         """What `GET /data_attributes` shows: copies, so callers may keep them."""
@@ -160,7 +166,7 @@ class DataAttributes:
         if not all(_allowed_in_name(c) for c in name):
             raise invalid(BAD_NAME_MESSAGE)
         # An archived attribute still holds its name: it stays in `_custom`.
-        if name in self._custom[model] or name in _RESERVED[model]:
+        if name in self._custom[model] or name in _RESERVED[model] or name in self._references:
             raise invalid(
                 f"You already have '{name}' in your workspace. Please choose a different name."
             )

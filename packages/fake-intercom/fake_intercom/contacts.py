@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
 from fake_intercom.attributes import DataAttributes
+from fake_intercom.custom_objects import CustomObjects
 from fake_intercom.errors import ApiError, contact_merged, invalid, user_not_found
 from fake_intercom.records import (
     CONTACT_FIELDS,
@@ -62,7 +63,11 @@ class Contacts:
     """
 
     def __init__(
-        self, attributes: DataAttributes, ids: IdMaker, email_match_on_create: EmailMatch
+        self,
+        attributes: DataAttributes,
+        ids: IdMaker,
+        email_match_on_create: EmailMatch,
+        custom_objects: CustomObjects | None = None,
     ) -> None:
         self.by_id: dict[str, Contact] = {}
         self.merged: dict[str, str] = {}  # merged contact's id -> id it was merged into
@@ -70,6 +75,7 @@ class Contacts:
         self._merged_external_ids: dict[str, str] = {}
         self.email_match_on_create = email_match_on_create
         self._attributes = attributes
+        self._objects = custom_objects or CustomObjects()
         self._ids = ids
         # For listing without scanning 200,000 contacts a page: archived ids, and by_id's
         # keys as a list to bisect (None until needed, and again after a removal).
@@ -400,8 +406,19 @@ class Contacts:
         return None
 
     def _custom_attributes(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Checked values: reference attributes (lists of custom object instance ids) by
+        their own rule, the others by their data attribute's."""
         values = body.get("custom_attributes")
-        return {} if values is None else self._attributes.check_values("contact", values)
+        if values is None:
+            return {}
+        references = self._objects.references
+        if not isinstance(values, dict) or not references.keys() & values.keys():
+            return self._attributes.check_values("contact", values)
+        plain = {k: v for k, v in values.items() if k not in references}
+        checked = self._attributes.check_values("contact", plain)
+        for name in references.keys() & values.keys():
+            checked[name] = self._objects.check_reference(name, values[name])
+        return checked
 
     def _write(self, contact: Contact, body: dict[str, Any], custom: dict[str, Any]) -> None:
         """Apply checked fields to a contact, keeping the indexes and search lag right."""

@@ -154,6 +154,31 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tags", lambda ws, r: ws.list_tags()),
     Route("POST", "/events", lambda ws, r: ws.create_event(r.body), takes_body=True, status=202),
     Route("GET", "/events", lambda ws, r: ws.list_events(r.query)),
+    Route(
+        "POST",
+        "/custom_object_instances/{custom_object_type_identifier}",
+        lambda ws, r: ws.custom_objects.upsert(r.params["custom_object_type_identifier"], r.body),
+        takes_body=True,
+    ),
+    Route(
+        "GET",
+        "/custom_object_instances/{custom_object_type_identifier}",
+        lambda ws, r: ws.contact_custom_objects(r.params["custom_object_type_identifier"], r.query),
+    ),
+    Route(
+        "DELETE",
+        "/custom_object_instances/{custom_object_type_identifier}",
+        lambda ws, r: ws.delete_custom_object(
+            r.params["custom_object_type_identifier"], r.query.get("external_id")
+        ),
+    ),
+    Route(
+        "GET",
+        "/custom_object_instances/{custom_object_type_identifier}/{custom_object_instance_id}",
+        lambda ws, r: ws.custom_objects.get(
+            r.params["custom_object_type_identifier"], r.params["custom_object_instance_id"]
+        ),
+    ),
 )
 
 

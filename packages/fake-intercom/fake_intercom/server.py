@@ -18,7 +18,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -275,6 +275,11 @@ class FakeIntercom:
         with self._gateway.lock:
             return self._gateway.workspace.attributes.listing(model, include_archived=True)
 
+    def custom_object_instances(self, type_name: str) -> list[dict[str, Any]]:
+        """Every instance of a seeded type, as `GET` renders it (ValueError if unknown)."""
+        with self._gateway.lock:
+            return self._gateway.workspace.custom_objects.instances(type_name)
+
     def calls(self) -> list[Call]:
         with self._gateway.log.lock:
             return list(self._gateway.log.calls)
@@ -300,6 +305,10 @@ class FakeIntercom:
                 "company_tags": sorted(map(list, self.company_tags())),
                 "events": self.events(),
                 "data_attributes": self.data_attributes(None),
+                "custom_object_instances": {
+                    name: self.custom_object_instances(name)
+                    for name in self._gateway.workspace.custom_objects.types
+                },
                 "call_counts": dict(self.call_counts()),
                 "validation_errors": self.validation_errors(),
             }
@@ -328,6 +337,18 @@ class FakeIntercom:
         body = {"name": name, "data_type": data_type, "model": model}
         with self._gateway.lock:
             self._gateway.workspace.attributes.create(body, archived=archived)
+
+    def seed_custom_object_type(
+        self, name: str, attributes: Iterable[str] = (), reference_attribute: str | None = None
+    ) -> None:
+        """Define a custom object type and its attributes, as Intercom's settings would
+        (the API cannot), and, when `reference_attribute` is given, the contact attribute
+        that references its instances. Their values are strings, as the API takes them."""
+        with self._gateway.lock:
+            objects = self._gateway.workspace.custom_objects
+            objects.seed_type(name, attributes)
+            if reference_attribute is not None:
+                objects.seed_reference(reference_attribute, name)
 
     def seed_company(self, company_id: str, **fields: Any) -> str:
         with self._gateway.lock:
@@ -397,6 +418,10 @@ class FakeIntercom:
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/delete_contact"):
                 self.delete_contact(**_json_object(raw))  # {"contact_id": ...}
+                payload = {"ok": True}
+            elif (method, path) == ("POST", "/_fake/custom_object_type"):
+                # {"name": "Order", "attributes": [...], "reference_attribute": "order"}
+                self.seed_custom_object_type(**_json_object(raw))
                 payload = {"ok": True}
             elif (method, path) == ("POST", "/_fake/delete_company"):
                 payload = {"ok": True, "id": self.delete_company(**_json_object(raw))}

@@ -13,6 +13,7 @@ from typing import Any
 
 from fake_intercom.attributes import MAX_CUSTOM_ATTRIBUTES, DataAttributes
 from fake_intercom.contacts import Contacts, EmailMatch
+from fake_intercom.custom_objects import CustomObjects
 from fake_intercom.errors import ApiError, company_not_found, invalid
 from fake_intercom.events import EventLog, parse_event
 from fake_intercom.records import (
@@ -42,10 +43,13 @@ class Workspace:
         # The workspace's name, as `GET /me` answers it in `app.name`: what a smoke test
         # of a real workspace checks before it writes anything.
         self.app_name = app_name
-        self.attributes = DataAttributes(max_custom_attributes)
+        self.custom_objects = CustomObjects()
+        self.attributes = DataAttributes(max_custom_attributes, self.custom_objects.references)
         self.event_log = EventLog(max_event_names)
         self._ids = IdMaker()
-        self.contacts = Contacts(self.attributes, self._ids, email_match_on_create)
+        self.contacts = Contacts(
+            self.attributes, self._ids, email_match_on_create, self.custom_objects
+        )
         self.companies: dict[str, Company] = {}
         self.tags: dict[str, str] = {}  # tag id -> name
         self._by_company_id: dict[str, Company] = {}
@@ -363,6 +367,30 @@ class Workspace:
         if company is None:
             raise company_not_found()
         return company
+
+    # ----------------------------------------------------------- custom objects
+
+    def contact_custom_objects(self, type_name: str, query: dict[str, str]) -> dict[str, Any]:
+        """`GET /custom_object_instances/{type}`; `references_contact_id` names a live
+        contact (404 "User Not Found" otherwise), whose reference attributes say which."""
+        contact_id = query.get("references_contact_id")
+        if contact_id is None or "external_id" in query:
+            return self.custom_objects.listing(type_name, query, None)
+        self.custom_objects.listing(type_name, {}, None)  # an unknown type answers first
+        held = self.contacts.live(contact_id).custom_attributes
+        references = {n: held[n] for n in self.custom_objects.references if n in held}
+        return self.custom_objects.listing(type_name, query, references)
+
+    def delete_custom_object(self, type_name: str, external_id: str | None) -> dict[str, Any]:
+        """Remove an instance, and its id from every contact's reference attributes."""
+        gone = self.custom_objects.delete(type_name, external_id)
+        names = [n for n, t in self.custom_objects.references.items() if t == type_name]
+        for contact in self.contacts.by_id.values():
+            for name in names:
+                held = contact.custom_attributes.get(name)
+                if isinstance(held, list) and gone.id in held:
+                    held.remove(gone.id)
+        return {"id": gone.id, "object": type_name, "deleted": True}
 
     # ------------------------------------------------------------------- events
 

@@ -1,0 +1,270 @@
+"""Custom object instances: an upsert by external id, then the contact's reference attribute.
+
+`POST /custom_object_instances/{type}` creates or updates by `external_id`, so a replay or
+a retry of it makes no second instance. A contact holds its instances through a reference
+attribute; whether a write of it replaces or extends the list is not documented
+(intercom-facts.md), so the whole list is sent: the ids it held (as the sync store kept
+them, else as `GET ...?references_contact_id=` lists them) plus this one.
+
+The sync store keeps, beside companies (namespaced keys, see keys.py), each instance's
+Intercom id, the fingerprint of what was last sent to it and the contact it was linked to
+(as the row names it), and each contact's reference list: an unchanged row costs no call,
+not even the look-up of a contact this target never wrote, and a list already holding the
+instance is not written again. A fingerprint is forgotten before a changing call and kept
+once Intercom confirmed it, so a kill costs at most a call, never a skip.
+
+The contact's Intercom id is what this run or an earlier one met, else looked up by
+`lookup_fields`; a contact Intercom does not have waits for the input's users stream
+(`ContactNotYet`), as events do. The instance itself is written first: only the
+reference waits, and the retry finds the instance in the store and does not send it again.
+A contact merged into another since this target met it (410) has the instance put in the
+list of the contact Intercom kept, as its events are sent there.
+An unknown type (404 on the upsert) is the workspace's setup, not the row's: it fails the
+run with one line.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from target_intercom import keys
+from target_intercom.client import ApiError, Client
+from target_intercom.errors import ContactNotYet, FatalError
+from target_intercom.mapping.custom_objects import CustomObjectPlan
+from target_intercom.writers.absent import merged_into, request_unless_absent
+from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, fingerprint
+from target_intercom.writers.lookup import ContactLookup
+
+INSTANCES = "/custom_object_instances/{type}"
+# A row the tap marks deleted is not applied: which contacts still reference the instance
+# is Intercom's to know, and deleting it there is left to the user.
+DELETE_IGNORED = "delete_ignored"
+PAGE_SIZE = 150  # the description's maximum per_page
+MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
+
+
+class CustomObjectWriter:
+    """Upserts instances and keeps contacts' reference attributes holding them."""
+
+    def __init__(
+        self,
+        client: Client,
+        known: KnownContacts,
+        lookup: ContactLookup,
+        store: KnownCompanies,
+        *,
+        full_resync: bool = False,
+    ) -> None:
+        self._client = client
+        self._contacts = known
+        self._lookup = lookup
+        # Instances and reference lists, each under its own key namespace.
+        self._store = store
+        self._full_resync = full_resync
+        # The contacts' lists that rows wait to write now, by store key (see _reference).
+        self._guard = threading.Lock()
+        self._lists: dict[str, _Waiting] = {}
+
+    def write(self, plan: CustomObjectPlan) -> str:
+        """Upserts the instance unless unchanged, then adds it to its contact's list."""
+        if plan.deleted:
+            return DELETE_IGNORED
+        instance_id, outcome = self._upsert(plan)
+        if not plan.names_contact:
+            return outcome
+        changed = self._reference(plan, instance_id)
+        # Kept once the link is confirmed: the row is then settled without a call.
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        self._store.remember(key, Known(instance_id, _asked(plan), links=_link(plan)))
+        return "updated" if changed and outcome == "unchanged" else outcome
+
+    def settled(self, plan: CustomObjectPlan) -> str | None:
+        """ "unchanged" when the store holds this instance as the row has it and, when the
+        row names a contact, linked to the contact the row names (so an unchanged row of a
+        contact this target never wrote costs no look-up either)."""
+        if plan.deleted:
+            return DELETE_IGNORED
+        held = self._unchanged(plan)
+        if held is None or held.links != _link(plan):
+            return None
+        return "unchanged"
+
+    def _unchanged(self, plan: CustomObjectPlan) -> Known | None:
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        known = self._store.get(key)
+        if known is None or known.fingerprint != _asked(plan):
+            return None
+        if self._full_resync and not self._store.written_this_run(key):
+            return None
+        return known
+
+    def _upsert(self, plan: CustomObjectPlan) -> tuple[str, str]:
+        held = self._unchanged(plan)
+        if held is not None:
+            return held.intercom_id, "unchanged"
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        before = self._store.get(key)
+        if before is not None:
+            self._store.doubt(key)
+        try:
+            answer = self._client.request(
+                "POST", INSTANCES, path={"type": plan.type_name}, json_body=plan.body, needs=("id",)
+            ).body
+        except ApiError as exc:
+            if exc.status == 404:
+                raise FatalError(
+                    f"Intercom has no custom object type {plan.type_name!r} (404 to POST "
+                    f"/custom_object_instances/{plan.type_name}): create it, with its "
+                    "attributes, in Intercom's settings, or correct the "
+                    "custom_objects setting"
+                ) from None
+            raise
+        instance_id = str(answer["id"])
+        self._store.remember(key, Known(instance_id, _asked(plan)))
+        return instance_id, "created" if before is None else "updated"
+
+    def _reference(self, plan: CustomObjectPlan, instance_id: str) -> bool:
+        """Puts the instance in its contact's reference list: whether a call changed it.
+
+        Rows of one contact run side by side (they hold its key shared), and each waits
+        its turn at the contact's list: whoever writes takes every instance waiting then,
+        so rows that come together cost one write of the list, not one each. A row whose
+        instance another row's write took returns once that write is confirmed."""
+        assert plan.reference_attribute is not None
+        contact_id = self._contact_id(plan)
+        key = keys.custom_object_references(plan.reference_attribute, contact_id)
+        with self._guard:
+            waiting = self._lists.setdefault(key, _Waiting())
+            waiting.ids[instance_id] = None
+            waiting.rows += 1
+        try:
+            with waiting.turn:
+                if instance_id not in waiting.ids:
+                    return True  # written by the row before, with this one
+                ids = tuple(waiting.ids)
+                changed = self._write_list(plan, contact_id, key, ids)
+                for written in ids:
+                    waiting.ids.pop(written, None)
+                return changed
+        finally:
+            with self._guard:
+                waiting.rows -= 1
+                if not waiting.rows:
+                    del self._lists[key]
+
+    def _write_list(
+        self,
+        plan: CustomObjectPlan,
+        contact_id: str,
+        key: str,
+        ids: tuple[str, ...],
+        *,
+        merged: bool = False,
+    ) -> bool:
+        """Writes the contact's list with these instances in it, unless it holds them;
+        `merged`: the contact is the one Intercom kept of a merge (once, no further)."""
+        assert plan.reference_attribute is not None
+        known = self._store.get(key)
+        if known is None or known.fingerprint is None:
+            held = self._listed(plan.type_name, contact_id)
+        else:
+            held = known.links
+        missing = tuple(i for i in ids if i not in held)
+        if not missing:
+            if known is None or known.fingerprint is None:
+                self._remember_list(key, contact_id, held)
+            return False
+        wanted = (*held, *missing)
+        if known is not None:
+            self._store.doubt(key)
+        body = {"custom_attributes": {plan.reference_attribute: list(wanted)}}
+        try:
+            answer = self._client.request(
+                "PUT", "/contacts/{id}", path={"id": contact_id}, json_body=body, needs=("id",)
+            ).body
+        except ApiError as exc:
+            kept = merged_into(exc)
+            if kept is None or kept == contact_id or merged:
+                raise
+            # Merged since this target met it (410): the instances go to the contact
+            # Intercom kept, as a merged contact's events do.
+            kept_key = keys.custom_object_references(plan.reference_attribute, kept)
+            return self._write_list(plan, kept, kept_key, ids, merged=True)
+        self._remember_list(key, contact_id, wanted)
+        self._contacts.touched(contact_id, answer.get("updated_at"))
+        return True
+
+    def _remember_list(self, key: str, contact_id: str, ids: tuple[str, ...]) -> None:
+        self._store.remember(key, Known(contact_id, fingerprint(*ids), links=ids))
+
+    def _contact_id(self, plan: CustomObjectPlan) -> str:
+        """The contact's Intercom id, as known or looked up; ContactNotYet when Intercom
+        does not have it yet (it may come later in the input)."""
+        contact_id = self._known_contact(plan)
+        if contact_id is None:
+            contact_id = self._lookup.find(plan.user_id, plan.email)
+        if contact_id is None:
+            who = plan.user_id or plan.email
+            raise ContactNotYet(
+                f"{plan.type_name} {plan.external_id!r} names contact {who!r}, which is not "
+                "in Intercom and did not come in the input's users stream; the instance is "
+                "loaded, not linked to it",
+                keys.contact(plan.user_id, plan.email),
+            )
+        return contact_id
+
+    def _known_contact(self, plan: CustomObjectPlan) -> str | None:
+        """The contact's id as this target met it: by the key the row names it with, or,
+        for a row naming it by email only, the one contact known to hold that email (as
+        events find it: a user written by its external_id is filed under that)."""
+        contact_id = self._contacts.id_of(plan.user_id, plan.email)
+        if contact_id is None and plan.user_id is None and plan.email is not None:
+            contact_id = self._contacts.holder_of(plan.email)
+        return contact_id
+
+    def _listed(self, type_name: str, contact_id: str) -> tuple[str, ...]:
+        """The ids of the contact's instances of this type, as Intercom lists them."""
+        ids: list[str] = []
+        for page in range(1, MAX_PAGES + 1):
+            params = {
+                "references_contact_id": contact_id,
+                "page": str(page),
+                "per_page": str(PAGE_SIZE),
+            }
+            answer = request_unless_absent(
+                self._client, "GET", INSTANCES, path={"type": type_name}, params=params
+            )
+            if answer is None:  # the contact is gone: the write that follows says so
+                break
+            body: Any = answer.body
+            data = body.get("data") if isinstance(body, dict) else None
+            ids += [str(item["id"]) for item in data or () if isinstance(item, dict)]
+            pages = body.get("pages") if isinstance(body, dict) else None
+            total = pages.get("total_pages") if isinstance(pages, dict) else None
+            if not data or not isinstance(total, int) or page >= total:
+                break
+        return tuple(dict.fromkeys(ids))
+
+
+class _Waiting:
+    """A contact's list as rows wait to write it: the instances not yet written, the
+    turn to write, and how many rows use it (it is dropped when none does)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, None] = {}  # insertion-ordered set: the list keeps row order
+        self.turn = threading.Lock()
+        self.rows = 0
+
+
+def _link(plan: CustomObjectPlan) -> tuple[str, ...]:
+    """The contact the instance is linked to, as the row names it (its first key), for the
+    instance's store row; none when the row links it to no contact."""
+    if not plan.names_contact:
+        return ()
+    return keys.contact(plan.user_id, plan.email)[:1]
+
+
+def _asked(plan: CustomObjectPlan) -> int:
+    """The fingerprint of what the row asks of its instance."""
+    return fingerprint("custom_object", plan.type_name, plan.body)

@@ -1,0 +1,223 @@
+"""A warehouse `orders` table loaded as Intercom custom object instances (issue 22, item 1).
+
+Each order is an `Order` instance in the fake, found by its external id; each contact's
+`order` reference attribute lists exactly its orders. Orders come for contacts that come
+before them in the input, after them, and never.
+"""
+
+from __future__ import annotations
+
+import requests
+from fake_intercom import Faults
+
+from tests.conftest import STR, TOKEN, config_for, record, run_target, schema
+
+ORDER_COLUMNS = {"id": STR, "user_id": STR, "email": STR, "total": {}, "status": STR}
+USERS = {"external_id": STR, "email": STR, "name": STR}
+SETTING = {"orders": {"type": "Order", "reference_attribute": "order"}}
+
+
+def seed(fake) -> None:
+    fake.seed_custom_object_type(
+        "Order", attributes=["total", "status"], reference_attribute="order"
+    )
+
+
+def orders_table(rows: list[dict]) -> list[dict]:
+    return [schema("orders", ORDER_COLUMNS, key=["id"]), *(record("orders", r) for r in rows)]
+
+
+def users_table(*ids: str) -> list[dict]:
+    return [
+        schema("users", USERS, key=["external_id"]),
+        *(record("users", {"external_id": i, "name": i.upper()}) for i in ids),
+    ]
+
+
+# u1 comes before its orders, u2 after them, u3 never; o5 names its contact by email.
+ORDERS = [
+    {"id": "o1", "user_id": "u1", "total": 10.5, "status": "paid"},
+    {"id": "o2", "user_id": "u1", "total": 20, "status": "paid"},
+    {"id": "o3", "user_id": "u2", "total": 30, "status": "open"},
+    {"id": "o4", "user_id": "u3", "total": 40, "status": "open"},
+    {"id": "o5", "email": "ann@example.com", "total": 50, "status": "paid"},
+]
+
+
+def messages(orders: list[dict] = ORDERS) -> list[dict]:
+    ann = record("users", {"external_id": "ann", "email": "ann@example.com"})
+    return [*users_table("u1"), ann, *orders_table(orders), *users_table("u2")]
+
+
+def by_external_id(fake) -> dict[str, dict]:
+    return {i["external_id"]: i for i in fake.custom_object_instances("Order")}
+
+
+def references(fake) -> dict[str, list[str]]:
+    """Each contact's `order` list, as the external ids of the orders it holds."""
+    names = {i["id"]: i["external_id"] for i in fake.custom_object_instances("Order")}
+    return {
+        c["external_id"]: sorted(names[i] for i in c["custom_attributes"]["order"])
+        for c in fake.contacts()
+        if "order" in c["custom_attributes"]
+    }
+
+
+def load(fake, tmp_path, msgs, **settings):
+    config = config_for(fake, custom_objects=SETTING, on_record_error="skip", **settings)
+    return run_target(config, msgs, tmp_path)
+
+
+def test_orders_load_once_each_and_every_contact_lists_exactly_its_orders(fake, tmp_path):
+    seed(fake)
+    run = load(fake, tmp_path, messages())
+    assert run.returncode == 0, run.stderr
+    held = by_external_id(fake)
+    assert sorted(held) == ["o1", "o2", "o3", "o4", "o5"]
+    # Values as Intercom takes them: strings only, numbers without a spurious ".0".
+    assert held["o1"]["custom_attributes"] == {"total": "10.5", "status": "paid"}
+    assert held["o2"]["custom_attributes"]["total"] == "20"
+    assert references(fake) == {"u1": ["o1", "o2"], "u2": ["o3"], "ann": ["o5"]}
+    # u3 never came: its order is loaded, its link is a record error with its reason.
+    assert "'o4'" in run.stderr and "u3" in run.stderr
+    assert fake.validation_errors() == []
+
+
+def test_a_changed_row_updates_its_instance_and_an_unchanged_rerun_costs_nothing(fake, tmp_path):
+    seed(fake)
+    assert load(fake, tmp_path, messages()).returncode == 0
+    ids = {k: v["id"] for k, v in by_external_id(fake).items()}
+    fake.reset_calls()
+    changed = [dict(o, status="refunded") if o["id"] == "o2" else o for o in ORDERS]
+    assert load(fake, tmp_path, messages(changed)).returncode == 0
+    counts = fake.call_counts()
+    assert counts["POST /custom_object_instances/{custom_object_type_identifier}"] == 1
+    assert counts["PUT /contacts/{contact_id}"] == 0
+    assert by_external_id(fake)["o2"]["custom_attributes"]["status"] == "refunded"
+    assert {k: v["id"] for k, v in by_external_id(fake).items()} == ids
+    assert references(fake) == {"u1": ["o1", "o2"], "u2": ["o3"], "ann": ["o5"]}
+    fake.reset_calls()
+    assert load(fake, tmp_path, messages(changed)).returncode == 0
+    # u3's order waits for a contact that never comes: it is looked for at its turn and
+    # once more when the input ended, and costs nothing else.
+    assert fake.call_counts() == {
+        "GET /me": 1,
+        "GET /contacts/find_by_external_id/{external_id}": 2,
+    }
+
+
+def test_a_new_order_for_a_known_contact_keeps_the_ones_it_holds(fake, tmp_path):
+    seed(fake)
+    assert load(fake, tmp_path, messages()).returncode == 0
+    more = [{"id": "o6", "user_id": "u1", "total": 60, "status": "open"}]
+    # A fresh store: the list held comes from Intercom, not from memory.
+    run = load(fake, tmp_path, orders_table(more), sync_store_path=str(tmp_path / "cold.db"))
+    assert run.returncode == 0, run.stderr
+    assert references(fake)["u1"] == ["o1", "o2", "o6"]
+
+
+def test_a_replay_under_faults_makes_no_duplicate(fake, tmp_path):
+    """Answers lost after the upsert was applied, 500s and dropped connections, in a run
+    and in its replay from a lost store: each order is held once, each list exactly."""
+    seed(fake)
+    for seed_, store in ((7, "first.db"), (8, "replay.db")):
+        faults = Faults(rate=0.3, kinds=["500", "drop", "apply_then_drop"], seed=seed_)
+        fake.configure(faults=faults)
+        run = load(fake, tmp_path, messages(), max_retries=8, sync_store_path=str(tmp_path / store))
+        assert run.returncode == 0, run.stderr
+        assert '"retries": 0,' not in run.stderr  # the faults were met
+        assert sorted(by_external_id(fake)) == ["o1", "o2", "o3", "o4", "o5"]
+        assert references(fake) == {"u1": ["o1", "o2"], "u2": ["o3"], "ann": ["o5"]}
+    assert fake.validation_errors() == []
+
+
+def test_an_unknown_type_fails_the_run_with_one_line(fake, tmp_path):
+    orders = [{"id": f"o{n}", "user_id": "u1", "total": n} for n in range(20)]
+    run = load(fake, tmp_path, [*users_table("u1"), *orders_table(orders)])
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if "custom object type 'Order'" in line]
+    assert len(lines) == 1, run.stderr
+    assert (
+        not (tmp_path / "dead_letter.jsonl").exists()
+        or "Order" not in (tmp_path / "dead_letter.jsonl").read_text()
+    )
+
+
+def test_the_setting_is_checked_up_front(fake, tmp_path):
+    for bad, needle in (
+        ({"users": {"type": "Order"}}, "stream the target loads itself"),
+        ({"orders": {"reference_attribute": "order"}}, "'type' is a required property"),
+    ):
+        run = run_target(config_for(fake, custom_objects=bad), orders_table([]), tmp_path)
+        assert run.returncode == 1
+        assert needle in run.stderr, run.stderr
+
+
+def test_orders_of_one_contact_that_come_together_share_a_write_of_its_list(fake, tmp_path):
+    """While the first write of u1's list is on the wire, its other orders are upserted and
+    wait: the next write takes all of them, so ten orders cost two writes, not ten."""
+    seed(fake)
+    orders = [{"id": f"o{n}", "user_id": "u1", "total": n} for n in range(10)]
+    fake.hold("PUT /contacts/{contact_id}", timeout=1.0)  # each answer held 1 s
+    run = load(fake, tmp_path, [*users_table("u1"), *orders_table(orders)])
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u1": sorted(o["id"] for o in orders)}
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2
+
+
+def test_an_order_for_a_contact_merged_since_goes_to_the_one_intercom_kept(fake, tmp_path):
+    seed(fake)
+    first = [{"id": "o1", "user_id": "u1", "total": 1}]
+    assert load(fake, tmp_path, [*users_table("u1"), *orders_table(first)]).returncode == 0
+    ids = {c["external_id"]: c["id"] for c in fake.contacts()}
+    kept = fake.seed_contact(external_id="u9")
+    fake.merge_contacts(ids["u1"], kept)
+    more = [{"id": "o2", "user_id": "u1", "total": 2}]
+    run = load(fake, tmp_path, orders_table(more))
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u9": ["o2"]}
+
+
+def test_a_dry_run_writes_nothing_and_says_what_it_would_send(fake, tmp_path):
+    seed(fake)
+    run = load(fake, tmp_path, messages(), dry_run=True)
+    assert run.returncode == 0, run.stderr
+    assert fake.custom_object_instances("Order") == []
+    assert all("order" not in c["custom_attributes"] for c in fake.contacts())
+    assert '"POST /custom_object_instances/{type}": 5' in run.stderr
+
+
+def test_a_contact_holding_more_than_a_page_of_orders_keeps_them_all(fake, tmp_path):
+    """The list a contact holds is read page by page (150 a page, the description's
+    maximum) before the first write of it: none of the 160 it held is dropped."""
+    seed(fake)
+    assert load(fake, tmp_path, users_table("u1")).returncode == 0
+    (contact,) = fake.contacts()
+    api = requests.Session()
+    api.headers.update({"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.16"})
+    held = [
+        api.post(f"{fake.url}/custom_object_instances/Order", json={"external_id": f"x{n}"}).json()[
+            "id"
+        ]
+        for n in range(160)
+    ]
+    body = {"custom_attributes": {"order": held}}
+    assert api.put(f"{fake.url}/contacts/{contact['id']}", json=body).ok
+    run = load(fake, tmp_path, orders_table([{"id": "o1", "user_id": "u1", "total": 1}]))
+    assert run.returncode == 0, run.stderr
+    assert len(references(fake)["u1"]) == 161
+    assert fake.call_counts()["GET /custom_object_instances/{custom_object_type_identifier}"] == 2
+
+
+def test_orders_of_a_contact_made_elsewhere_cost_nothing_when_unchanged(fake, tmp_path):
+    """A contact this target never wrote (made by the Messenger, say) is looked up for its
+    orders' first load; an unchanged re-run needs no look-up: each instance's store row
+    says which contact it is linked to."""
+    seed(fake)
+    fake.seed_contact(external_id="m1")
+    orders = [{"id": f"o{n}", "user_id": "m1", "total": n} for n in range(3)]
+    assert load(fake, tmp_path, orders_table(orders)).returncode == 0
+    assert references(fake) == {"m1": ["o0", "o1", "o2"]}
+    fake.reset_calls()
+    assert load(fake, tmp_path, orders_table(orders)).returncode == 0
+    assert fake.call_counts() == {"GET /me": 1}
