@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
@@ -132,9 +132,7 @@ def _external_id(
 
 def as_text(value: Any, name: str) -> str:
     """A column's value as the string Intercom takes for a custom object attribute."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (date, time)):
+    if isinstance(value, (date, time)):  # a datetime is a date too
         return value.isoformat()
     if isinstance(value, (Mapping, list)):
         return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)

@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-# Intercom's stable version this project targets; the Preview check names its own.
-API_VERSION = "2.16"
+from target_intercom.config_schema import DEFAULT_API_VERSION
+
 # Seconds for one HTTP answer.
 CALL_TIMEOUT = 30.0
 # A 429 is waited out at most this long, this many times, before the answer is returned.
@@ -64,7 +64,8 @@ class SmokeApi:
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
                 "Content-Type": "application/json",
-                "Intercom-Version": API_VERSION,
+                # The version the target sends; the Preview check names its own.
+                "Intercom-Version": DEFAULT_API_VERSION,
             }
         )
         self.calls: Counter[str] = Counter()

@@ -70,13 +70,13 @@ class CustomObjectWriter:
         """Upserts the instance unless unchanged, then adds it to its contact's list."""
         if plan.deleted:
             return DELETE_IGNORED
-        instance_id, outcome = self._upsert(plan)
+        key, asked = keys.custom_object(plan.type_name, plan.external_id), _asked(plan)
+        instance_id, outcome = self._upsert(plan, key, asked)
         if not plan.names_contact:
             return outcome
         changed = self._reference(plan, instance_id)
         # Kept once the link is confirmed: the row is then settled without a call.
-        key = keys.custom_object(plan.type_name, plan.external_id)
-        self._store.remember(key, Known(instance_id, _asked(plan), links=_link(plan)))
+        self._store.remember(key, Known(instance_id, asked, links=_link(plan)))
         return "updated" if changed and outcome == "unchanged" else outcome
 
     def settled(self, plan: CustomObjectPlan) -> str | None:
@@ -85,25 +85,25 @@ class CustomObjectWriter:
         contact this target never wrote costs no look-up either)."""
         if plan.deleted:
             return DELETE_IGNORED
-        held = self._unchanged(plan)
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        held = self._unchanged(key, _asked(plan))
         if held is None or held.links != _link(plan):
             return None
         return "unchanged"
 
-    def _unchanged(self, plan: CustomObjectPlan) -> Known | None:
-        key = keys.custom_object(plan.type_name, plan.external_id)
+    def _unchanged(self, key: str, asked: int) -> Known | None:
+        """What the store holds of the instance, when it was last written as asked."""
         known = self._store.get(key)
-        if known is None or known.fingerprint != _asked(plan):
+        if known is None or known.fingerprint != asked:
             return None
         if self._full_resync and not self._store.written_this_run(key):
             return None
         return known
 
-    def _upsert(self, plan: CustomObjectPlan) -> tuple[str, str]:
-        held = self._unchanged(plan)
+    def _upsert(self, plan: CustomObjectPlan, key: str, asked: int) -> tuple[str, str]:
+        held = self._unchanged(key, asked)
         if held is not None:
             return held.intercom_id, "unchanged"
-        key = keys.custom_object(plan.type_name, plan.external_id)
         before = self._store.get(key)
         if before is not None:
             self._store.doubt(key)
@@ -121,7 +121,7 @@ class CustomObjectWriter:
                 ) from None
             raise
         instance_id = str(answer["id"])
-        self._store.remember(key, Known(instance_id, _asked(plan)))
+        self._store.remember(key, Known(instance_id, asked))
         return instance_id, "created" if before is None else "updated"
 
     def _reference(self, plan: CustomObjectPlan, instance_id: str) -> bool:
