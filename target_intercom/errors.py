@@ -67,6 +67,17 @@ class Stopped(FatalError):
     """The run is stopping (a signal): no call starts and no retry waits any more."""
 
 
+class Deferred(TargetIntercomError):
+    """Not an error: the record wrote its own part, and what is left (`rest`) is better
+    written together with the like of it from other records (one call for many). Delivery
+    parks the rest (it waits for keys.DEFERRED) and takes such rests back together, or
+    writes it at once where it may not wait; STATE waits for it either way."""
+
+    def __init__(self, rest: Rest) -> None:
+        super().__init__("deferred")
+        self.rest = rest
+
+
 class ContactNotYet(RecordError):
     """The record needs a contact Intercom does not have (yet): it may come later in the
     input, so the record waits for it, and is a record error only if it never comes.

@@ -51,6 +51,11 @@ def custom_object_references(attribute: str, contact_id: str) -> str:
     return f"custom_object_references:{attribute}:{contact_id}"
 
 
+# What a deferred rest waits for (errors.Deferred): no record holds it; delivery takes
+# such rests back together (delivery/pool.py says when).
+DEFERRED = "deferred"
+
+
 # Marks a key held shared: the delivery ledger lets records that hold one key shared run
 # side by side, and orders them against the records that hold it outright.
 SHARED = "shared:"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import requests
 from fake_intercom import Faults
 
-from tests.conftest import STR, TOKEN, config_for, record, run_target, schema
+from tests.conftest import STR, TOKEN, config_for, record, run_target, schema, state
 
 ORDER_COLUMNS = {"id": STR, "user_id": STR, "email": STR, "total": {}, "status": STR}
 USERS = {"external_id": STR, "email": STR, "name": STR}
@@ -153,16 +153,92 @@ def test_the_setting_is_checked_up_front(fake, tmp_path):
         assert needle in run.stderr, run.stderr
 
 
-def test_orders_of_one_contact_that_come_together_share_a_write_of_its_list(fake, tmp_path):
-    """While the first write of u1's list is on the wire, its other orders are upserted and
-    wait: the next write takes all of them, so ten orders cost two writes, not ten."""
+def interleaved(count: int, *users: str) -> list[dict]:
+    """Orders by order id, as a tap reads the table: each user's orders far apart."""
+    return [{"id": f"o{n}", "user_id": users[n % len(users)], "total": n} for n in range(count)]
+
+
+def test_a_contacts_orders_far_apart_in_the_table_cost_one_write_of_its_list(fake, tmp_path):
+    """Each contact's list is written once for all its orders, wherever they lie in the
+    input; a contact this run created holds no instance, so its list is not asked for."""
     seed(fake)
-    orders = [{"id": f"o{n}", "user_id": "u1", "total": n} for n in range(10)]
-    fake.hold("PUT /contacts/{contact_id}", timeout=1.0)  # each answer held 1 s
-    run = load(fake, tmp_path, [*users_table("u1"), *orders_table(orders)])
+    orders = interleaved(20, "u1", "u2")
+    run = load(fake, tmp_path, [*users_table("u1", "u2"), *orders_table(orders)])
     assert run.returncode == 0, run.stderr
-    assert references(fake) == {"u1": sorted(o["id"] for o in orders)}
+    assert references(fake) == {
+        "u1": sorted(f"o{n}" for n in range(0, 20, 2)),
+        "u2": sorted(f"o{n}" for n in range(1, 20, 2)),
+    }
+    counts = fake.call_counts()
+    assert counts["PUT /contacts/{contact_id}"] == 2
+    assert "GET /custom_object_instances/{custom_object_type_identifier}" not in counts
+
+
+def orders_with_states(orders: list[dict], every: int) -> list[dict]:
+    """The orders table with a STATE after every so many rows, as a tap bookmarks it."""
+    out = [schema("orders", ORDER_COLUMNS, key=["id"])]
+    for n, row in enumerate(orders, 1):
+        out.append(record("orders", row))
+        if n % every == 0:
+            out.append(state({"bookmarks": {"orders": {"replication_key_value": row["id"]}}}))
+    return out
+
+
+def test_links_wait_past_a_tap_state_which_goes_out_once_they_are_written(fake, tmp_path):
+    """A tap bookmarks more often than a contact's rows repeat: the links wait past its
+    STATEs (one write of each list), and no STATE goes out before the orders before it
+    are in their contacts' lists."""
+    seed(fake)
+    orders = interleaved(12, "u1", "u2")
+    listed_at_state: list[dict[str, list[str]]] = []
+    run = run_target(
+        config_for(fake, custom_objects=SETTING),
+        [*users_table("u1", "u2"), *orders_with_states(orders, 6)],
+        tmp_path,
+        on_state=lambda _: listed_at_state.append(references(fake)),
+    )
+    assert run.returncode == 0, run.stderr
+    assert len(listed_at_state) == 2
+    assert listed_at_state[0] == listed_at_state[1] == references(fake)
+    assert references(fake)["u1"] == sorted(f"o{n}" for n in range(0, 12, 2))
     assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2
+
+
+def test_links_that_waited_long_go_at_the_next_state_and_it_after_them(fake, tmp_path, monkeypatch):
+    """Once the oldest link has waited `_DEFERRED_SECONDS` (0 here), a tap STATE sends the
+    waiting links and goes out after them: each STATE finds every order before it listed."""
+    monkeypatch.setattr("target_intercom.delivery.pool._DEFERRED_SECONDS", 0.0)
+    seed(fake)
+    orders = interleaved(12, "u1", "u2")
+    listed_at_state: list[dict[str, list[str]]] = []
+    run = run_target(
+        config_for(fake, custom_objects=SETTING),
+        [*users_table("u1", "u2"), *orders_with_states(orders, 6)],
+        tmp_path,
+        on_state=lambda _: listed_at_state.append(references(fake)),
+    )
+    assert run.returncode == 0, run.stderr
+    # Orders after the STATE may be listed by then too (upserted while it waited).
+    assert {"o0", "o2", "o4"} <= set(listed_at_state[0]["u1"])
+    assert {"o1", "o3", "o5"} <= set(listed_at_state[0]["u2"])
+    assert listed_at_state[-1] == references(fake)
+    assert references(fake)["u1"] == sorted(f"o{n}" for n in range(0, 12, 2))
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] <= 4
+
+
+def test_once_that_many_links_wait_they_go_at_once_and_lists_stay_exact(
+    fake, tmp_path, monkeypatch
+):
+    """Memory stays bounded: once `_DEFERRED_AT_MOST` links wait (3 here), they are written
+    then, not at the end; every list is still exactly its contact's orders."""
+    monkeypatch.setattr("target_intercom.delivery.pool._DEFERRED_AT_MOST", 3)
+    seed(fake)
+    orders = interleaved(30, "u1", "u2", "u3")
+    run = load(fake, tmp_path, [*users_table("u1", "u2", "u3"), *orders_table(orders)])
+    assert run.returncode == 0, run.stderr
+    for k, user in enumerate(("u1", "u2", "u3")):
+        assert references(fake)[user] == sorted(f"o{n}" for n in range(k, 30, 3))
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] > 3
 
 
 def test_an_order_for_a_contact_merged_since_goes_to_the_one_intercom_kept(fake, tmp_path):

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from target_intercom import keys
 from target_intercom.deadletter import DeadLetterFile
 from target_intercom.delivery.core import Ledger, State, unshared
 from target_intercom.delivery.failures import RecordErrors, internal_error
@@ -32,7 +33,7 @@ from target_intercom.delivery.job import Job, Plan, Rest, Writers
 from target_intercom.delivery.outbox import Outbox
 from target_intercom.delivery.parking import ParkingLot
 from target_intercom.delivery.policy import RUN, Failure, Policy
-from target_intercom.errors import AnonymousCall, ContactNotYet, FatalError, RecordError
+from target_intercom.errors import AnonymousCall, ContactNotYet, Deferred, FatalError, RecordError
 from target_intercom.metrics import ANONYMOUS, Metrics
 from target_intercom.stop_request import StopRequest
 
@@ -49,6 +50,12 @@ _WINDOW_PER_WORKER = 8
 _SETTLE_BATCH = 64
 # A batch no record joined for this long is settled by a thread of its own.
 _SETTLE_PAUSE_SECONDS = 0.02
+# Deferred rests (errors.Deferred) wait to be written together until this many wait (then
+# at once: memory stays bounded, as many as the parking lot keeps in memory), until a tap
+# STATE finds the oldest waiting this long (a STATE then goes out at most that late), or
+# until the end of input.
+_DEFERRED_AT_MOST = 10_000
+_DEFERRED_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,9 @@ class Delivery:
         )
         self._settler.start()
         self._jobs: dict[int, Job] = {}
+        # How many deferred rests are parked, and since when the oldest of them.
+        self._deferred = 0
+        self._deferred_since = 0.0
         self._outstanding = 0
         self._closing = False
         self._outbox = Outbox(write_state, self.fail)
@@ -209,9 +219,13 @@ class Delivery:
         self._raise_if_failed()
 
     def state(self, value: State) -> None:
-        """A STATE from the tap: written once every record before it is delivered."""
+        """A STATE from the tap: written once every record before it is delivered. Rests
+        deferred to be written together (errors.Deferred) hold it back, until the oldest
+        has waited `_DEFERRED_SECONDS`: then they go, and this STATE goes out after them."""
         self._settle()
         with self._lock:
+            if self._deferred and time.monotonic() - self._deferred_since >= _DEFERRED_SECONDS:
+                self._write_deferred()
             self._hand_out(self._ledger.state(value))
         self._outbox.drain()
 
@@ -339,6 +353,15 @@ class Delivery:
                 failure = self._errors.left_undone(job.stream, job.record_key, job.record, exc)
                 return _DELIVERED if failure is None else _Ended(False, failure=failure)
             return self._settle_error(job.stream, job.record_key, job.record, exc)
+        except Deferred as exc:
+            if self._park(seq, job, exc.rest.waits_for, exc.rest):
+                return None
+            with self._lock:
+                abandoned = self._ledger.abandons(seq)
+            if abandoned:
+                return _ABANDONED
+            # It may not wait any more (the input ended): the rest is written now.
+            return self._run(seq, Job(job.stream, job.record_key, job.record, exc.rest, job.keys))
         except RecordError as exc:
             return self._settle_error(job.stream, job.record_key, job.record, exc)
         except FatalError as exc:
@@ -362,8 +385,9 @@ class Delivery:
         """Sets aside a record whose contact may still come later in the input, or the
         rest of it (`rest`) when it wrote what it could: it leaves the window (so the input
         goes on being read) but keeps its place under the watermark. The later records it
-        lets go ahead of it may settle part of its rest. False when it may not wait: then
-        it is a record error."""
+        lets go ahead of it may settle part of its rest. A deferred rest (errors.Deferred)
+        waits with the others until they go together. False when it may not wait: then it
+        is a record error, or, for a deferred rest, written at once."""
         with self._lock:
             if not self._policy.may_park or not waits_for or self._ledger.abandons(seq):
                 return False
@@ -373,11 +397,18 @@ class Delivery:
             self._to_write(self._policy.passed(seq))
             watches: tuple[str, ...] = ()
             if rest is not None:
-                for keys in later:
-                    rest = rest.after(keys)
+                for held in later:
+                    rest = rest.after(held)
                 job = Job(job.stream, job.record_key, job.record, rest, rest.ordering_keys)
                 waits_for, watches = rest.waits_for, rest.watches
-            if waits_for:
+            if waits_for == (keys.DEFERRED,):
+                self._parking.put(seq, job, waits_for)
+                if not self._deferred:
+                    self._deferred_since = time.monotonic()
+                self._deferred += 1
+                if self._deferred >= _DEFERRED_AT_MOST:
+                    self._write_deferred()
+            elif waits_for:
                 self._parking.put(seq, job, waits_for, watches)
             else:
                 self._requeue(seq, job)  # later records settled all it waited to write
@@ -386,6 +417,12 @@ class Delivery:
             if not self._outstanding:
                 self._idle.notify_all()
             return True
+
+    def _write_deferred(self) -> None:
+        """The deferred rests go back to the workers, oldest first (lock held)."""
+        for seq, job in self._parking.take((keys.DEFERRED,)):
+            self._requeue(seq, job)
+        self._deferred = 0
 
     def _requeue(self, seq: int, job: Job) -> None:
         """A parked record goes back to the workers (lock held), behind the records in

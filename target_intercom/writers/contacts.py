@@ -121,6 +121,8 @@ class ContactWriter:
                 updated_at=updated_at if isinstance(updated_at, int) else None,
             )
             self._known.remember(plan.external_id, plan.email, known)
+            if outcome == "created":
+                self._known.made(contact_id)
             phone = body.get("phone")
             if phone and "phone" in self._lookup.lookup_fields:
                 self._known.holds_phone(str(phone), contact_id)

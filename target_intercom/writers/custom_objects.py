@@ -13,6 +13,11 @@ not even the look-up of a contact this target never wrote, and a list already ho
 instance is not written again. A fingerprint is forgotten before a changing call and kept
 once Intercom confirmed it, so a kill costs at most a call, never a skip.
 
+A table lists a contact's rows far apart (orders by order id), so a row's link waits
+(`references_to_come.py`): the first of the contact's links to run writes the list with
+all of them, and a contact's rows cost one write of its list per wait, not one each. A
+contact this run created holds no instance yet: its list is not asked for.
+
 The contact's Intercom id is what this run or an earlier one met, else looked up by
 `lookup_fields`; a contact Intercom does not have waits for the input's users stream
 (`ContactNotYet`), as events do. The instance itself is written first: only the
@@ -30,11 +35,12 @@ from typing import Any
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
-from target_intercom.errors import ContactNotYet, FatalError
+from target_intercom.errors import ContactNotYet, Deferred, FatalError
 from target_intercom.mapping.custom_objects import CustomObjectPlan
 from target_intercom.writers.absent import merged_into, request_unless_absent
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.references_to_come import ReferenceToCome
 
 INSTANCES = "/custom_object_instances/{type}"
 # A row the tap marks deleted is not applied: which contacts still reference the instance
@@ -46,6 +52,9 @@ MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
 
 class CustomObjectWriter:
     """Upserts instances and keeps contacts' reference attributes holding them."""
+
+    # Besides custom object rows, the link of one whose instance is upserted.
+    rests = (ReferenceToCome,)
 
     def __init__(
         self,
@@ -62,27 +71,41 @@ class CustomObjectWriter:
         # Instances and reference lists, each under its own key namespace.
         self._store = store
         self._full_resync = full_resync
-        # The contacts' lists that rows wait to write now, by store key (see _reference).
+        # The contacts' lists that rows wait to write, by store key (see _reference).
         self._guard = threading.Lock()
         self._lists: dict[str, _Waiting] = {}
 
-    def write(self, plan: CustomObjectPlan) -> str:
-        """Upserts the instance unless unchanged, then adds it to its contact's list."""
+    def write(self, plan: CustomObjectPlan | ReferenceToCome) -> str:
+        """Upserts the instance unless unchanged; putting it in its contact's list waits
+        (errors.Deferred), to be written once with the contact's other rows."""
+        if isinstance(plan, ReferenceToCome):
+            return self._link(plan)
         if plan.deleted:
             return DELETE_IGNORED
         key, asked = keys.custom_object(plan.type_name, plan.external_id), _asked(plan)
         instance_id, outcome = self._upsert(plan, key, asked)
-        if not plan.names_contact:
+        if plan.reference_attribute is None or not plan.names_contact:
             return outcome
-        changed = self._reference(plan, instance_id)
-        # Kept once the link is confirmed: the row is then settled without a call.
-        self._store.remember(key, Known(instance_id, asked, links=_link(plan)))
-        return "updated" if changed and outcome == "unchanged" else outcome
+        rest = ReferenceToCome(
+            plan.type_name,
+            plan.reference_attribute,
+            self._contact_id(plan),
+            instance_id,
+            key,
+            asked,
+            _link(plan),
+            outcome,
+        )
+        with self._guard:
+            self._lists.setdefault(rest.list_key, _Waiting()).ids[instance_id] = None
+        raise Deferred(rest)
 
-    def settled(self, plan: CustomObjectPlan) -> str | None:
+    def settled(self, plan: CustomObjectPlan | ReferenceToCome) -> str | None:
         """ "unchanged" when the store holds this instance as the row has it and, when the
         row names a contact, linked to the contact the row names (so an unchanged row of a
         contact this target never wrote costs no look-up either)."""
+        if isinstance(plan, ReferenceToCome):
+            return None
         if plan.deleted:
             return DELETE_IGNORED
         key = keys.custom_object(plan.type_name, plan.external_id)
@@ -124,38 +147,53 @@ class CustomObjectWriter:
         self._store.remember(key, Known(instance_id, asked))
         return instance_id, "created" if before is None else "updated"
 
-    def _reference(self, plan: CustomObjectPlan, instance_id: str) -> bool:
+    def _link(self, rest: ReferenceToCome) -> str:
+        """Puts the instance in its contact's list; then the store keeps the instance as
+        linked (its row is settled without a call from then on), unless a later row of it
+        was written since (that row's link keeps it)."""
+        changed = self._reference(rest)
+        held = self._store.get(rest.instance_key)
+        if held is not None and held.fingerprint == rest.asked:
+            self._store.remember(rest.instance_key, held.but(links=rest.link))
+        return "updated" if changed and rest.outcome == "unchanged" else rest.outcome
+
+    def _reference(self, rest: ReferenceToCome) -> bool:
         """Puts the instance in its contact's reference list: whether a call changed it.
 
-        Rows of one contact run side by side (they hold its key shared), and each waits
-        its turn at the contact's list: whoever writes takes every instance waiting then,
-        so rows that come together cost one write of the list, not one each. A row whose
-        instance another row's write took returns once that write is confirmed."""
-        assert plan.reference_attribute is not None
-        contact_id = self._contact_id(plan)
-        key = keys.custom_object_references(plan.reference_attribute, contact_id)
+        The instance waits in its contact's list since its upsert; rows of one contact
+        take turns, and whoever writes takes every instance waiting then, so a contact's
+        rows cost one write of the list, not one each. A row whose instance another row's
+        write took returns at once (that write is confirmed); a row whose write fails
+        takes its own instance out (its error reports it), leaving the others waiting."""
+        key = rest.list_key
         with self._guard:
-            waiting = self._lists.setdefault(key, _Waiting())
-            waiting.ids[instance_id] = None
+            waiting = self._lists.get(key)
+            if waiting is None or rest.instance_id not in waiting.ids:
+                return True  # another row's write took it
             waiting.rows += 1
         try:
             with waiting.turn:
-                if instance_id not in waiting.ids:
+                if rest.instance_id not in waiting.ids:
                     return True  # written by the row before, with this one
                 ids = tuple(waiting.ids)
-                changed = self._write_list(plan, contact_id, key, ids)
-                for written in ids:
-                    waiting.ids.pop(written, None)
+                changed = self._write_list(rest, rest.contact_id, key, ids)
+                with self._guard:
+                    for written in ids:
+                        waiting.ids.pop(written, None)
                 return changed
+        except BaseException:
+            with self._guard:
+                waiting.ids.pop(rest.instance_id, None)
+            raise
         finally:
             with self._guard:
                 waiting.rows -= 1
-                if not waiting.rows:
-                    del self._lists[key]
+                if not waiting.rows and not waiting.ids:
+                    self._lists.pop(key, None)
 
     def _write_list(
         self,
-        plan: CustomObjectPlan,
+        plan: ReferenceToCome,
         contact_id: str,
         key: str,
         ids: tuple[str, ...],
@@ -164,9 +202,10 @@ class CustomObjectWriter:
     ) -> bool:
         """Writes the contact's list with these instances in it, unless it holds them;
         `merged`: the contact is the one Intercom kept of a merge (once, no further)."""
-        assert plan.reference_attribute is not None
         known = self._store.get(key)
-        if known is None or known.fingerprint is None:
+        if known is None and self._contacts.made_this_run(contact_id):
+            held: tuple[str, ...] = ()
+        elif known is None or known.fingerprint is None:
             held = self._listed(plan.type_name, contact_id)
         else:
             held = known.links
@@ -249,7 +288,7 @@ class CustomObjectWriter:
 
 class _Waiting:
     """A contact's list as rows wait to write it: the instances not yet written, the
-    turn to write, and how many rows use it (it is dropped when none does)."""
+    turn to write, and how many rows are at it (dropped when none is and none waits)."""
 
     def __init__(self) -> None:
         self.ids: dict[str, None] = {}  # insertion-ordered set: the list keeps row order

@@ -185,7 +185,8 @@ class KnownContacts:
 
     Three bounded memories share the budget of `max_entries`: what each key names, what
     each contact holds, and which contacts this run wrote each email to (a dry run's store
-    keeps nothing, so memory is all it has).
+    keeps nothing, so memory is all it has); a fourth, of a third too, which contacts this
+    run created.
     """
 
     def __init__(self, store: SyncStore, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
@@ -194,6 +195,8 @@ class KnownContacts:
         # Intercom id -> what is known of that contact, or that this run removed it.
         self._contacts: _Memory[Known | _Removed] = _Memory(max_entries // 3)
         self._holders: _Memory[frozenset[str]] = _Memory(max_entries // 3)
+        # The contacts this run created.
+        self._made: _Memory[bool] = _Memory(max_entries // 3)
         # What is kept of one contact is read, changed and written back by `found` (the
         # listing of the workspace, a search) while a worker may record a write to it:
         # each under the contact's lock, so that neither undoes the other (a fingerprint
@@ -315,6 +318,15 @@ class KnownContacts:
         if written.email is not None:
             held = self._holders.get(written.email) or frozenset()
             self._holders.put(written.email, held | {intercom_id})
+
+    def made(self, intercom_id: str) -> None:
+        """This run created the contact: it holds nothing this target did not give it."""
+        self._made.put(intercom_id, True)
+
+    def made_this_run(self, intercom_id: str) -> bool:
+        """Whether this run created the contact (as far as memory keeps it): a reference
+        list this target never wrote to it is then empty, without asking Intercom."""
+        return bool(self._made.get(intercom_id))
 
     def touched(self, intercom_id: str, updated_at: object) -> None:
         """This target changed the contact by a call besides its upsert (a custom object
