@@ -83,11 +83,20 @@ class ContactNotYet(RecordError):
     input, so the record waits for it, and is a record error only if it never comes.
 
     `rest`, when given, is what is left to write of a record that wrote the rest of its
-    plan already: that is what waits, not the whole record."""
+    plan already: that is what waits, not the whole record. Left undone at the end of
+    input, it is counted and the record passes (a company's members), unless
+    `undone_fails`: then it is the record's error, as a whole record's wait would be (a
+    custom object's link to its contact)."""
 
     def __init__(
-        self, message: str, contact_keys: tuple[str, ...], rest: Rest | None = None
+        self,
+        message: str,
+        contact_keys: tuple[str, ...],
+        rest: Rest | None = None,
+        *,
+        undone_fails: bool = False,
     ) -> None:
         super().__init__(message, "contact_not_found")
         self.contact_keys = contact_keys
         self.rest = rest
+        self.undone_fails = undone_fails

@@ -106,6 +106,65 @@ def test_a_changed_row_updates_its_instance_and_an_unchanged_rerun_costs_nothing
     }
 
 
+def test_an_order_moved_to_another_contact_leaves_the_first_ones_list(fake, tmp_path):
+    """A later run's row names another contact for o2: it goes in u2's list and out of
+    u1's, each list written once; the instance itself is unchanged, so not sent."""
+    seed(fake)
+    assert load(fake, tmp_path, messages()).returncode == 0
+    fake.reset_calls()
+    moved = [dict(o, user_id="u2") if o["id"] == "o2" else o for o in ORDERS]
+    run = load(fake, tmp_path, messages(moved))
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u1": ["o1"], "u2": ["o2", "o3"], "ann": ["o5"]}
+    counts = fake.call_counts()
+    assert counts["PUT /contacts/{contact_id}"] == 2
+    assert "POST /custom_object_instances/{custom_object_type_identifier}" not in counts
+    fake.reset_calls()
+    assert load(fake, tmp_path, messages(moved)).returncode == 0
+    assert "PUT /contacts/{contact_id}" not in fake.call_counts()
+
+
+def test_an_order_that_moves_within_one_run_ends_in_its_last_contacts_list_only(fake, tmp_path):
+    """The table's history has o1 under u1, then, further on, under u2: the newest row
+    decides, whichever of its rows' links is written first. Read again, the older row
+    moves o1 back for a moment, and the newer one, though the store holds it as written,
+    undoes that: no call, and o1 stays in u2's list."""
+    seed(fake)
+    between = [{"id": f"o{n}", "user_id": "u1", "total": n} for n in range(100, 120)]
+    history = [
+        {"id": "o1", "user_id": "u1", "total": 1},
+        *between,
+        {"id": "o1", "user_id": "u2", "total": 1},
+    ]
+    msgs = [*users_table("u1", "u2"), *orders_table(history)]
+    run = load(fake, tmp_path, msgs)
+    assert run.returncode == 0, run.stderr
+    listed = {"u1": sorted(o["id"] for o in between), "u2": ["o1"]}
+    assert references(fake) == listed
+    fake.reset_calls()
+    # One worker: the older row has done its part when the newer is read.
+    assert load(fake, tmp_path, msgs, max_concurrency=1).returncode == 0
+    assert references(fake) == listed
+    assert fake.call_counts() == {"GET /me": 1}
+
+
+def test_an_older_row_waiting_for_its_contact_never_overwrites_a_newer_one(fake, tmp_path):
+    """o1's first row names u9, who comes last; its newer row, with a new status, names
+    u1. When u9 comes, the older row's wait is over but moot: o1 keeps the newer values
+    and is in u1's list only."""
+    seed(fake)
+    history = [
+        {"id": "o1", "user_id": "u9", "total": 1, "status": "open"},
+        {"id": "o1", "user_id": "u1", "total": 1, "status": "paid"},
+    ]
+    msgs = [*users_table("u1"), *orders_table(history), *users_table("u9")]
+    run = load(fake, tmp_path, msgs)
+    assert run.returncode == 0, run.stderr
+    assert by_external_id(fake)["o1"]["custom_attributes"]["status"] == "paid"
+    assert references(fake) == {"u1": ["o1"]}
+    assert '"records_skipped": 0,' in run.stderr
+
+
 def test_a_new_order_for_a_known_contact_keeps_the_ones_it_holds(fake, tmp_path):
     seed(fake)
     assert load(fake, tmp_path, messages()).returncode == 0

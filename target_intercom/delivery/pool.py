@@ -349,7 +349,8 @@ class Delivery:
         except ContactNotYet as exc:
             if self._park(seq, job, exc.contact_keys, exc.rest):
                 return None
-            if exc.rest is not None:  # its own part is written: only the rest is left undone
+            if exc.rest is not None and not exc.undone_fails:
+                # Its own part is written: only the rest is left undone.
                 failure = self._errors.left_undone(job.stream, job.record_key, job.record, exc)
                 return _DELIVERED if failure is None else _Ended(False, failure=failure)
             return self._settle_error(job.stream, job.record_key, job.record, exc)

@@ -4,24 +4,28 @@
 a retry of it makes no second instance. A contact holds its instances through a reference
 attribute; whether a write of it replaces or extends the list is not documented
 (intercom-facts.md), so the whole list is sent: the ids it held (as the sync store kept
-them, else as `GET ...?references_contact_id=` lists them) plus this one.
+them, else as `GET ...?references_contact_id=` lists them) with the new ones in and the
+ones that moved to another contact out.
 
 The sync store keeps, beside companies (namespaced keys, see keys.py), each instance's
-Intercom id, the fingerprint of what was last sent to it and the contact it was linked to
-(as the row names it), and each contact's reference list: an unchanged row costs no call,
-not even the look-up of a contact this target never wrote, and a list already holding the
-instance is not written again. A fingerprint is forgotten before a changing call and kept
-once Intercom confirmed it, so a kill costs at most a call, never a skip.
+Intercom id, the fingerprint of what was last sent to it and the contact whose list holds
+it (its key as the row names it, and its Intercom id), and each contact's reference list:
+an unchanged row costs no call, not even the look-up of a contact this target never
+wrote, and a list already as it should be is not written again. A fingerprint is
+forgotten before a changing call and kept once Intercom confirmed it, so a kill costs at
+most a call, never a skip.
 
 A table lists a contact's rows far apart (orders by order id), so a row's link waits
 (`references_to_come.py`): the first of the contact's links to run writes the list with
 all of them, and a contact's rows cost one write of its list per wait, not one each. A
-contact this run created holds no instance yet: its list is not asked for.
+contact this run created holds no instance yet: its list is not asked for. A row naming
+another contact than the instance's moves it: in the new contact's list, out of the old
+one's; of several rows of one instance in a run, the last one's contact is where it ends.
 
 The contact's Intercom id is what this run or an earlier one met, else looked up by
 `lookup_fields`; a contact Intercom does not have waits for the input's users stream
-(`ContactNotYet`), as events do. The instance itself is written first: only the
-reference waits, and the retry finds the instance in the store and does not send it again.
+(`ContactNotYet`), as events do. The instance itself is written first: only the link
+waits, and a later row of the instance makes it moot (that row decides its contact).
 A contact merged into another since this target met it (410) has the instance put in the
 list of the contact Intercom kept, as its events are sent there.
 An unknown type (404 on the upsert) is the workspace's setup, not the row's: it fails the
@@ -31,7 +35,7 @@ run with one line.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
@@ -40,7 +44,7 @@ from target_intercom.mapping.custom_objects import CustomObjectPlan
 from target_intercom.writers.absent import merged_into, request_unless_absent
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
-from target_intercom.writers.references_to_come import ReferenceToCome
+from target_intercom.writers.references_to_come import LinkToCome, ReferenceToCome
 
 INSTANCES = "/custom_object_instances/{type}"
 # A row the tap marks deleted is not applied: which contacts still reference the instance
@@ -48,13 +52,16 @@ INSTANCES = "/custom_object_instances/{type}"
 DELETE_IGNORED = "delete_ignored"
 PAGE_SIZE = 150  # the description's maximum per_page
 MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
+# An instance's store row keeps, after its contact's key, the contact's Intercom id so
+# marked: the list to take it out of when a row moves it to another contact.
+_CONTACT_ID = "id:"
 
 
 class CustomObjectWriter:
     """Upserts instances and keeps contacts' reference attributes holding them."""
 
     # Besides custom object rows, the link of one whose instance is upserted.
-    rests = (ReferenceToCome,)
+    rests = (LinkToCome, ReferenceToCome)
 
     def __init__(
         self,
@@ -71,47 +78,95 @@ class CustomObjectWriter:
         # Instances and reference lists, each under its own key namespace.
         self._store = store
         self._full_resync = full_resync
-        # The contacts' lists that rows wait to write, by store key (see _reference).
+        # The contacts' lists that rows wait to write, by store key (see _turn).
         self._guard = threading.Lock()
         self._lists: dict[str, _Waiting] = {}
+        # The contact each instance waits to be linked to, by instance id (see _to_contact).
+        self._linking: dict[str, str] = {}
 
-    def write(self, plan: CustomObjectPlan | ReferenceToCome) -> str:
-        """Upserts the instance unless unchanged; putting it in its contact's list waits
-        (errors.Deferred), to be written once with the contact's other rows."""
+    def write(self, plan: CustomObjectPlan | LinkToCome | ReferenceToCome) -> str:
+        """Upserts the instance unless unchanged; putting it in its contact's list (and
+        out of the list of the contact it moved from) waits (errors.Deferred), to be
+        written once with the contact's other rows."""
         if isinstance(plan, ReferenceToCome):
             return self._link(plan)
+        if isinstance(plan, LinkToCome):
+            # Moot: a later row of the instance decides its contact.
+            return plan.outcome if plan.moot else self._to_contact(plan)
         if plan.deleted:
             return DELETE_IGNORED
         key, asked = keys.custom_object(plan.type_name, plan.external_id), _asked(plan)
         instance_id, outcome = self._upsert(plan, key, asked)
         if plan.reference_attribute is None or not plan.names_contact:
             return outcome
-        rest = ReferenceToCome(
-            plan.type_name,
-            plan.reference_attribute,
-            self._contact_id(plan),
-            instance_id,
-            key,
-            asked,
-            _link(plan),
-            outcome,
+        return self._to_contact(
+            LinkToCome(
+                plan.type_name,
+                plan.reference_attribute,
+                plan.external_id,
+                plan.user_id,
+                plan.email,
+                instance_id,
+                key,
+                asked,
+                outcome,
+            )
         )
+
+    def _to_contact(self, link: LinkToCome) -> NoReturn:
+        """The instance waits to go in its contact's list, and out of the one it moved
+        from (Deferred), once the contact is known; else the link waits for the contact
+        (ContactNotYet), the instance being written."""
+        contact_id = self._contact_id(link)
+        stored = self._stored_contact(link.instance_key)
         with self._guard:
-            self._lists.setdefault(rest.list_key, _Waiting()).ids[instance_id] = None
+            # An earlier row of this run, linking it now, is newer than the store.
+            linked = self._linking.get(link.instance_id, stored)
+            moved_from = linked if linked not in (None, contact_id) else None
+            rest = ReferenceToCome(
+                link.type_name,
+                link.reference_attribute,
+                contact_id,
+                link.instance_id,
+                link.instance_key,
+                link.asked,
+                link.link,
+                link.outcome,
+                moved_from,
+            )
+            self._wait(rest.list_key, link.instance_id, adding=True)
+            if moved_from is not None:
+                self._wait(rest.moved_from_key, link.instance_id, adding=False)
+            self._linking[link.instance_id] = contact_id
         raise Deferred(rest)
 
-    def settled(self, plan: CustomObjectPlan | ReferenceToCome) -> str | None:
+    def _stored_contact(self, key: str) -> str | None:
+        """The contact whose list holds the instance, as the store kept it: its Intercom
+        id, or, in a row kept before ids were, the id its key names."""
+        held = self._store.get(key)
+        if held is None or not held.links:
+            return None
+        for link in held.links[1:]:
+            if link.startswith(_CONTACT_ID):
+                return link[len(_CONTACT_ID) :]
+        return self._contacts.id_filed_as(held.links[0])
+
+    def settled(self, plan: CustomObjectPlan | LinkToCome | ReferenceToCome) -> str | None:
         """ "unchanged" when the store holds this instance as the row has it and, when the
         row names a contact, linked to the contact the row names (so an unchanged row of a
         contact this target never wrote costs no look-up either)."""
-        if isinstance(plan, ReferenceToCome):
+        if not isinstance(plan, CustomObjectPlan):
             return None
         if plan.deleted:
             return DELETE_IGNORED
         key = keys.custom_object(plan.type_name, plan.external_id)
         held = self._unchanged(key, _asked(plan))
-        if held is None or held.links != _link(plan):
+        if held is None or held.links[:1] != _link(plan):
             return None
+        with self._guard:
+            # An earlier row of this run is linking it elsewhere: this row must undo that.
+            if held.intercom_id in self._linking:
+                return None
         return "unchanged"
 
     def _unchanged(self, key: str, asked: int) -> Known | None:
@@ -124,6 +179,8 @@ class CustomObjectWriter:
         return known
 
     def _upsert(self, plan: CustomObjectPlan, key: str, asked: int) -> tuple[str, str]:
+        """The instance's id, and what the upsert did. What the store keeps of the
+        instance's contact stays: an upsert does not change which list holds it."""
         held = self._unchanged(key, asked)
         if held is not None:
             return held.intercom_id, "unchanged"
@@ -144,52 +201,76 @@ class CustomObjectWriter:
                 ) from None
             raise
         instance_id = str(answer["id"])
-        self._store.remember(key, Known(instance_id, asked))
+        links = before.links if before is not None else ()
+        self._store.remember(key, Known(instance_id, asked, links=links))
         return instance_id, "created" if before is None else "updated"
 
     def _link(self, rest: ReferenceToCome) -> str:
-        """Puts the instance in its contact's list; then the store keeps the instance as
-        linked (its row is settled without a call from then on), unless a later row of it
-        was written since (that row's link keeps it)."""
-        changed = self._reference(rest)
+        """Puts the instance in its contact's list and out of the one it moved from; then
+        the store keeps the instance as linked to its contact (its row is settled without
+        a call from then on), unless a later row of it was written since (that row's link
+        keeps it)."""
+        with self._guard:
+            # A later row of the instance moved it on: its link is that row's to write.
+            latest = self._linking.get(rest.instance_id)
+        overtaken = latest not in (None, rest.contact_id)
+        changed = not overtaken and self._turn(rest, rest.list_key, rest.contact_id, adding=True)
+        if rest.moved_from is not None:
+            # Overtaken, it still takes the instance out of the list it had when its row
+            # ran; what the record did is then its upsert, the link being the later row's.
+            moved = self._turn(rest, rest.moved_from_key, rest.moved_from, adding=False)
+            changed = changed or (moved and not overtaken)
         held = self._store.get(rest.instance_key)
-        if held is not None and held.fingerprint == rest.asked:
-            self._store.remember(rest.instance_key, held.but(links=rest.link))
+        if not overtaken and held is not None and held.fingerprint == rest.asked:
+            links = (*rest.link, _CONTACT_ID + rest.contact_id)
+            self._store.remember(rest.instance_key, held.but(links=links))
+        with self._guard:
+            if self._linking.get(rest.instance_id) == rest.contact_id:
+                del self._linking[rest.instance_id]
         return "updated" if changed and rest.outcome == "unchanged" else rest.outcome
 
-    def _reference(self, rest: ReferenceToCome) -> bool:
-        """Puts the instance in its contact's reference list: whether a call changed it.
+    def _turn(self, rest: ReferenceToCome, key: str, contact_id: str, *, adding: bool) -> bool:
+        """Puts the instance in (`adding`) or out of a contact's reference list: whether a
+        call changed it.
 
-        The instance waits in its contact's list since its upsert; rows of one contact
-        take turns, and whoever writes takes every instance waiting then, so a contact's
-        rows cost one write of the list, not one each. A row whose instance another row's
-        write took returns at once (that write is confirmed); a row whose write fails
-        takes its own instance out (its error reports it), leaving the others waiting."""
-        key = rest.list_key
+        The instance waits at the list since its upsert; rows of one contact take turns,
+        and whoever writes takes every change waiting then, so a contact's rows cost one
+        write of the list, not one each. A row whose change another row's write took
+        returns at once (that write is confirmed); a row whose write fails takes its own
+        change out (its error reports it), leaving the others waiting."""
         with self._guard:
             waiting = self._lists.get(key)
-            if waiting is None or rest.instance_id not in waiting.ids:
+            if waiting is None or rest.instance_id not in waiting.side(adding):
                 return True  # another row's write took it
             waiting.rows += 1
         try:
             with waiting.turn:
-                if rest.instance_id not in waiting.ids:
+                if rest.instance_id not in waiting.side(adding):
                     return True  # written by the row before, with this one
-                ids = tuple(waiting.ids)
-                changed = self._write_list(rest, rest.contact_id, key, ids)
+                ids, gone = tuple(waiting.ids), tuple(waiting.gone)
+                changed = self._write_list(rest, contact_id, key, ids, gone)
                 with self._guard:
                     for written in ids:
                         waiting.ids.pop(written, None)
+                    for removed in gone:
+                        waiting.gone.pop(removed, None)
                 return changed
         except BaseException:
             with self._guard:
-                waiting.ids.pop(rest.instance_id, None)
+                waiting.side(adding).pop(rest.instance_id, None)
             raise
         finally:
             with self._guard:
                 waiting.rows -= 1
-                if not waiting.rows and not waiting.ids:
+                if not waiting.rows and not waiting.ids and not waiting.gone:
                     self._lists.pop(key, None)
+
+    def _wait(self, key: str, instance_id: str, *, adding: bool) -> None:
+        """The instance waits to go in (`adding`) or out of a contact's list; the latest
+        row of it decides (guard held)."""
+        waiting = self._lists.setdefault(key, _Waiting())
+        waiting.side(adding)[instance_id] = None
+        waiting.side(not adding).pop(instance_id, None)
 
     def _write_list(
         self,
@@ -197,11 +278,13 @@ class CustomObjectWriter:
         contact_id: str,
         key: str,
         ids: tuple[str, ...],
+        gone: tuple[str, ...],
         *,
         merged: bool = False,
     ) -> bool:
-        """Writes the contact's list with these instances in it, unless it holds them;
-        `merged`: the contact is the one Intercom kept of a merge (once, no further)."""
+        """Writes the contact's list with these instances in it and those `gone` out of
+        it, unless it is so already; `merged`: the contact is the one Intercom kept of a
+        merge (once, no further)."""
         known = self._store.get(key)
         if known is None and self._contacts.made_this_run(contact_id):
             held: tuple[str, ...] = ()
@@ -209,12 +292,12 @@ class CustomObjectWriter:
             held = self._listed(plan.type_name, contact_id)
         else:
             held = known.links
-        missing = tuple(i for i in ids if i not in held)
-        if not missing:
+        kept = tuple(i for i in held if i not in gone)
+        wanted = (*kept, *(i for i in ids if i not in kept and i not in gone))
+        if wanted == held:
             if known is None or known.fingerprint is None:
                 self._remember_list(key, contact_id, held)
             return False
-        wanted = (*held, *missing)
         if known is not None:
             self._store.doubt(key)
         body = {"custom_attributes": {plan.reference_attribute: list(wanted)}}
@@ -223,13 +306,15 @@ class CustomObjectWriter:
                 "PUT", "/contacts/{id}", path={"id": contact_id}, json_body=body, needs=("id",)
             ).body
         except ApiError as exc:
-            kept = merged_into(exc)
-            if kept is None or kept == contact_id or merged:
+            kept_contact = merged_into(exc)
+            if kept_contact is None or kept_contact == contact_id or merged:
+                if exc.status in (404, 410) and not ids:
+                    return False  # the contact is gone: no list holds the instance there
                 raise
-            # Merged since this target met it (410): the instances go to the contact
+            # Merged since this target met it (410): the change goes to the contact
             # Intercom kept, as a merged contact's events do.
-            kept_key = keys.custom_object_references(plan.reference_attribute, kept)
-            return self._write_list(plan, kept, kept_key, ids, merged=True)
+            kept_key = keys.custom_object_references(plan.reference_attribute, kept_contact)
+            return self._write_list(plan, kept_contact, kept_key, ids, gone, merged=True)
         self._remember_list(key, contact_id, wanted)
         self._contacts.touched(contact_id, answer.get("updated_at"))
         return True
@@ -237,23 +322,25 @@ class CustomObjectWriter:
     def _remember_list(self, key: str, contact_id: str, ids: tuple[str, ...]) -> None:
         self._store.remember(key, Known(contact_id, fingerprint(*ids), links=ids))
 
-    def _contact_id(self, plan: CustomObjectPlan) -> str:
+    def _contact_id(self, link: LinkToCome) -> str:
         """The contact's Intercom id, as known or looked up; ContactNotYet when Intercom
-        does not have it yet (it may come later in the input)."""
-        contact_id = self._known_contact(plan)
+        does not have it yet (it may come later in the input): the link waits for it."""
+        contact_id = self._known_contact(link)
         if contact_id is None:
-            contact_id = self._lookup.find(plan.user_id, plan.email)
+            contact_id = self._lookup.find(link.user_id, link.email)
         if contact_id is None:
-            who = plan.user_id or plan.email
+            who = link.user_id or link.email
             raise ContactNotYet(
-                f"{plan.type_name} {plan.external_id!r} names contact {who!r}, which is not "
+                f"{link.type_name} {link.external_id!r} names contact {who!r}, which is not "
                 "in Intercom and did not come in the input's users stream; the instance is "
                 "loaded, not linked to it",
-                keys.contact(plan.user_id, plan.email),
+                keys.contact(link.user_id, link.email),
+                link,
+                undone_fails=True,
             )
         return contact_id
 
-    def _known_contact(self, plan: CustomObjectPlan) -> str | None:
+    def _known_contact(self, plan: LinkToCome) -> str | None:
         """The contact's id as this target met it: by the key the row names it with, or,
         for a row naming it by email only, the one contact known to hold that email (as
         events find it: a user written by its external_id is filed under that)."""
@@ -287,13 +374,20 @@ class CustomObjectWriter:
 
 
 class _Waiting:
-    """A contact's list as rows wait to write it: the instances not yet written, the
-    turn to write, and how many rows are at it (dropped when none is and none waits)."""
+    """A contact's list as rows wait to write it: the instances to put in and to take
+    out, the turn to write, and how many rows are at it (dropped when none is and
+    nothing waits)."""
 
     def __init__(self) -> None:
-        self.ids: dict[str, None] = {}  # insertion-ordered set: the list keeps row order
+        # Insertion-ordered sets: the list keeps row order.
+        self.ids: dict[str, None] = {}
+        self.gone: dict[str, None] = {}
         self.turn = threading.Lock()
         self.rows = 0
+
+    def side(self, adding: bool) -> dict[str, None]:
+        """The instances waiting to go in (`adding`), or out."""
+        return self.ids if adding else self.gone
 
 
 def _link(plan: CustomObjectPlan) -> tuple[str, ...]:

@@ -252,6 +252,14 @@ class KnownContacts:
         self._contacts.put(intercom_id, known)
         return known
 
+    def id_filed_as(self, key: str) -> str | None:
+        """The Intercom id a contact key (keys.contact_by_*) names, as this run or the
+        store filed it."""
+        filed = self._filed.get(key)
+        if filed is None:
+            filed, _ = self._file(key, self._store.contact(key))
+        return filed.intercom_id
+
     def id_of(self, external_id: str | None, email: str | None) -> str | None:
         """The contact's Intercom id as this run or an earlier one met it."""
         known = self.get(external_id, email)
