@@ -16,7 +16,7 @@ from singer_sdk import typing as th
 
 from target_intercom.credentials import checked_token
 from target_intercom.errors import FatalError
-from target_intercom.mapping.custom_objects import CustomObjectStream
+from target_intercom.mapping.custom_objects import CustomObjectStream, DeletedRows
 
 Region = Literal["us", "eu", "au"]
 LookupField = Literal["external_id", "email", "phone"]
@@ -42,6 +42,9 @@ def _as_given(value: Any) -> Any:
 BUILT_IN_STREAMS = ("users", "contacts", "identifies", "companies", "groups", "events", "tracks")
 
 
+_CUSTOM_OBJECT_KEYS = frozenset({"type", "reference_attribute", "deleted_rows"})
+
+
 def _custom_objects(value: Any) -> dict[str, CustomObjectStream]:
     """Each stream's custom object type and reference attribute, checked once, up front."""
     streams: dict[str, CustomObjectStream] = {}
@@ -52,10 +55,18 @@ def _custom_objects(value: Any) -> dict[str, CustomObjectStream]:
         type_name = entry.get("type") if isinstance(entry, dict) else None
         if not isinstance(type_name, str) or not type_name.strip():
             raise FatalError(f'{where} needs "type": the custom object type, e.g. "Order"')
+        unknown = sorted(set(entry) - _CUSTOM_OBJECT_KEYS)
+        if unknown:
+            known = ", ".join(sorted(_CUSTOM_OBJECT_KEYS))
+            raise FatalError(f"{where}: unknown key {unknown[0]!r} (it takes {known})")
         reference = entry.get("reference_attribute")
         if reference is not None and (not isinstance(reference, str) or not reference.strip()):
             raise FatalError(f"{where}: reference_attribute must be an attribute's name")
-        streams[stream] = CustomObjectStream(type_name, reference)
+        deleted_rows = entry.get("deleted_rows", "unlink")
+        if deleted_rows not in get_args(DeletedRows):
+            choices = ", ".join(get_args(DeletedRows))
+            raise FatalError(f"{where}: deleted_rows must be one of {choices}")
+        streams[stream] = CustomObjectStream(type_name, reference, deleted_rows)
     return streams
 
 
@@ -226,6 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
             additional_properties=th.ObjectType(
                 th.Property("type", th.StringType, required=True),
                 th.Property("reference_attribute", th.StringType),
+                th.Property(
+                    "deleted_rows", th.StringType(allowed_values=list(get_args(DeletedRows)))
+                ),
             )
         ),
         read=_custom_objects,
@@ -233,7 +247,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Streams loaded as Intercom custom object instances, each with its type and, "
             'optionally, the contacts\' reference attribute, e.g. {"orders": {"type": '
             '"Order", "reference_attribute": "order"}}. The type, its attributes and the '
-            "reference attribute must exist in Intercom's settings first."
+            "reference attribute must exist in Intercom's settings first. deleted_rows: "
+            "what a row with _sdc_deleted_at does: unlink (the default: out of its "
+            "contact's list), delete (the instance too) or ignore."
         ),
     ),
     Setting(

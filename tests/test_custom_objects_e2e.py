@@ -165,6 +165,87 @@ def test_an_older_row_waiting_for_its_contact_never_overwrites_a_newer_one(fake,
     assert '"records_skipped": 0,' in run.stderr
 
 
+def deleted(*ids: str) -> list[dict]:
+    """The orders with these marked deleted, as tap-postgres's LOG_BASED replication has
+    a deleted row: its key and `_sdc_deleted_at`."""
+    return [
+        dict(o, _sdc_deleted_at="2026-12-01T10:00:00Z") if o["id"] in ids else o for o in ORDERS
+    ]
+
+
+DELETED_COLUMNS = {**ORDER_COLUMNS, "_sdc_deleted_at": STR}
+
+
+def with_deletes(orders: list[dict]) -> list[dict]:
+    ann = record("users", {"external_id": "ann", "email": "ann@example.com"})
+    return [
+        *users_table("u1"),
+        ann,
+        schema("orders", DELETED_COLUMNS, key=["id"]),
+        *(record("orders", o) for o in orders),
+        *users_table("u2"),
+    ]
+
+
+def test_a_deleted_row_takes_its_order_out_of_its_contacts_list(fake, tmp_path):
+    """By default (deleted_rows: unlink) a deleted order leaves its contact's list and
+    stays an instance; read again, it costs no call."""
+    seed(fake)
+    assert load(fake, tmp_path, messages()).returncode == 0
+    fake.reset_calls()
+    run = load(fake, tmp_path, with_deletes(deleted("o2", "o5")))
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u1": ["o1"], "u2": ["o3"], "ann": []}
+    assert sorted(by_external_id(fake)) == ["o1", "o2", "o3", "o4", "o5"]
+    assert fake.call_counts()["PUT /contacts/{contact_id}"] == 2
+    assert '"unlinked": 2' in run.stderr
+    fake.reset_calls()
+    assert load(fake, tmp_path, with_deletes(deleted("o2", "o5"))).returncode == 0
+    assert "PUT /contacts/{contact_id}" not in fake.call_counts()
+    assert fake.validation_errors() == []
+
+
+def test_deleted_rows_delete_takes_the_order_out_of_its_list_then_deletes_it(fake, tmp_path):
+    """With deleted_rows: delete the instance goes too (after its list no longer names
+    it); a deleted row of an order never loaded is one DELETE, and none read again."""
+    seed(fake)
+    setting = {"orders": {**SETTING["orders"], "deleted_rows": "delete"}}
+    assert load(fake, tmp_path, messages()).returncode == 0
+    fake.reset_calls()
+    gone = [*deleted("o2"), {"id": "o9", "user_id": "u1", "_sdc_deleted_at": "2026-12-01"}]
+    config = config_for(fake, custom_objects=setting, on_record_error="skip")
+    run = run_target(config, with_deletes(gone), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(by_external_id(fake)) == ["o1", "o3", "o4", "o5"]
+    assert references(fake) == {"u1": ["o1"], "u2": ["o3"], "ann": ["o5"]}
+    assert (
+        fake.call_counts()["DELETE /custom_object_instances/{custom_object_type_identifier}"] == 2
+    )
+    assert '"deleted": 1' in run.stderr and '"already_absent": 1' in run.stderr
+    fake.reset_calls()
+    assert run_target(config, with_deletes(gone), tmp_path).returncode == 0
+    assert "DELETE /custom_object_instances/{custom_object_type_identifier}" not in (
+        fake.call_counts()
+    )
+    assert fake.validation_errors() == []
+
+
+def test_deleted_rows_ignore_leaves_intercom_as_it_is(fake, tmp_path):
+    seed(fake)
+    assert load(fake, tmp_path, messages()).returncode == 0
+    fake.reset_calls()
+    setting = {"orders": {**SETTING["orders"], "deleted_rows": "ignore"}}
+    config = config_for(fake, custom_objects=setting, on_record_error="skip")
+    run = run_target(config, with_deletes(deleted("o2")), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert references(fake) == {"u1": ["o1", "o2"], "u2": ["o3"], "ann": ["o5"]}
+    assert '"delete_ignored": 1' in run.stderr
+    assert fake.call_counts() == {
+        "GET /me": 1,
+        "GET /contacts/find_by_external_id/{external_id}": 2,
+    }
+
+
 def test_a_new_order_for_a_known_contact_keeps_the_ones_it_holds(fake, tmp_path):
     seed(fake)
     assert load(fake, tmp_path, messages()).returncode == 0

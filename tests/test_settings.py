@@ -65,5 +65,30 @@ def test_custom_objects_setting_is_typed_and_read():
         "custom_objects": {"orders": {"type": "Order", "reference_attribute": "order"}},
     }
     settings = Settings.from_config(config)
-    assert settings.custom_objects == {"orders": CustomObjectStream("Order", "order")}
+    assert settings.custom_objects == {"orders": CustomObjectStream("Order", "order", "unlink")}
     assert Settings.from_config({"access_token": "t" * 20}).custom_objects == {}
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"reference_attribute": "order"}, "custom_objects['orders'] needs \"type\""),
+        (
+            {"type": "Order", "refrence_attribute": "order"},
+            "custom_objects['orders']: unknown key 'refrence_attribute' (it takes "
+            "deleted_rows, reference_attribute, type)",
+        ),
+        (
+            {"type": "Order", "deleted_rows": "remove"},
+            "custom_objects['orders']: deleted_rows must be one of unlink, delete, ignore",
+        ),
+        ({"type": "Order", "reference_attribute": " "}, "reference_attribute must be"),
+    ],
+)
+def test_a_wrong_custom_objects_entry_is_one_line_naming_it(entry, says):
+    from target_intercom.errors import FatalError
+    from target_intercom.settings import Settings
+
+    with pytest.raises(FatalError) as raised:
+        Settings.from_config({"access_token": "t" * 20, "custom_objects": {"orders": entry}})
+    assert says in str(raised.value) and "\n" not in str(raised.value)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from target_intercom import keys
 from target_intercom.errors import MappingError
@@ -37,6 +37,9 @@ USER_ID_COLUMNS = ("user_id", "userId")
 EMAIL_COLUMN = "email"
 TIME_COLUMNS = ("external_created_at", "external_updated_at")
 PIPELINE = "_sdc_"  # a tap's bookkeeping columns (_sdc_deleted_at, _sdc_lsn): never sent
+# What a row with `_sdc_deleted_at` does: its instance leaves its contact's list, is also
+# deleted, or nothing.
+DeletedRows = Literal["unlink", "delete", "ignore"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class CustomObjectPlan:
     user_id: str | None
     email: str | None
     warnings: list[MappingWarning]
-    # A row the tap marks deleted (`_sdc_deleted_at`): left alone (see the writer).
+    # A row the tap marks deleted (`_sdc_deleted_at`), and what that does (see the writer).
     deleted: bool = False
+    deleted_rows: DeletedRows = "unlink"
 
     @property
     def external_id(self) -> str:
@@ -77,10 +81,12 @@ class CustomObjectPlan:
 
 @dataclass(frozen=True)
 class CustomObjectStream:
-    """A stream the `custom_objects` setting names: its type and reference attribute."""
+    """A stream the `custom_objects` setting names: its type, reference attribute and
+    what its deleted rows do."""
 
     type_name: str
     reference_attribute: str | None = None
+    deleted_rows: DeletedRows = "unlink"
 
     def map(
         self, record: Mapping[str, Any], schema: RecordSchema, options: ContactOptions
@@ -108,6 +114,7 @@ class CustomObjectStream:
             email=None if email is None else to_text(email[1], EMAIL_COLUMN).strip() or None,
             warnings=[],
             deleted=record.get("_sdc_deleted_at") not in (None, ""),
+            deleted_rows=self.deleted_rows,
         )
 
 

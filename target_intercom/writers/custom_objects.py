@@ -47,14 +47,15 @@ from target_intercom.writers.lookup import ContactLookup
 from target_intercom.writers.references_to_come import LinkToCome, ReferenceToCome
 
 INSTANCES = "/custom_object_instances/{type}"
-# A row the tap marks deleted is not applied: which contacts still reference the instance
-# is Intercom's to know, and deleting it there is left to the user.
+# A row the tap marks deleted, under `deleted_rows: ignore`.
 DELETE_IGNORED = "delete_ignored"
 PAGE_SIZE = 150  # the description's maximum per_page
 MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
 # An instance's store row keeps, after its contact's key, the contact's Intercom id so
 # marked: the list to take it out of when a row moves it to another contact.
 _CONTACT_ID = "id:"
+# The fingerprint an instance's store row holds once a deleted row deleted it.
+_DELETED = fingerprint("custom_object_deleted")
 
 
 class CustomObjectWriter:
@@ -94,7 +95,7 @@ class CustomObjectWriter:
             # Moot: a later row of the instance decides its contact.
             return plan.outcome if plan.moot else self._to_contact(plan)
         if plan.deleted:
-            return DELETE_IGNORED
+            return self._deleted(plan)
         key, asked = keys.custom_object(plan.type_name, plan.external_id), _asked(plan)
         instance_id, outcome = self._upsert(plan, key, asked)
         if plan.reference_attribute is None or not plan.names_contact:
@@ -122,10 +123,11 @@ class CustomObjectWriter:
         with self._guard:
             # An earlier row of this run, linking it now, is newer than the store.
             linked = self._linking.get(link.instance_id, stored)
-            moved_from = linked if linked not in (None, contact_id) else None
+            moved_from = linked if linked and linked != contact_id else None
             rest = ReferenceToCome(
                 link.type_name,
                 link.reference_attribute,
+                link.external_id,
                 contact_id,
                 link.instance_id,
                 link.instance_key,
@@ -139,6 +141,56 @@ class CustomObjectWriter:
                 self._wait(rest.moved_from_key, link.instance_id, adding=False)
             self._linking[link.instance_id] = contact_id
         raise Deferred(rest)
+
+    def _deleted(self, plan: CustomObjectPlan) -> str:
+        """A row the tap marks deleted: its instance leaves the list of its contact (as
+        the store keeps it, or an earlier row of this run links it), and, under
+        `deleted_rows: delete`, is then deleted; nothing under `ignore`. An instance in
+        no list this target knows of is only deleted (the store keeps that it was)."""
+        if plan.deleted_rows == "ignore":
+            return DELETE_IGNORED
+        key = keys.custom_object(plan.type_name, plan.external_id)
+        held = self._store.get(key)
+        if held is not None and held.fingerprint == _DELETED:
+            return "unchanged"
+        linked = None
+        if held is not None and plan.reference_attribute is not None:
+            stored = self._stored_contact(key)
+            with self._guard:
+                linked = self._linking.get(held.intercom_id, stored)
+        delete = plan.deleted_rows == "delete"
+        if held is None or plan.reference_attribute is None or not linked:
+            return self._delete(plan.type_name, plan.external_id, key) if delete else "unchanged"
+        rest = ReferenceToCome(
+            plan.type_name,
+            plan.reference_attribute,
+            plan.external_id,
+            None,
+            held.intercom_id,
+            key,
+            held.fingerprint,
+            (),
+            "deleted" if delete else "unlinked",
+            linked,
+            delete,
+        )
+        with self._guard:
+            self._wait(rest.moved_from_key, held.intercom_id, adding=False)
+            self._linking[held.intercom_id] = ""  # in no list
+        raise Deferred(rest)
+
+    def _delete(self, type_name: str, external_id: str, key: str) -> str:
+        """Deletes the instance (out of every list this target knows of); the store keeps
+        that it is deleted, so the row read again costs no call."""
+        answer = request_unless_absent(
+            self._client,
+            "DELETE",
+            INSTANCES,
+            path={"type": type_name},
+            params={"external_id": external_id},
+        )
+        self._store.remember(key, Known("", _DELETED))
+        return "deleted" if answer is not None else "already_absent"
 
     def _stored_contact(self, key: str) -> str | None:
         """The contact whose list holds the instance, as the store kept it: its Intercom
@@ -158,7 +210,7 @@ class CustomObjectWriter:
         if not isinstance(plan, CustomObjectPlan):
             return None
         if plan.deleted:
-            return DELETE_IGNORED
+            return self._deleted_settled(plan)
         key = keys.custom_object(plan.type_name, plan.external_id)
         held = self._unchanged(key, _asked(plan))
         if held is None or held.links[:1] != _link(plan):
@@ -168,6 +220,20 @@ class CustomObjectWriter:
             if held.intercom_id in self._linking:
                 return None
         return "unchanged"
+
+    def _deleted_settled(self, plan: CustomObjectPlan) -> str | None:
+        """A deleted row's outcome when it needs no call: ignored, already deleted, or
+        (to unlink) in no list this target knows of."""
+        if plan.deleted_rows == "ignore":
+            return DELETE_IGNORED
+        held = self._store.get(keys.custom_object(plan.type_name, plan.external_id))
+        if held is not None and held.fingerprint == _DELETED:
+            return "unchanged"
+        if plan.deleted_rows == "delete" or (held is not None and held.links):
+            return None
+        with self._guard:
+            pending = held is not None and held.intercom_id in self._linking
+        return None if pending else "unchanged"
 
     def _unchanged(self, key: str, asked: int) -> Known | None:
         """What the store holds of the instance, when it was last written as asked."""
@@ -203,18 +269,22 @@ class CustomObjectWriter:
         instance_id = str(answer["id"])
         links = before.links if before is not None else ()
         self._store.remember(key, Known(instance_id, asked, links=links))
-        return instance_id, "created" if before is None else "updated"
+        made = before is None or before.fingerprint == _DELETED
+        return instance_id, "created" if made else "updated"
 
     def _link(self, rest: ReferenceToCome) -> str:
         """Puts the instance in its contact's list and out of the one it moved from; then
         the store keeps the instance as linked to its contact (its row is settled without
         a call from then on), unless a later row of it was written since (that row's link
         keeps it)."""
+        linked = rest.contact_id or ""  # as _linking names it: "" is in no list
         with self._guard:
             # A later row of the instance moved it on: its link is that row's to write.
             latest = self._linking.get(rest.instance_id)
-        overtaken = latest not in (None, rest.contact_id)
-        changed = not overtaken and self._turn(rest, rest.list_key, rest.contact_id, adding=True)
+        overtaken = latest is not None and latest != linked
+        changed = False
+        if rest.contact_id is not None and not overtaken:
+            changed = self._turn(rest, rest.list_key, rest.contact_id, adding=True)
         if rest.moved_from is not None:
             # Overtaken, it still takes the instance out of the list it had when its row
             # ran; what the record did is then its upsert, the link being the later row's.
@@ -222,11 +292,13 @@ class CustomObjectWriter:
             changed = changed or (moved and not overtaken)
         held = self._store.get(rest.instance_key)
         if not overtaken and held is not None and held.fingerprint == rest.asked:
-            links = (*rest.link, _CONTACT_ID + rest.contact_id)
+            links = (*rest.link, _CONTACT_ID + rest.contact_id) if rest.contact_id else ()
             self._store.remember(rest.instance_key, held.but(links=links))
         with self._guard:
-            if self._linking.get(rest.instance_id) == rest.contact_id:
+            if self._linking.get(rest.instance_id) == linked:
                 del self._linking[rest.instance_id]
+        if rest.delete and not overtaken:
+            return self._delete(rest.type_name, rest.external_id, rest.instance_key)
         return "updated" if changed and rest.outcome == "unchanged" else rest.outcome
 
     def _turn(self, rest: ReferenceToCome, key: str, contact_id: str, *, adding: bool) -> bool:

@@ -65,26 +65,30 @@ class LinkToCome:
 
 @dataclass(frozen=True)
 class ReferenceToCome:
-    """Putting an upserted instance in its contact's reference list.
+    """Putting an upserted instance in its contact's reference list, and taking it out
+    of the list of the contact it `moved_from`.
 
-    `instance_key` and `asked` name the instance's store row and what was sent to it;
-    `link` is the contact as the row names it (what the store keeps with the instance);
-    `outcome` is what the upsert did, for the run summary."""
+    `contact_id` None: the row (a deleted one) puts it in no list, and `delete` then
+    deletes it once out of its list. `instance_key` and `asked` name the instance's store
+    row and what was sent to it; `link` is the contact as the row names it (what the
+    store keeps with the instance); `outcome` is what the row did, for the run summary."""
 
     type_name: str
     reference_attribute: str
-    contact_id: str
+    external_id: str
+    contact_id: str | None
     instance_id: str
     instance_key: str
-    asked: int
+    asked: int | None
     link: tuple[str, ...]
     outcome: str
-    # The contact whose list held the instance, when the row moved it to this one.
     moved_from: str | None = None
+    delete: bool = False
 
     @property
     def list_key(self) -> str:
         """The contact's list, as the sync store and the writer's waiting lists name it."""
+        assert self.contact_id is not None
         return keys.custom_object_references(self.reference_attribute, self.contact_id)
 
     @property
@@ -103,7 +107,7 @@ class ReferenceToCome:
         """The instance (a later row of it, linked before this one, stays the one the
         store keeps) and the contact's list (its rests run one after another: the first
         writes, the others find their instance written)."""
-        return (self.instance_key, self.list_key)
+        return (self.instance_key, *((self.list_key,) if self.contact_id else ()))
 
     @property
     def watches(self) -> tuple[str, ...]:
