@@ -46,7 +46,8 @@ _CUSTOM_OBJECT_KEYS = frozenset({"type", "reference_attribute", "deleted_rows"})
 
 
 def _custom_objects(value: Any) -> dict[str, CustomObjectStream]:
-    """Each stream's custom object type and reference attribute, checked once, up front."""
+    """Each stream's custom object type, reference attribute and deleted_rows, checked
+    once, up front."""
     streams: dict[str, CustomObjectStream] = {}
     for stream, entry in (value or {}).items():
         where = f"custom_objects[{stream!r}]"

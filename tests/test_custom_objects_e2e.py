@@ -324,20 +324,26 @@ def orders_with_states(orders: list[dict], every: int) -> list[dict]:
     return out
 
 
-def test_links_wait_past_a_tap_state_which_goes_out_once_they_are_written(fake, tmp_path):
-    """A tap bookmarks more often than a contact's rows repeat: the links wait past its
-    STATEs (one write of each list), and no STATE goes out before the orders before it
-    are in their contacts' lists."""
+def listed_at_each_state(fake, tmp_path) -> list[dict[str, list[str]]]:
+    """Loads 12 orders of u1 and u2, interleaved, a STATE after every 6; each contact's
+    list as the fake holds it when each STATE goes out."""
     seed(fake)
-    orders = interleaved(12, "u1", "u2")
     listed_at_state: list[dict[str, list[str]]] = []
     run = run_target(
         config_for(fake, custom_objects=SETTING),
-        [*users_table("u1", "u2"), *orders_with_states(orders, 6)],
+        [*users_table("u1", "u2"), *orders_with_states(interleaved(12, "u1", "u2"), 6)],
         tmp_path,
         on_state=lambda _: listed_at_state.append(references(fake)),
     )
     assert run.returncode == 0, run.stderr
+    return listed_at_state
+
+
+def test_links_wait_past_a_tap_state_which_goes_out_once_they_are_written(fake, tmp_path):
+    """A tap bookmarks more often than a contact's rows repeat: the links wait past its
+    STATEs (one write of each list), and no STATE goes out before the orders before it
+    are in their contacts' lists."""
+    listed_at_state = listed_at_each_state(fake, tmp_path)
     assert len(listed_at_state) == 2
     assert listed_at_state[0] == listed_at_state[1] == references(fake)
     assert references(fake)["u1"] == sorted(f"o{n}" for n in range(0, 12, 2))
@@ -348,16 +354,7 @@ def test_links_that_waited_long_go_at_the_next_state_and_it_after_them(fake, tmp
     """Once the oldest link has waited `_DEFERRED_SECONDS` (0 here), a tap STATE sends the
     waiting links and goes out after them: each STATE finds every order before it listed."""
     monkeypatch.setattr("target_intercom.delivery.pool._DEFERRED_SECONDS", 0.0)
-    seed(fake)
-    orders = interleaved(12, "u1", "u2")
-    listed_at_state: list[dict[str, list[str]]] = []
-    run = run_target(
-        config_for(fake, custom_objects=SETTING),
-        [*users_table("u1", "u2"), *orders_with_states(orders, 6)],
-        tmp_path,
-        on_state=lambda _: listed_at_state.append(references(fake)),
-    )
-    assert run.returncode == 0, run.stderr
+    listed_at_state = listed_at_each_state(fake, tmp_path)
     # Orders after the STATE may be listed by then too (upserted while it waited).
     assert {"o0", "o2", "o4"} <= set(listed_at_state[0]["u1"])
     assert {"o1", "o3", "o5"} <= set(listed_at_state[0]["u2"])

@@ -206,7 +206,8 @@ class CustomObjectWriter:
     def settled(self, plan: CustomObjectPlan | LinkToCome | ReferenceToCome) -> str | None:
         """ "unchanged" when the store holds this instance as the row has it and, when the
         row names a contact, linked to the contact the row names (so an unchanged row of a
-        contact this target never wrote costs no look-up either)."""
+        contact this target never wrote costs no look-up either), and no earlier row of
+        this run is linking it; for a deleted row, see `_deleted_settled`."""
         if not isinstance(plan, CustomObjectPlan):
             return None
         if plan.deleted:
@@ -297,7 +298,9 @@ class CustomObjectWriter:
         with self._guard:
             if self._linking.get(rest.instance_id) == linked:
                 del self._linking[rest.instance_id]
-        if rest.delete and not overtaken:
+        if overtaken and rest.contact_id is None:
+            return "unchanged"  # a deleted row the instance's next row undid
+        if rest.delete:
             return self._delete(rest.type_name, rest.external_id, rest.instance_key)
         return "updated" if changed and rest.outcome == "unchanged" else rest.outcome
 
