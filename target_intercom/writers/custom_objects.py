@@ -2,25 +2,22 @@
 
 `POST /custom_object_instances/{type}` creates or updates by `external_id`, so a replay or
 a retry of it makes no second instance. A contact holds its instances through a reference
-attribute; whether a write of it replaces or extends the list is not documented
-(intercom-facts.md), so the whole list is sent: the ids it held (as the sync store kept
-them, else as `GET ...?references_contact_id=` lists them) with the new ones in and the
-ones that moved to another contact out.
+attribute, written whole (`reference_lists.py`).
 
 The sync store keeps, beside companies (namespaced keys, see keys.py), each instance's
 Intercom id, the fingerprint of what was last sent to it and the contact whose list holds
-it (its key as the row names it, and its Intercom id), and each contact's reference list:
-an unchanged row costs no call, not even the look-up of a contact this target never
-wrote, and a list already as it should be is not written again. A fingerprint is
-forgotten before a changing call and kept once Intercom confirmed it, so a kill costs at
-most a call, never a skip.
+it (its key as the row names it, and its Intercom id): an unchanged row costs no call, not
+even the look-up of a contact this target never wrote. A fingerprint is forgotten before
+a changing call and kept once Intercom confirmed it, so a kill costs at most a call,
+never a skip.
 
 A table lists a contact's rows far apart (orders by order id), so a row's link waits
 (`references_to_come.py`): the first of the contact's links to run writes the list with
 all of them, and a contact's rows cost one write of its list per wait, not one each. A
-contact this run created holds no instance yet: its list is not asked for. A row naming
-another contact than the instance's moves it: in the new contact's list, out of the old
-one's; of several rows of one instance in a run, the last one's contact is where it ends.
+row naming another contact than the instance's moves it: in the new contact's list, out
+of the old one's; of several rows of one instance in a run, the last one's contact is
+where it ends. A deleted row (`_sdc_deleted_at`) takes it out of its list, and deletes it
+under `deleted_rows: delete`.
 
 The contact's Intercom id is what this run or an earlier one met, else looked up by
 `lookup_fields`; a contact Intercom does not have waits for the input's users stream
@@ -35,22 +32,20 @@ run with one line.
 from __future__ import annotations
 
 import threading
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from target_intercom import keys
 from target_intercom.client import ApiError, Client
 from target_intercom.errors import ContactNotYet, Deferred, FatalError
 from target_intercom.mapping.custom_objects import CustomObjectPlan
-from target_intercom.writers.absent import merged_into, request_unless_absent
+from target_intercom.writers.absent import request_unless_absent
 from target_intercom.writers.known import Known, KnownCompanies, KnownContacts, fingerprint
 from target_intercom.writers.lookup import ContactLookup
+from target_intercom.writers.reference_lists import INSTANCES, ReferenceLists
 from target_intercom.writers.references_to_come import LinkToCome, ReferenceToCome
 
-INSTANCES = "/custom_object_instances/{type}"
 # A row the tap marks deleted, under `deleted_rows: ignore`.
 DELETE_IGNORED = "delete_ignored"
-PAGE_SIZE = 150  # the description's maximum per_page
-MAX_PAGES = 1000  # a bound on one contact's listing: 150,000 instances
 # An instance's store row keeps, after its contact's key, the contact's Intercom id so
 # marked: the list to take it out of when a row moves it to another contact.
 _CONTACT_ID = "id:"
@@ -79,10 +74,10 @@ class CustomObjectWriter:
         # Instances and reference lists, each under its own key namespace.
         self._store = store
         self._full_resync = full_resync
-        # The contacts' lists that rows wait to write, by store key (see _turn).
+        self._lists = ReferenceLists(client, known, store)
+        # The contact each instance waits to be linked to, by instance id (see _to_contact):
+        # "" for none (a deleted row's).
         self._guard = threading.Lock()
-        self._lists: dict[str, _Waiting] = {}
-        # The contact each instance waits to be linked to, by instance id (see _to_contact).
         self._linking: dict[str, str] = {}
 
     def write(self, plan: CustomObjectPlan | LinkToCome | ReferenceToCome) -> str:
@@ -119,28 +114,33 @@ class CustomObjectWriter:
         from (Deferred), once the contact is known; else the link waits for the contact
         (ContactNotYet), the instance being written."""
         contact_id = self._contact_id(link)
-        stored = self._stored_contact(link.instance_key)
-        with self._guard:
-            # An earlier row of this run, linking it now, is newer than the store.
-            linked = self._linking.get(link.instance_id, stored)
-            moved_from = linked if linked and linked != contact_id else None
-            rest = ReferenceToCome(
-                link.type_name,
-                link.reference_attribute,
-                link.external_id,
-                contact_id,
-                link.instance_id,
-                link.instance_key,
-                link.asked,
-                link.link,
-                link.outcome,
-                moved_from,
-            )
-            self._wait(rest.list_key, link.instance_id, adding=True)
-            if moved_from is not None:
-                self._wait(rest.moved_from_key, link.instance_id, adding=False)
-            self._linking[link.instance_id] = contact_id
+        linked = self._linked(link.instance_id, link.instance_key, contact_id)
+        moved_from = linked if linked and linked != contact_id else None
+        rest = ReferenceToCome(
+            link.type_name,
+            link.reference_attribute,
+            link.external_id,
+            contact_id,
+            link.instance_id,
+            link.instance_key,
+            link.asked,
+            link.link,
+            link.outcome,
+            moved_from,
+        )
+        self._lists.wait(rest.list_key, link.instance_id, adding=True)
+        if moved_from is not None:
+            self._lists.wait(rest.moved_from_key, link.instance_id, adding=False)
         raise Deferred(rest)
+
+    def _linked(self, instance_id: str, key: str, linking: str) -> str | None:
+        """The contact whose list holds the instance, or will once an earlier row of this
+        run is linked (newer than the store), "" for none; from now on, `linking`."""
+        stored = self._stored_contact(key)
+        with self._guard:
+            linked = self._linking.get(instance_id, stored)
+            self._linking[instance_id] = linking
+        return linked
 
     def _deleted(self, plan: CustomObjectPlan) -> str:
         """A row the tap marks deleted: its instance leaves the list of its contact (as
@@ -155,11 +155,11 @@ class CustomObjectWriter:
             return "unchanged"
         linked = None
         if held is not None and plan.reference_attribute is not None:
-            stored = self._stored_contact(key)
-            with self._guard:
-                linked = self._linking.get(held.intercom_id, stored)
+            linked = self._linked(held.intercom_id, key, "")  # in no list from now on
         delete = plan.deleted_rows == "delete"
         if held is None or plan.reference_attribute is None or not linked:
+            if held is not None and linked is None:  # "": an earlier deleted row's, pending
+                self._forget_linking(held.intercom_id, "")
             return self._delete(plan.type_name, plan.external_id, key) if delete else "unchanged"
         rest = ReferenceToCome(
             plan.type_name,
@@ -174,10 +174,15 @@ class CustomObjectWriter:
             linked,
             delete,
         )
-        with self._guard:
-            self._wait(rest.moved_from_key, held.intercom_id, adding=False)
-            self._linking[held.intercom_id] = ""  # in no list
+        self._lists.wait(rest.moved_from_key, held.intercom_id, adding=False)
         raise Deferred(rest)
+
+    def _forget_linking(self, instance_id: str, linked: str) -> None:
+        """The row that links the instance to `linked` is done: unless a later row links
+        it elsewhere, the store says where it is from now on."""
+        with self._guard:
+            if self._linking.get(instance_id) == linked:
+                del self._linking[instance_id]
 
     def _delete(self, type_name: str, external_id: str, key: str) -> str:
         """Deletes the instance (out of every list this target knows of); the store keeps
@@ -285,117 +290,22 @@ class CustomObjectWriter:
         overtaken = latest is not None and latest != linked
         changed = False
         if rest.contact_id is not None and not overtaken:
-            changed = self._turn(rest, rest.list_key, rest.contact_id, adding=True)
+            changed = self._lists.apply(rest, rest.list_key, rest.contact_id, adding=True)
         if rest.moved_from is not None:
             # Overtaken, it still takes the instance out of the list it had when its row
             # ran; what the record did is then its upsert, the link being the later row's.
-            moved = self._turn(rest, rest.moved_from_key, rest.moved_from, adding=False)
+            moved = self._lists.apply(rest, rest.moved_from_key, rest.moved_from, adding=False)
             changed = changed or (moved and not overtaken)
         held = self._store.get(rest.instance_key)
         if not overtaken and held is not None and held.fingerprint == rest.asked:
             links = (*rest.link, _CONTACT_ID + rest.contact_id) if rest.contact_id else ()
             self._store.remember(rest.instance_key, held.but(links=links))
-        with self._guard:
-            if self._linking.get(rest.instance_id) == linked:
-                del self._linking[rest.instance_id]
+        self._forget_linking(rest.instance_id, linked)
         if overtaken and rest.contact_id is None:
             return "unchanged"  # a deleted row the instance's next row undid
         if rest.delete:
             return self._delete(rest.type_name, rest.external_id, rest.instance_key)
         return "updated" if changed and rest.outcome == "unchanged" else rest.outcome
-
-    def _turn(self, rest: ReferenceToCome, key: str, contact_id: str, *, adding: bool) -> bool:
-        """Puts the instance in (`adding`) or out of a contact's reference list: whether a
-        call changed it.
-
-        The instance waits at the list since its upsert; rows of one contact take turns,
-        and whoever writes takes every change waiting then, so a contact's rows cost one
-        write of the list, not one each. A row whose change another row's write took
-        returns at once (that write is confirmed); a row whose write fails takes its own
-        change out (its error reports it), leaving the others waiting."""
-        with self._guard:
-            waiting = self._lists.get(key)
-            if waiting is None or rest.instance_id not in waiting.side(adding):
-                return True  # another row's write took it
-            waiting.rows += 1
-        try:
-            with waiting.turn:
-                if rest.instance_id not in waiting.side(adding):
-                    return True  # written by the row before, with this one
-                ids, gone = tuple(waiting.ids), tuple(waiting.gone)
-                changed = self._write_list(rest, contact_id, key, ids, gone)
-                with self._guard:
-                    for written in ids:
-                        waiting.ids.pop(written, None)
-                    for removed in gone:
-                        waiting.gone.pop(removed, None)
-                return changed
-        except BaseException:
-            with self._guard:
-                waiting.side(adding).pop(rest.instance_id, None)
-            raise
-        finally:
-            with self._guard:
-                waiting.rows -= 1
-                if not waiting.rows and not waiting.ids and not waiting.gone:
-                    self._lists.pop(key, None)
-
-    def _wait(self, key: str, instance_id: str, *, adding: bool) -> None:
-        """The instance waits to go in (`adding`) or out of a contact's list; the latest
-        row of it decides (guard held)."""
-        waiting = self._lists.setdefault(key, _Waiting())
-        waiting.side(adding)[instance_id] = None
-        waiting.side(not adding).pop(instance_id, None)
-
-    def _write_list(
-        self,
-        plan: ReferenceToCome,
-        contact_id: str,
-        key: str,
-        ids: tuple[str, ...],
-        gone: tuple[str, ...],
-        *,
-        merged: bool = False,
-    ) -> bool:
-        """Writes the contact's list with these instances in it and those `gone` out of
-        it, unless it is so already; `merged`: the contact is the one Intercom kept of a
-        merge (once, no further)."""
-        known = self._store.get(key)
-        if known is None and self._contacts.made_this_run(contact_id):
-            held: tuple[str, ...] = ()
-        elif known is None or known.fingerprint is None:
-            held = self._listed(plan.type_name, contact_id)
-        else:
-            held = known.links
-        kept = tuple(i for i in held if i not in gone)
-        wanted = (*kept, *(i for i in ids if i not in kept and i not in gone))
-        if wanted == held:
-            if known is None or known.fingerprint is None:
-                self._remember_list(key, contact_id, held)
-            return False
-        if known is not None:
-            self._store.doubt(key)
-        body = {"custom_attributes": {plan.reference_attribute: list(wanted)}}
-        try:
-            answer = self._client.request(
-                "PUT", "/contacts/{id}", path={"id": contact_id}, json_body=body, needs=("id",)
-            ).body
-        except ApiError as exc:
-            kept_contact = merged_into(exc)
-            if kept_contact is None or kept_contact == contact_id or merged:
-                if exc.status in (404, 410) and not ids:
-                    return False  # the contact is gone: no list holds the instance there
-                raise
-            # Merged since this target met it (410): the change goes to the contact
-            # Intercom kept, as a merged contact's events do.
-            kept_key = keys.custom_object_references(plan.reference_attribute, kept_contact)
-            return self._write_list(plan, kept_contact, kept_key, ids, gone, merged=True)
-        self._remember_list(key, contact_id, wanted)
-        self._contacts.touched(contact_id, answer.get("updated_at"))
-        return True
-
-    def _remember_list(self, key: str, contact_id: str, ids: tuple[str, ...]) -> None:
-        self._store.remember(key, Known(contact_id, fingerprint(*ids), links=ids))
 
     def _contact_id(self, link: LinkToCome) -> str:
         """The contact's Intercom id, as known or looked up; ContactNotYet when Intercom
@@ -423,46 +333,6 @@ class CustomObjectWriter:
         if contact_id is None and plan.user_id is None and plan.email is not None:
             contact_id = self._contacts.holder_of(plan.email)
         return contact_id
-
-    def _listed(self, type_name: str, contact_id: str) -> tuple[str, ...]:
-        """The ids of the contact's instances of this type, as Intercom lists them."""
-        ids: list[str] = []
-        for page in range(1, MAX_PAGES + 1):
-            params = {
-                "references_contact_id": contact_id,
-                "page": str(page),
-                "per_page": str(PAGE_SIZE),
-            }
-            answer = request_unless_absent(
-                self._client, "GET", INSTANCES, path={"type": type_name}, params=params
-            )
-            if answer is None:  # the contact is gone: the write that follows says so
-                break
-            body: Any = answer.body
-            data = body.get("data") if isinstance(body, dict) else None
-            ids += [str(item["id"]) for item in data or () if isinstance(item, dict)]
-            pages = body.get("pages") if isinstance(body, dict) else None
-            total = pages.get("total_pages") if isinstance(pages, dict) else None
-            if not data or not isinstance(total, int) or page >= total:
-                break
-        return tuple(dict.fromkeys(ids))
-
-
-class _Waiting:
-    """A contact's list as rows wait to write it: the instances to put in and to take
-    out, the turn to write, and how many rows are at it (dropped when none is and
-    nothing waits)."""
-
-    def __init__(self) -> None:
-        # Insertion-ordered sets: the list keeps row order.
-        self.ids: dict[str, None] = {}
-        self.gone: dict[str, None] = {}
-        self.turn = threading.Lock()
-        self.rows = 0
-
-    def side(self, adding: bool) -> dict[str, None]:
-        """The instances waiting to go in (`adding`), or out."""
-        return self.ids if adding else self.gone
 
 
 def _link(plan: CustomObjectPlan) -> tuple[str, ...]:
