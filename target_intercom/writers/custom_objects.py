@@ -51,6 +51,8 @@ DELETE_IGNORED = "delete_ignored"
 _CONTACT_ID = "id:"
 # The fingerprint an instance's store row holds once a deleted row deleted it.
 _DELETED = fingerprint("custom_object_deleted")
+# How many contacts a run remembers Intercom did not have (past it, each row looks up).
+MAX_NOT_FOUND = 100_000
 
 
 class CustomObjectWriter:
@@ -79,6 +81,8 @@ class CustomObjectWriter:
         # "" for none (a deleted row's).
         self._guard = threading.Lock()
         self._linking: dict[str, str] = {}
+        # The contacts (their first key) this run looked up and Intercom did not have.
+        self._not_found: set[str] = set()
 
     def write(self, plan: CustomObjectPlan | LinkToCome | ReferenceToCome) -> str:
         """Upserts the instance unless unchanged; putting it in its contact's list (and
@@ -309,10 +313,22 @@ class CustomObjectWriter:
 
     def _contact_id(self, link: LinkToCome) -> str:
         """The contact's Intercom id, as known or looked up; ContactNotYet when Intercom
-        does not have it yet (it may come later in the input): the link waits for it."""
+        does not have it yet (it may come later in the input): the link waits for it.
+
+        A contact Intercom did not have is looked up once a run: it comes later only by
+        this run's own writes (which make it known), so the contact's other rows, and the
+        last try at the end of input, cost no look-up."""
         contact_id = self._known_contact(link)
         if contact_id is None:
-            contact_id = self._lookup.find(link.user_id, link.email)
+            names = keys.contact(link.user_id, link.email)
+            with self._guard:
+                looked = names[0] in self._not_found
+            if not looked:
+                contact_id = self._lookup.find(link.user_id, link.email)
+            if contact_id is None and not looked:
+                with self._guard:
+                    if len(self._not_found) < MAX_NOT_FOUND:
+                        self._not_found.add(names[0])
         if contact_id is None:
             who = link.user_id or link.email
             raise ContactNotYet(
