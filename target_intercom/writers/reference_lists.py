@@ -86,7 +86,7 @@ class ReferenceLists:
 
     def _write(
         self,
-        plan: ReferenceToCome,
+        rest: ReferenceToCome,
         contact_id: str,
         key: str,
         ids: tuple[str, ...],
@@ -101,7 +101,7 @@ class ReferenceLists:
         if known is None and self._contacts.made_this_run(contact_id):
             held: tuple[str, ...] = ()
         elif known is None or known.fingerprint is None:
-            held = self._listed(plan.type_name, contact_id)
+            held = self._listed(rest.type_name, contact_id)
         else:
             held = known.links
         kept = tuple(i for i in held if i not in gone)
@@ -112,7 +112,7 @@ class ReferenceLists:
             return False
         if known is not None:
             self._store.doubt(key)
-        body = {"custom_attributes": {plan.reference_attribute: list(wanted)}}
+        body = {"custom_attributes": {rest.reference_attribute: list(wanted)}}
         try:
             answer = self._client.request(
                 "PUT", "/contacts/{id}", path={"id": contact_id}, json_body=body, needs=("id",)
@@ -125,8 +125,8 @@ class ReferenceLists:
                 raise
             # Merged since this target met it (410): the change goes to the contact
             # Intercom kept, as a merged contact's events do.
-            kept_key = keys.custom_object_references(plan.reference_attribute, kept_contact)
-            return self._write(plan, kept_contact, kept_key, ids, gone, merged=True)
+            kept_key = keys.custom_object_references(rest.reference_attribute, kept_contact)
+            return self._write(rest, kept_contact, kept_key, ids, gone, merged=True)
         self._remember(key, contact_id, wanted)
         self._contacts.touched(contact_id, answer.get("updated_at"))
         return True
