@@ -94,6 +94,26 @@ def test_edits_made_in_intercom_are_sent_again_only_with_the_setting_on(fake, st
     assert fake.call_counts() == {"GET /me": 1, "POST /contacts/search": 1}
 
 
+def test_rows_read_while_the_check_is_on_the_wire_wait_for_it(fake, tmp_path):
+    """The check runs once, on whichever thread meets a users record first (here the one
+    that settles a lone record after a pause): rows the reading thread settles meanwhile
+    wait for it, so an edited contact's row is not taken as unchanged before its doubt."""
+    loaded_then_edited(fake, tmp_path, 200)
+    gate = fake.hold("POST /contacts/search")
+    rows = users(200)
+    cli = Cli(tmp_path / "checking", config_for(fake, notice_intercom_edits=True), None)
+    cli.send(rows[:2])  # the schema and u0, alone: settled after a pause, the check begins
+    gate.wait_until_held(1)
+    cli.send(rows[2:])  # batches the reading thread settles while the search is held
+    time.sleep(0.5)
+    gate.open()
+    returncode, stderr = cli.end()
+    assert returncode == 0, stderr[-3000:]
+    held = by_external_id(fake)
+    assert as_loaded(held["u1"]) == ("User 1", "free")
+    assert as_loaded(held["u3"]) == ("User 3", "free")
+
+
 def test_an_edit_search_did_not_show_yet_is_noticed_by_the_next_run(fake, tmp_path):
     loaded_then_edited(fake, tmp_path, 4)
     # Search lags behind writes by minutes: this run's check does not see the edits.

@@ -75,7 +75,9 @@ class IntercomEdits:
         self._failure: FatalError | None = None
 
     def notice(self) -> None:
-        """Checks once, on the first call; later calls wait for that check to end."""
+        """Checks once, on the first call; later calls wait for that check to end (the
+        first is marked done only once its check ended: until then, another thread's
+        call waits at the lock instead of going on to settle rows the check may doubt)."""
         if self._done and self._failure is None:
             return
         with self._lock:
@@ -83,7 +85,6 @@ class IntercomEdits:
                 raise self._failure
             if self._done:
                 return
-            self._done = True
             try:
                 self._check()
             except FatalError as exc:
@@ -95,6 +96,8 @@ class IntercomEdits:
                     "looked for again next run",
                     exc.message,
                 )
+            finally:
+                self._done = True
 
     def _check(self) -> None:
         started = int(self._clock())
