@@ -23,8 +23,8 @@ def seed(fake) -> None:
     )
 
 
-def orders_table(rows: list[dict]) -> list[dict]:
-    return [schema("orders", ORDER_COLUMNS, key=["id"]), *(record("orders", r) for r in rows)]
+def orders_table(rows: list[dict], columns: dict = ORDER_COLUMNS) -> list[dict]:
+    return [schema("orders", columns, key=["id"]), *(record("orders", r) for r in rows)]
 
 
 def users_table(*ids: str) -> list[dict]:
@@ -44,9 +44,9 @@ ORDERS = [
 ]
 
 
-def messages(orders: list[dict] = ORDERS) -> list[dict]:
+def messages(orders: list[dict] = ORDERS, columns: dict = ORDER_COLUMNS) -> list[dict]:
     ann = record("users", {"external_id": "ann", "email": "ann@example.com"})
-    return [*users_table("u1"), ann, *orders_table(orders), *users_table("u2")]
+    return [*users_table("u1"), ann, *orders_table(orders, columns), *users_table("u2")]
 
 
 def by_external_id(fake) -> dict[str, dict]:
@@ -177,14 +177,7 @@ DELETED_COLUMNS = {**ORDER_COLUMNS, "_sdc_deleted_at": STR}
 
 
 def with_deletes(orders: list[dict]) -> list[dict]:
-    ann = record("users", {"external_id": "ann", "email": "ann@example.com"})
-    return [
-        *users_table("u1"),
-        ann,
-        schema("orders", DELETED_COLUMNS, key=["id"]),
-        *(record("orders", o) for o in orders),
-        *users_table("u2"),
-    ]
+    return messages(orders, DELETED_COLUMNS)
 
 
 def test_a_deleted_row_takes_its_order_out_of_its_contacts_list(fake, tmp_path):

@@ -47,6 +47,22 @@ def smoke(fake: FakeIntercom, tmp_path: Path, *args: str) -> int:
     )
 
 
+def crash_after(fake: FakeIntercom, tmp_path: Path, creates: int, *more: str) -> int:
+    """A run of the checks alone (no target) that crashes after `creates` creates, as a
+    kill would, leaving its manifest for a clean-up to resume."""
+    return smoke(
+        fake,
+        tmp_path,
+        "--workspace-name",
+        WORKSPACE,
+        "--allow-new-names",
+        *more,
+        "--skip-target",
+        "--fail-after-creates",
+        str(creates),
+    )
+
+
 def made_by(fake: FakeIntercom, prefix: str) -> dict[str, list[Any]]:
     """What the fake holds (archived contacts included) whose keys carry the prefix."""
     contacts = [
@@ -112,16 +128,7 @@ def test_a_full_run_checks_the_rules_runs_the_target_twice_and_leaves_nothing(
 def test_every_contact_it_makes_is_unsubscribed_and_marked_with_the_run(
     fake: FakeIntercom, tmp_path: Path
 ) -> None:
-    code = smoke(
-        fake,
-        tmp_path,
-        "--workspace-name",
-        WORKSPACE,
-        "--allow-new-names",
-        "--skip-target",
-        "--fail-after-creates",
-        "3",
-    )
+    code = crash_after(fake, tmp_path, 3)
 
     assert code == 3
     prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
@@ -134,17 +141,7 @@ def test_every_contact_it_makes_is_unsubscribed_and_marked_with_the_run(
 def test_a_crash_mid_run_then_cleanup_from_the_manifest_leaves_nothing(
     fake: FakeIntercom, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    crashed = smoke(
-        fake,
-        tmp_path,
-        "--workspace-name",
-        WORKSPACE,
-        "--allow-new-names",
-        "--allow-merge",
-        "--skip-target",
-        "--fail-after-creates",
-        "4",
-    )
+    crashed = crash_after(fake, tmp_path, 4, "--allow-merge")
     crash_output = capsys.readouterr().err
     prefix = json.loads((tmp_path / "manifest.json").read_text())["prefix"]
     left_by_crash = made_by(fake, prefix)["contacts"]
@@ -163,16 +160,7 @@ def test_a_crash_mid_run_then_cleanup_from_the_manifest_leaves_nothing(
 
 def test_cleanup_deletes_only_what_its_manifest_names(fake: FakeIntercom, tmp_path: Path) -> None:
     someone_elses = fake.seed_contact(external_id="customer-1", email="c1@example.com")
-    smoke(
-        fake,
-        tmp_path,
-        "--workspace-name",
-        WORKSPACE,
-        "--allow-new-names",
-        "--skip-target",
-        "--fail-after-creates",
-        "2",
-    )
+    crash_after(fake, tmp_path, 2)
 
     main(["--workspace-name", WORKSPACE, "--cleanup", str(tmp_path / "manifest.json")])
 
@@ -263,16 +251,7 @@ def test_cleanup_finds_objects_made_but_never_recorded_by_their_prefixed_keys(
 def test_cleanup_refuses_a_manifest_from_another_workspace(
     fake: FakeIntercom, tmp_path: Path
 ) -> None:
-    smoke(
-        fake,
-        tmp_path,
-        "--workspace-name",
-        WORKSPACE,
-        "--allow-new-names",
-        "--skip-target",
-        "--fail-after-creates",
-        "1",
-    )
+    crash_after(fake, tmp_path, 1)
 
     code = main(["--workspace-name", "Production", "--cleanup", str(tmp_path / "manifest.json")])
 

@@ -118,7 +118,7 @@ class CustomObjectWriter:
         from (Deferred), once the contact is known; else the link waits for the contact
         (ContactNotYet), the instance being written."""
         contact_id = self._contact_id(link)
-        linked = self._linked(link.instance_id, link.instance_key, contact_id)
+        linked = self._linked(link.instance_id, self._store.get(link.instance_key), contact_id)
         moved_from = linked if linked and linked != contact_id else None
         rest = ReferenceToCome(
             link.type_name,
@@ -137,10 +137,10 @@ class CustomObjectWriter:
             self._lists.wait(rest.moved_from_key, link.instance_id, adding=False)
         raise Deferred(rest)
 
-    def _linked(self, instance_id: str, key: str, linking: str) -> str | None:
+    def _linked(self, instance_id: str, held: Known | None, linking: str) -> str | None:
         """The contact whose list holds the instance, or will once an earlier row of this
         run is linked (newer than the store), "" for none; from now on, `linking`."""
-        stored = self._stored_contact(key)
+        stored = self._stored_contact(held)
         with self._guard:
             linked = self._linking.get(instance_id, stored)
             self._linking[instance_id] = linking
@@ -159,7 +159,7 @@ class CustomObjectWriter:
             return "unchanged"
         linked = None
         if held is not None and plan.reference_attribute is not None:
-            linked = self._linked(held.intercom_id, key, "")  # in no list from now on
+            linked = self._linked(held.intercom_id, held, "")  # in no list from now on
         delete = plan.deleted_rows == "delete"
         if held is None or plan.reference_attribute is None or not linked:
             if held is not None and linked is None:  # "": an earlier deleted row's, pending
@@ -201,10 +201,9 @@ class CustomObjectWriter:
         self._store.remember(key, Known("", _DELETED))
         return "deleted" if answer is not None else "already_absent"
 
-    def _stored_contact(self, key: str) -> str | None:
-        """The contact whose list holds the instance, as the store kept it: its Intercom
-        id, or, in a row kept before ids were, the id its key names."""
-        held = self._store.get(key)
+    def _stored_contact(self, held: Known | None) -> str | None:
+        """The contact whose list holds the instance, as its store row `held` keeps it: its
+        Intercom id, or, in a row kept before ids were, the id its key names."""
         if held is None or not held.links:
             return None
         for link in held.links[1:]:
